@@ -1,0 +1,1 @@
+"""Fowergram: a real-time, WebSocket-first social backend."""

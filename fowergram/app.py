@@ -1,0 +1,129 @@
+"""The composition root: builds the clients, adapters and services once and wires the routes."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+
+from fowergram.adapters.clock import SystemClock
+from fowergram.adapters.nats import connection as nats_connection
+from fowergram.adapters.postgres import pool as pg_pool
+from fowergram.adapters.redis import client as redis_client
+from fowergram.config import Settings, load_settings
+from fowergram.container import Container
+from fowergram.domain.server_info import ServerInfoService
+from fowergram.graphql.app import GRAPHIQL_ASSETS_PATH, STATIC_DIR, GraphQLView
+from fowergram.graphql.schema import build_schema
+from fowergram.http.body_limit import LimitRequestBody
+from fowergram.http.health import liveness, readiness
+from fowergram.http.metrics import metrics_endpoint
+from fowergram.http.observe import ObserveRequests
+from fowergram.observability.logs import configure_logging
+from fowergram.observability.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+
+@contextlib.asynccontextmanager
+async def open_container(settings: Settings, metrics: Metrics) -> AsyncIterator[Container]:
+    """Open the pools and clients, build the services; close everything on exit."""
+    database_url, redis_url, nats_url = settings.database_url, settings.redis_url, settings.nats_url
+    if database_url is None or redis_url is None or nats_url is None:
+        raise RuntimeError("DATABASE_URL, REDIS_URL and NATS_URL must be set to serve")
+    async with contextlib.AsyncExitStack() as stack:
+        db = await pg_pool.create_pool(
+            database_url,
+            min_size=settings.db_pool_min_size,
+            max_size=settings.db_pool_max_size,
+        )
+        stack.push_async_callback(db.close)
+        redis = redis_client.create_redis(redis_url)
+        stack.push_async_callback(redis.aclose)
+        nats = await nats_connection.connect_nats(
+            nats_url, name=f"{settings.app_name}-{os.getpid()}"
+        )
+        stack.push_async_callback(nats.drain)
+
+        def sample_pool() -> None:
+            size = db.get_size()
+            metrics.db_pool_size.set(size)
+            metrics.db_pool_in_use.set(size - db.get_idle_size())
+
+        metrics.add_sampler(sample_pool)
+        yield Container(
+            settings=settings,
+            db=db,
+            redis=redis,
+            nats=nats,
+            server_info=ServerInfoService(
+                name=settings.app_name,
+                version=settings.app_version,
+                environment=settings.environment,
+                clock=SystemClock(),
+            ),
+            readiness_checks={
+                "postgres": lambda: pg_pool.ping(db),
+                "redis": lambda: redis_client.ping(redis),
+                "nats": lambda: nats_connection.ping(nats),
+            },
+        )
+
+
+def _routes(settings: Settings, graphql: GraphQLView) -> list[BaseRoute]:
+    routes: list[BaseRoute] = [
+        Route("/health", liveness, methods=["GET"]),
+        Route("/health/ready", readiness, methods=["GET"]),
+        Route("/metrics", metrics_endpoint, methods=["GET"]),
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql),
+    ]
+    if not settings.is_production:
+        assets = StaticFiles(directory=STATIC_DIR / "graphiql")
+        routes.append(Mount(GRAPHIQL_ASSETS_PATH, assets, name="graphiql-assets"))
+    return routes
+
+
+def create_app(settings: Settings) -> Starlette:
+    metrics = Metrics()
+    schema = build_schema(
+        max_depth=settings.graphql_max_depth, introspection=not settings.is_production
+    )
+    graphql = GraphQLView(
+        schema,
+        graphiql=not settings.is_production,
+        connection_init_timeout_s=settings.ws_connection_init_timeout_s,
+        max_subscriptions=settings.ws_max_subscriptions,
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[dict[str, Container]]:
+        async with open_container(settings, metrics) as container:
+            log.info("ready", extra={"environment": settings.environment})
+            yield {"container": container}
+        log.info("stopped")
+
+    app = Starlette(
+        routes=_routes(settings, graphql),
+        middleware=[
+            Middleware(ObserveRequests, metrics=metrics),
+            Middleware(LimitRequestBody, max_bytes=settings.max_body_bytes),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.metrics = metrics
+    app.state.settings = settings
+    return app
+
+
+def create_app_from_env() -> Starlette:
+    """Factory for `uvicorn --factory` and multi-worker serving: settings from the environment."""
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    return create_app(settings)

@@ -1,0 +1,182 @@
+"""`fowergram serve | dev | migrate up|down|status`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import tempfile
+from collections.abc import Sequence
+from types import FrameType
+
+import uvicorn
+
+from fowergram.app import create_app
+from fowergram.config import ConfigError, Settings, load_settings
+from fowergram.embedded.process import EmbeddedServiceError, free_port
+from fowergram.observability.logs import configure_logging
+from fowergram.server import Server, uvicorn_options
+
+log = logging.getLogger("fowergram.cli")
+
+EXIT_CONFIG = 2
+EXIT_STARTUP = 3
+DEV_PORT = 8000
+
+
+class _Stop(Exception):
+    """Raised by our SIGTERM handler so every `finally` runs, as on Ctrl-C."""
+
+
+def _raise_stop(signum: int, _frame: FrameType | None) -> None:
+    raise _Stop(signum)
+
+
+def _migrate(settings: Settings) -> None:
+    from fowergram.adapters.postgres.migrations import Migrator
+
+    assert settings.database_url is not None
+    Migrator(settings.database_url, settings.migrations_dir).up()
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    if not settings.services_configured:
+        print(
+            "fowergram serve needs DATABASE_URL, REDIS_URL and NATS_URL; "
+            "use `fowergram dev` for the embedded stack",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
+    if settings.migrate_on_start:
+        _migrate(settings)
+    host, port = args.host or settings.host, args.port or settings.port
+    if args.workers == 1:
+        config = uvicorn.Config(
+            create_app(settings), host=host, port=port, **uvicorn_options(settings)
+        )
+        Server(config).run()
+        return 0
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="fowergram-metrics-")
+    # Each worker process builds its own app from the environment.
+    uvicorn.run(
+        "fowergram.app:create_app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=args.workers,
+        **uvicorn_options(settings),
+    )
+    return 0
+
+
+def cmd_dev(settings: Settings, args: argparse.Namespace) -> int:
+    from fowergram.embedded.stack import EmbeddedStack
+
+    signal.signal(signal.SIGTERM, _raise_stop)
+    stack = EmbeddedStack.for_settings(settings)
+    try:
+        urls = stack.start()
+        settings = settings.model_copy(update=urls)
+        _migrate(settings)
+        config = uvicorn.Config(
+            create_app(settings),
+            host=args.host or "127.0.0.1",
+            port=args.port or DEV_PORT,
+            **uvicorn_options(settings),
+        )
+        Server(config).run()
+    except EmbeddedServiceError as exc:
+        log.error(str(exc), extra={"service": exc.service})
+        print(str(exc), file=sys.stderr)
+        return EXIT_STARTUP
+    except (KeyboardInterrupt, _Stop):
+        pass
+    finally:
+        stack.stop()
+        log.info("embedded services stopped")
+    return 0
+
+
+def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    from fowergram.adapters.postgres.migrations import Migrator
+    from fowergram.embedded.stack import EmbeddedStack
+
+    # Without DATABASE_URL, migrate the embedded development database.
+    stack = EmbeddedStack(settings.data_dir)
+    if settings.database_url is None:
+        stack.postgres_port = settings.embedded_postgres_port or free_port()
+    try:
+        database_url = settings.database_url or stack.start()["database_url"]
+        migrator = Migrator(database_url, settings.migrations_dir)
+        if args.action == "up":
+            applied = migrator.up()
+            print(f"applied {len(applied)}: {' '.join(applied)}" if applied else "up to date")
+        elif args.action == "down":
+            rolled_back = migrator.down(args.count)
+            print(f"rolled back {len(rolled_back)}: {' '.join(rolled_back)}")
+        else:
+            for status in migrator.status():
+                print(f"{'applied' if status.applied else 'pending'}  {status.id}")
+    finally:
+        stack.stop()
+    return 0
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError("must be between 1 and 65535")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fowergram", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="serve HTTP and WebSocket (services from env)")
+    serve.add_argument("--host", help="bind address (default HOST)")
+    serve.add_argument("--port", type=_port, help="port (default PORT)")
+    serve.add_argument("--workers", type=_positive, default=1, help="worker processes")
+    serve.set_defaults(handler=cmd_serve)
+
+    dev = commands.add_parser(
+        "dev", help="start embedded PostgreSQL, Redis and NATS where unconfigured, migrate, serve"
+    )
+    dev.add_argument("--host", help="bind address (default 127.0.0.1)")
+    dev.add_argument("--port", type=_port, help=f"port (default {DEV_PORT})")
+    dev.set_defaults(handler=cmd_dev)
+
+    migrate = commands.add_parser("migrate", help="apply or roll back schema migrations")
+    migrate.add_argument("action", choices=["up", "down", "status"])
+    migrate.add_argument(
+        "--count", type=_positive, default=1, help="migrations to roll back (down)"
+    )
+    migrate.set_defaults(handler=cmd_migrate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_CONFIG
+    configure_logging(settings.log_level)
+    handler = args.handler
+    code: int = handler(settings, args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,145 @@
+"""Settings from the environment (and `.env`), validated once at start-up.
+
+A bad value stops start-up with one line naming the variable; see `load_settings`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PACKAGE_ROOT = Path(__file__).resolve().parent
+DEFAULT_MIGRATIONS_DIR = PACKAGE_ROOT.parent / "migrations"
+
+
+class ConfigError(Exception):
+    """Invalid configuration: the message is one line fit to show the operator."""
+
+
+def _url_checker(*schemes: str) -> AfterValidator:
+    def check(value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        try:
+            parts = urlsplit(value)
+            port = parts.port  # raises ValueError when out of range
+        except ValueError as exc:
+            raise ValueError(f"not a valid URL ({exc})") from None
+        if parts.scheme not in schemes:
+            raise ValueError(f"scheme must be one of {', '.join(schemes)}, got {parts.scheme!r}")
+        if not parts.hostname:
+            raise ValueError("URL has no host")
+        if port == 0:
+            raise ValueError("port 0 is not a usable port")
+        return value
+
+    return AfterValidator(check)
+
+
+def _check_host_port(value: str | None) -> str | None:
+    if value is None or value == "":
+        return None
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError("expected host:port, e.g. localhost:9000")
+    return value
+
+
+PostgresUrl = Annotated[str | None, _url_checker("postgresql", "postgres")]
+RedisUrl = Annotated[str | None, _url_checker("redis", "rediss", "unix")]
+NatsUrl = Annotated[str | None, _url_checker("nats", "tls", "ws", "wss")]
+HttpUrl = Annotated[str | None, _url_checker("http", "https")]
+HostPort = Annotated[str | None, AfterValidator(_check_host_port)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+PortOrAuto = Annotated[int, Field(ge=0, le=65535)]  # 0 = pick a free port
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
+    )
+
+    app_name: str = "fowergram-backend"
+    app_version: str = "1.0.0"
+    environment: Literal["development", "production"] = "development"
+    host: str = "127.0.0.1"
+    port: Port = 8080
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    database_url: PostgresUrl = None
+    redis_url: RedisUrl = None
+    nats_url: NatsUrl = None
+    minio_endpoint: HostPort = None
+    minio_access_key: str | None = None
+    minio_secret_key: SecretStr | None = None
+    minio_bucket: str = "fowergram"
+    minio_secure: bool = False
+    supertokens_connection_uri: HttpUrl = None
+    supertokens_api_key: SecretStr | None = None
+
+    # Isolation: several deployments (or test runs) can share one Redis and NATS.
+    redis_key_prefix: str = Field(default="fg:", pattern=r"^[A-Za-z0-9_.:-]{0,32}$")
+    nats_subject_prefix: str = Field(default="fg", pattern=r"^[A-Za-z0-9_-]{1,32}$")
+
+    db_pool_min_size: Annotated[int, Field(ge=0, le=100)] = 2
+    db_pool_max_size: Annotated[int, Field(ge=1, le=500)] = 20
+    migrate_on_start: bool = False
+    migrations_dir: Path = DEFAULT_MIGRATIONS_DIR
+
+    max_body_bytes: Annotated[int, Field(ge=1024, le=64 * 1024 * 1024)] = 1024 * 1024
+    graphql_max_depth: Annotated[int, Field(ge=2, le=50)] = 12
+    ws_connection_init_timeout_s: Annotated[float, Field(gt=0, le=60)] = 3.0
+    ws_max_subscriptions: Annotated[int, Field(ge=1, le=1000)] = 100
+
+    # `fowergram dev`: where the embedded services keep their data, and their ports.
+    data_dir: Path = Path(".fowergram")
+    embedded_postgres_port: PortOrAuto = 0
+    embedded_redis_port: PortOrAuto = 0
+    embedded_nats_port: PortOrAuto = 0
+
+    @model_validator(mode="after")
+    def _production_needs_services(self) -> Settings:
+        if self.environment == "production":
+            missing = [
+                name.upper()
+                for name in ("database_url", "redis_url", "nats_url")
+                if getattr(self, name) is None
+            ]
+            if missing:
+                raise ValueError(f"{', '.join(missing)} must be set when ENVIRONMENT=production")
+        if self.db_pool_min_size > self.db_pool_max_size:
+            raise ValueError("DB_POOL_MIN_SIZE must not exceed DB_POOL_MAX_SIZE")
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+    @property
+    def services_configured(self) -> bool:
+        return None not in (self.database_url, self.redis_url, self.nats_url)
+
+
+def _describe(error: ValidationError) -> str:
+    first = error.errors()[0]
+    location = ".".join(str(part) for part in first["loc"])
+    message = first["msg"].removeprefix("Value error, ")
+    if not location:
+        return message
+    shown = first.get("input")
+    # URLs and keys may carry credentials: never echo them.
+    secret = any(word in location for word in ("url", "uri", "key", "secret"))
+    got = f" (got {shown!r})" if isinstance(shown, str | int | float) and not secret else ""
+    return f"{location.upper()}: {message}{got}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment; raise `ConfigError` with one clear line."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise ConfigError(f"configuration error: {_describe(exc)}") from None

@@ -1,0 +1,23 @@
+"""What the composition root hands to the request handlers: clients, services, checks."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+
+import asyncpg
+from nats.aio.client import Client as NATS
+from redis.asyncio import Redis
+
+from fowergram.config import Settings
+from fowergram.domain.server_info import ServerInfoService
+
+
+@dataclass(frozen=True, slots=True)
+class Container:
+    settings: Settings
+    db: asyncpg.Pool
+    redis: Redis
+    nats: NATS
+    server_info: ServerInfoService
+    readiness_checks: Mapping[str, Callable[[], Awaitable[None]]]

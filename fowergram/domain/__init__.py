@@ -1,0 +1,1 @@
+"""Pure Python: entities, services (use cases), ports, events and errors. No I/O imports."""

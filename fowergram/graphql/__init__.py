@@ -1,0 +1,1 @@
+"""The thin GraphQL layer: types, resolvers, context, error shaping and the ASGI view."""

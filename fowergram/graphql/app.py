@@ -1,0 +1,82 @@
+"""The GraphQL ASGI view: orjson, context from the composition root, offline GraphiQL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import strawberry
+from cross_web import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
+
+from fowergram.graphql.context import Context
+from fowergram.http.responses import JSONResponse
+
+STATIC_DIR = Path(__file__).parent / "static"
+GRAPHIQL_ASSETS_PATH = "/static/graphiql"
+
+
+def render_graphiql_page(endpoint: str) -> str:
+    template = (STATIC_DIR / "graphiql.html").read_text()
+    return template.replace("{{ASSETS}}", GRAPHIQL_ASSETS_PATH).replace("{{ENDPOINT}}", endpoint)
+
+
+class GraphQLView(GraphQL[Context, None]):
+    def __init__(
+        self,
+        schema: strawberry.Schema,
+        *,
+        graphiql: bool,
+        connection_init_timeout_s: float,
+        max_subscriptions: int,
+    ) -> None:
+        super().__init__(
+            schema,
+            graphql_ide="graphiql" if graphiql else None,
+            allow_queries_via_get=True,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL),
+            connection_init_wait_timeout=timedelta(seconds=connection_init_timeout_s),
+            max_subscriptions_per_connection=max_subscriptions,
+        )
+        self._graphiql_page = render_graphiql_page("/graphql") if graphiql else ""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        # Strawberry answers protocol errors in plain text; clients parse JSON errors.
+        try:
+            response = await self.run(Request(scope, receive))
+        except HTTPException as exc:
+            response = JSONResponse(
+                {"errors": [{"message": exc.reason, "extensions": {"code": "BAD_REQUEST"}}]},
+                status_code=exc.status_code,
+            )
+        await response(scope, receive, send)
+
+    async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
+        return Context(request=request, container=request.state.container)
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return HTMLResponse(self._graphiql_page)
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)
+
+    def parse_json(self, data: str | bytes) -> Any:
+        # orjson rejects invalid UTF-8 as malformed JSON too (json.loads would raise
+        # UnicodeDecodeError, a 500); a bare string or number is no GraphQL request.
+        try:
+            value = orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            raise HTTPException(400, "Unable to parse request body as JSON") from exc
+        if not isinstance(value, dict | list):
+            raise HTTPException(400, "A GraphQL request must be a JSON object")
+        return value

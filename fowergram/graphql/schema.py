@@ -1,0 +1,85 @@
+"""The schema's root types and its assembly with limits and error shaping."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, Callable, Iterable
+from functools import partial
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from graphql.validation import NoSchemaIntrospectionCustomRule
+from strawberry.extensions import AddValidationRules, SchemaExtension
+from strawberry.schema.schema import DEFAULT_ALLOWED_OPERATION_TYPES
+from strawberry.types import ExecutionContext, ExecutionResult, Info
+from strawberry.types.graphql import OperationType
+
+from fowergram.domain.ticks import plan_ticks
+from fowergram.graphql.context import Context
+from fowergram.graphql.depth_limit import max_depth_rule
+from fowergram.graphql.errors import ShapeErrors
+from fowergram.graphql.types.server_info import ServerInfoType
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="Name, version, environment and clock of this server.")
+    def server_info(self, info: Info[Context, None]) -> ServerInfoType:
+        return ServerInfoType.from_domain(info.context.container.server_info.current())
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(
+        description="A counter every `every` milliseconds (10 to 60000), `count` times or for ever."
+    )
+    async def ticks(self, every: int = 1000, count: int | None = None) -> AsyncGenerator[int, None]:
+        plan = plan_ticks(every, count)
+        sent = 0
+        while plan.count is None or sent < plan.count:
+            await asyncio.sleep(plan.interval_s)
+            sent += 1
+            yield sent
+
+
+class FowergramSchema(strawberry.Schema):
+    async def execute(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> ExecutionResult:
+        # `execute` serves HTTP only; subscriptions belong to the WebSocket hub, with its
+        # connection limits, so over HTTP they are refused like mutations over GET.
+        allowed = set(allowed_operation_types or DEFAULT_ALLOWED_OPERATION_TYPES)
+        return await super().execute(
+            query,
+            variable_values,
+            context_value,
+            root_value,
+            operation_name,
+            allowed - {OperationType.SUBSCRIPTION},
+            operation_extensions,
+        )
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        # ShapeErrors logs unexpected errors once, with the id the client sees.
+        return None
+
+
+def build_schema(*, max_depth: int, introspection: bool) -> strawberry.Schema:
+    # Factories, not instances: Strawberry builds fresh extensions for every operation.
+    extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
+        partial(AddValidationRules, [max_depth_rule(max_depth)]),
+        ShapeErrors,
+    ]
+    if not introspection:
+        extensions.append(partial(AddValidationRules, [NoSchemaIntrospectionCustomRule]))
+    return FowergramSchema(query=Query, subscription=Subscription, extensions=extensions)

@@ -1,0 +1,78 @@
+"""Prometheus metrics: one registry per app (no module globals), multi-process aware.
+
+With several uvicorn workers, set PROMETHEUS_MULTIPROC_DIR (`fowergram serve --workers N`
+does) and every worker's samples are aggregated at scrape time.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+def _multiprocess() -> bool:
+    return bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+
+
+class Metrics:
+    content_type = CONTENT_TYPE_LATEST
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.http_requests = Counter(
+            "fowergram_http_requests_total",
+            "HTTP requests by route template, method and status.",
+            ["route", "method", "status"],
+            registry=self.registry,
+        )
+        self.http_latency = Histogram(
+            "fowergram_http_request_duration_seconds",
+            "HTTP request latency by route template, method and status.",
+            ["route", "method", "status"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.http_in_flight = Gauge(
+            "fowergram_http_requests_in_flight",
+            "HTTP requests being served.",
+            registry=self.registry,
+            multiprocess_mode="livesum",
+        )
+        self.db_pool_size = Gauge(
+            "fowergram_db_pool_connections",
+            "Connections open in the PostgreSQL pool.",
+            registry=self.registry,
+            multiprocess_mode="livesum",
+        )
+        self.db_pool_in_use = Gauge(
+            "fowergram_db_pool_connections_in_use",
+            "Pool connections checked out by a request.",
+            registry=self.registry,
+            multiprocess_mode="livesum",
+        )
+        self._samplers: list[Callable[[], None]] = []
+
+    def add_sampler(self, sampler: Callable[[], None]) -> None:
+        """Register a callable that refreshes gauges just before each scrape."""
+        self._samplers.append(sampler)
+
+    def render(self) -> bytes:
+        for sampler in self._samplers:
+            sampler()
+        if _multiprocess():
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+            return generate_latest(registry)
+        return generate_latest(self.registry)

@@ -1,0 +1,13 @@
+DROP TABLE IF EXISTS saved_posts;
+
+DROP TABLE IF EXISTS post_mentions;
+
+DROP TABLE IF EXISTS post_hashtags;
+
+DROP TABLE IF EXISTS hashtags;
+
+DROP TABLE IF EXISTS post_edits;
+
+DROP TABLE IF EXISTS post_media;
+
+DROP TABLE IF EXISTS posts;

@@ -1,0 +1,3 @@
+DROP TABLE IF EXISTS comments;
+
+DROP FUNCTION IF EXISTS comments_check_parent();

@@ -1,0 +1,5 @@
+DROP TABLE IF EXISTS mutes;
+
+DROP TABLE IF EXISTS blocks;
+
+DROP TABLE IF EXISTS follows;

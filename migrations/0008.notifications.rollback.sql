@@ -1,0 +1,3 @@
+DROP TABLE IF EXISTS notification_settings;
+
+DROP TABLE IF EXISTS notifications;

@@ -1,0 +1,3 @@
+DROP TABLE IF EXISTS outbox;
+
+DROP FUNCTION IF EXISTS outbox_notify();

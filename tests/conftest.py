@@ -1,0 +1,84 @@
+"""Session-wide real services and a migrated database; per-test isolation by prefixes."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from support.live_server import LiveServer
+from support.services import (
+    ServiceUrls,
+    configured_url,
+    create_database,
+    drop_database,
+)
+
+from fowergram.adapters.postgres.migrations import Migrator
+from fowergram.app import create_app
+from fowergram.config import DEFAULT_MIGRATIONS_DIR, Settings, load_settings
+from fowergram.embedded.process import free_port
+from fowergram.embedded.stack import EmbeddedStack
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def service_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceUrls]:
+    database, redis, nats = (
+        configured_url("DATABASE_URL"),
+        configured_url("REDIS_URL"),
+        configured_url("NATS_URL"),
+    )
+    stack = EmbeddedStack(
+        tmp_path_factory.mktemp("embedded"),
+        postgres_port=None if database else free_port(),
+        redis_port=None if redis else free_port(),
+        nats_port=None if nats else free_port(),
+        durable=False,
+    )
+    with stack as started:
+        yield ServiceUrls(
+            database_server=database or started["database_url"],
+            redis=redis or started["redis_url"],
+            nats=nats or started["nats_url"],
+        )
+
+
+@pytest.fixture(scope="session")
+def migrated_database(service_urls: ServiceUrls) -> Iterator[str]:
+    """One migrated database for the session; tests that change the schema make their own."""
+    url = create_database(service_urls.database_server)
+    Migrator(url, DEFAULT_MIGRATIONS_DIR).up()
+    yield url
+    drop_database(service_urls.database_server, url)
+
+
+def make_settings(service_urls: ServiceUrls, database_url: str, **overrides: object) -> Settings:
+    unique = uuid.uuid4().hex[:10]
+    values: dict[str, object] = {
+        "_env_file": None,
+        "database_url": database_url,
+        "redis_url": service_urls.redis,
+        "nats_url": service_urls.nats,
+        "redis_key_prefix": f"t{unique}:",
+        "nats_subject_prefix": f"t{unique}",
+        "db_pool_min_size": 1,
+        "db_pool_max_size": 5,
+    }
+    values.update(overrides)
+    return load_settings(**values)
+
+
+@pytest.fixture
+def settings(service_urls: ServiceUrls, migrated_database: str) -> Settings:
+    return make_settings(service_urls, migrated_database)
+
+
+@pytest.fixture(scope="session")
+def live_server(service_urls: ServiceUrls, migrated_database: str) -> Iterator[LiveServer]:
+    """A real server shared by the tests that only read."""
+    settings = make_settings(service_urls, migrated_database, ws_connection_init_timeout_s=0.5)
+    with LiveServer(create_app(settings), settings) as server:
+        yield server

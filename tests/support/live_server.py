@@ -1,0 +1,57 @@
+"""A real uvicorn server on a free port, in its own thread and event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import uvicorn
+from starlette.applications import Starlette
+
+from fowergram.config import Settings
+from fowergram.embedded.process import free_port
+from fowergram.server import uvicorn_options
+
+
+class LiveServer:
+    def __init__(self, app: Starlette, settings: Settings) -> None:
+        self.port = free_port()
+        options = uvicorn_options(settings) | {"log_level": "warning"}
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, **options)
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._run, name=f"uvicorn-{self.port}", daemon=True)
+        self._error: BaseException | None = None
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/graphql"
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._server.serve())
+        except BaseException as exc:
+            self._error = exc
+
+    def start(self, timeout: float = 30) -> LiveServer:
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"server did not start: {self._error!r}")
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=30)
+
+    def __enter__(self) -> LiveServer:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()

@@ -1,0 +1,108 @@
+"""The core schema enforces its own rules, whatever the application does."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from psycopg import errors
+
+
+@pytest.fixture
+def conn(migrated_database: str) -> Iterator[psycopg.Connection]:
+    # Each test runs in a transaction that is rolled back: the session database stays clean.
+    with psycopg.connect(migrated_database) as connection:
+        yield connection
+        connection.rollback()
+
+
+def _user(conn: psycopg.Connection, username: str, email: str | None = None) -> int:
+    row = conn.execute(
+        "INSERT INTO users (username, email) VALUES (%s, %s) RETURNING id",
+        (username, email or f"{username.lower()}@example.com"),
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_usernames_are_unique_case_insensitively(conn: psycopg.Connection) -> None:
+    _user(conn, "Ana.Silva", "ana@example.com")
+    with pytest.raises(errors.UniqueViolation):
+        _user(conn, "ana.silva", "other@example.com")
+
+
+def test_emails_are_unique_case_insensitively(conn: psycopg.Connection) -> None:
+    _user(conn, "first", "Ana@Example.com")
+    with pytest.raises(errors.UniqueViolation):
+        _user(conn, "second", "ana@example.COM")
+
+
+@pytest.mark.parametrize(
+    "username",
+    ["", "has space", "x" * 31, "semi;colon", "robert'); DROP TABLE users;--", "émile", "a\u200bb"],
+)
+def test_usernames_outside_the_safe_set_are_rejected(
+    conn: psycopg.Connection, username: str
+) -> None:
+    with pytest.raises(errors.CheckViolation):
+        _user(conn, username, "x@example.com")
+
+
+def test_caption_is_limited_to_2200_characters(conn: psycopg.Connection) -> None:
+    author = _user(conn, "author")
+    conn.execute("INSERT INTO posts (author_id, caption) VALUES (%s, %s)", (author, "é" * 2200))
+    with pytest.raises(errors.CheckViolation):
+        conn.execute("INSERT INTO posts (author_id, caption) VALUES (%s, %s)", (author, "x" * 2201))
+
+
+def test_nobody_follows_or_blocks_themselves(conn: psycopg.Connection) -> None:
+    me = _user(conn, "me")
+    with pytest.raises(errors.CheckViolation):
+        conn.execute(
+            "INSERT INTO follows (follower_id, followee_id, status) VALUES (%s, %s, 'accepted')",
+            (me, me),
+        )
+
+
+def test_like_is_one_row_per_user_and_post(conn: psycopg.Connection) -> None:
+    author = _user(conn, "poster")
+    row = conn.execute("INSERT INTO posts (author_id) VALUES (%s) RETURNING id", (author,))
+    post = (row.fetchone() or (0,))[0]
+    conn.execute("INSERT INTO post_likes (post_id, user_id) VALUES (%s, %s)", (post, author))
+    with pytest.raises(errors.UniqueViolation):
+        conn.execute("INSERT INTO post_likes (post_id, user_id) VALUES (%s, %s)", (post, author))
+
+
+def test_outbox_insert_notifies_the_relay_on_commit(migrated_database: str) -> None:
+    with psycopg.connect(migrated_database, autocommit=True) as listener:
+        listener.execute("LISTEN fg_outbox")
+        with psycopg.connect(migrated_database) as writer:
+            writer.execute(
+                "INSERT INTO outbox (kind, payload) VALUES ('post.liked', '{}'), "
+                "('post.liked', '{}')"
+            )
+            writer.commit()
+        notices = list(listener.notifies(timeout=5, stop_after=1))
+        assert [n.channel for n in notices] == ["fg_outbox"]
+        with psycopg.connect(migrated_database, autocommit=True) as cleanup:
+            cleanup.execute("DELETE FROM outbox")
+
+
+def test_outbox_kind_must_be_aggregate_dot_event(conn: psycopg.Connection) -> None:
+    with pytest.raises(errors.CheckViolation):
+        conn.execute("INSERT INTO outbox (kind, payload) VALUES ('Post Liked', '{}')")
+
+
+def test_user_search_uses_the_trigram_index(conn: psycopg.Connection) -> None:
+    for n in range(200):
+        _user(conn, f"user_{n}", f"u{n}@example.com")
+    conn.execute("ANALYZE users")
+    conn.execute("SET LOCAL enable_seqscan = off")
+    plan = "\n".join(
+        row[0]
+        for row in conn.execute(
+            "EXPLAIN SELECT id FROM users WHERE lower(username) % 'user_42' AND deleted_at IS NULL"
+        ).fetchall()
+    )
+    assert "users_username_trgm_idx" in plan
