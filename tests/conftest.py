@@ -82,3 +82,9 @@ def live_server(service_urls: ServiceUrls, migrated_database: str) -> Iterator[L
     settings = make_settings(service_urls, migrated_database, ws_connection_init_timeout_s=0.5)
     with LiveServer(create_app(settings), settings) as server:
         yield server
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "service_urls" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.integration)

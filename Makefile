@@ -1,0 +1,73 @@
+# Fowergram: `make run` (venv, install, embedded stack, server) and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+IMAGE ?= fowergram-backend:latest
+PORT ?= 8000
+
+.DEFAULT_GOAL := help
+.PHONY: help install build run serve test test-unit test-integration test-coverage lint format \
+        migrate-up migrate-down migrate-status docker-build docker-run test-load clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install the project with its dev tools
+
+build: $(STAMP) ## build a wheel and sdist into dist/
+	$(BIN)/python -m pip wheel --quiet --no-deps --wheel-dir dist .
+
+run: $(STAMP) ## embedded PostgreSQL, Redis and NATS + migrations + server on :8000
+	$(BIN)/fowergram dev --port $(PORT)
+
+serve: $(STAMP) ## serve against DATABASE_URL, REDIS_URL and NATS_URL
+	$(BIN)/fowergram serve
+
+lint: $(STAMP) ## ruff (lint + format check) and mypy --strict
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(STAMP) ## apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+test: lint ## lint, then the whole test suite (real PostgreSQL, Redis, NATS)
+	$(BIN)/pytest
+
+test-unit: $(STAMP) ## tests that need no services
+	$(BIN)/pytest -m "not integration"
+
+test-integration: $(STAMP) ## tests against real services and real servers
+	$(BIN)/pytest -m integration
+
+test-coverage: $(STAMP) ## the test suite with a coverage report (htmlcov/)
+	$(BIN)/pytest --cov=fowergram --cov-report=term-missing --cov-report=html
+
+migrate-up: $(STAMP) ## apply pending migrations (DATABASE_URL, else the embedded database)
+	$(BIN)/fowergram migrate up
+
+migrate-down: $(STAMP) ## roll back the latest migration
+	$(BIN)/fowergram migrate down
+
+migrate-status: $(STAMP) ## list applied and pending migrations
+	$(BIN)/fowergram migrate status
+
+docker-build: ## build the production image (needs a Docker engine)
+	docker build -t $(IMAGE) .
+
+docker-run: ## the full stack with docker compose (needs a Docker engine)
+	docker compose up --build
+
+test-load: $(STAMP) ## headless locust against a fresh embedded server; prints the figures
+	$(BIN)/python -m loadtests.run
+
+clean: ## remove caches and build output (keeps .venv and .fowergram data)
+	rm -rf .pytest_cache .mypy_cache .ruff_cache htmlcov .coverage build dist *.egg-info

@@ -1,0 +1,1 @@
+"""Benchmarks and locust scenarios; each prints its figures."""
