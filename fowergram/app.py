@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -30,6 +31,14 @@ from fowergram.observability.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
+POOL_SAMPLE_INTERVAL_S = 5.0
+
+
+async def _every(interval_s: float, action: Callable[[], None]) -> None:
+    while True:
+        action()
+        await asyncio.sleep(interval_s)
+
 
 @contextlib.asynccontextmanager
 async def open_container(settings: Settings, metrics: Metrics) -> AsyncIterator[Container]:
@@ -49,7 +58,7 @@ async def open_container(settings: Settings, metrics: Metrics) -> AsyncIterator[
         nats = await nats_connection.connect_nats(
             nats_url, name=f"{settings.app_name}-{os.getpid()}"
         )
-        stack.push_async_callback(nats.drain)
+        stack.push_async_callback(nats_connection.close_nats, nats)
 
         def sample_pool() -> None:
             size = db.get_size()
@@ -57,6 +66,9 @@ async def open_container(settings: Settings, metrics: Metrics) -> AsyncIterator[
             metrics.db_pool_in_use.set(size - db.get_idle_size())
 
         metrics.add_sampler(sample_pool)
+        # Every worker refreshes its own gauges: with several workers a scrape reaches one.
+        sampler = asyncio.create_task(_every(POOL_SAMPLE_INTERVAL_S, sample_pool))
+        stack.callback(sampler.cancel)
         yield Container(
             settings=settings,
             db=db,

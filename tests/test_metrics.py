@@ -49,3 +49,19 @@ def test_database_pool_is_reported(live_server: LiveServer) -> None:
     text = httpx.get(f"{live_server.http_url}/metrics").text
     assert _sample(text, "fowergram_db_pool_connections") >= 1
     assert _sample(text, "fowergram_db_pool_connections_in_use") >= 0
+
+
+async def test_websocket_connections_are_counted(live_server: LiveServer) -> None:
+    from websockets.asyncio.client import connect
+
+    def total(text: str) -> float:
+        return _sample(text, "fowergram_websocket_connections_total", default=0.0)
+
+    async with httpx.AsyncClient(base_url=live_server.http_url) as client:
+        before = total((await client.get("/metrics")).text)
+        async with connect(live_server.ws_url, subprotocols=["graphql-transport-ws"]) as ws:
+            await ws.send('{"type": "connection_init"}')
+            await ws.recv()
+            during = (await client.get("/metrics")).text
+            assert _sample(during, "fowergram_websocket_connections_open") >= 1
+        assert total(during) == before + 1

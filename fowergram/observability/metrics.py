@@ -50,6 +50,17 @@ class Metrics:
             registry=self.registry,
             multiprocess_mode="livesum",
         )
+        self.ws_open = Gauge(
+            "fowergram_websocket_connections_open",
+            "WebSocket connections open now.",
+            registry=self.registry,
+            multiprocess_mode="livesum",
+        )
+        self.ws_connections = Counter(
+            "fowergram_websocket_connections_total",
+            "WebSocket connections accepted.",
+            registry=self.registry,
+        )
         self.db_pool_size = Gauge(
             "fowergram_db_pool_connections",
             "Connections open in the PostgreSQL pool.",

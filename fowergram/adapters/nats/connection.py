@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import nats
+import nats.errors
 from nats.aio.client import Client as NATS
 
 log = logging.getLogger(__name__)
@@ -15,7 +17,11 @@ class NatsUnavailable(ConnectionError):
 
 
 async def connect_nats(url: str, *, name: str) -> NATS:
+    client: NATS | None = None
+
     async def disconnected() -> None:
+        if client is not None and (client.is_draining or client.is_closed):
+            return  # our own shutdown
         log.warning("nats disconnected")
 
     async def reconnected() -> None:
@@ -24,7 +30,7 @@ async def connect_nats(url: str, *, name: str) -> NATS:
     async def error(exc: Exception) -> None:
         log.warning("nats error", extra={"error": repr(exc)})
 
-    return await nats.connect(
+    client = await nats.connect(
         url,
         name=name,
         connect_timeout=2,
@@ -35,6 +41,22 @@ async def connect_nats(url: str, *, name: str) -> NATS:
         reconnected_cb=reconnected,
         error_cb=error,
     )
+    return client
+
+
+DRAIN_TIMEOUT_S = 5.0
+
+
+async def close_nats(nc: NATS) -> None:
+    """Drain (deliver what is in flight) when connected; otherwise just close."""
+    if nc.is_connected:
+        try:
+            await asyncio.wait_for(nc.drain(), DRAIN_TIMEOUT_S)
+        except (TimeoutError, nats.errors.Error):
+            log.warning("nats drain did not finish; closing")
+        else:
+            return
+    await nc.close()
 
 
 async def ping(nc: NATS) -> None:
