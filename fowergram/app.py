@@ -18,7 +18,7 @@ from fowergram.adapters.nats import connection as nats_connection
 from fowergram.adapters.postgres import pool as pg_pool
 from fowergram.adapters.redis import client as redis_client
 from fowergram.config import Settings, load_settings
-from fowergram.container import Container
+from fowergram.container import Container, Services
 from fowergram.domain.server_info import ServerInfoService
 from fowergram.graphql.app import GRAPHIQL_ASSETS_PATH, STATIC_DIR, GraphQLView
 from fowergram.graphql.schema import build_schema
@@ -74,11 +74,13 @@ async def open_container(settings: Settings, metrics: Metrics) -> AsyncIterator[
             db=db,
             redis=redis,
             nats=nats,
-            server_info=ServerInfoService(
-                name=settings.app_name,
-                version=settings.app_version,
-                environment=settings.environment,
-                clock=SystemClock(),
+            services=Services(
+                server_info=ServerInfoService(
+                    name=settings.app_name,
+                    version=settings.app_version,
+                    environment=settings.environment,
+                    clock=SystemClock(),
+                ),
             ),
             readiness_checks={
                 "postgres": lambda: pg_pool.ping(db),
@@ -105,7 +107,10 @@ def _routes(settings: Settings, graphql: GraphQLView) -> list[BaseRoute]:
 def create_app(settings: Settings) -> Starlette:
     metrics = Metrics()
     schema = build_schema(
-        max_depth=settings.graphql_max_depth, introspection=not settings.is_production
+        max_depth=settings.graphql_max_depth,
+        max_tokens=settings.graphql_max_tokens,
+        max_aliases=settings.graphql_max_aliases,
+        introspection=not settings.is_production,
     )
     graphql = GraphQLView(
         schema,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import signal
@@ -13,6 +14,7 @@ from types import FrameType
 
 import uvicorn
 
+from fowergram.adapters.postgres.migrations import MigrationError
 from fowergram.app import create_app
 from fowergram.config import ConfigError, Settings, load_settings
 from fowergram.embedded.process import EmbeddedServiceError, free_port
@@ -58,17 +60,21 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         )
         Server(config).run()
         return 0
-    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="fowergram-metrics-")
-    # Each worker process builds its own app from the environment.
-    uvicorn.run(
-        "fowergram.app:create_app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=args.workers,
-        **uvicorn_options(settings),
-    )
+    with contextlib.ExitStack() as cleanup:
+        if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            metrics_dir = cleanup.enter_context(
+                tempfile.TemporaryDirectory(prefix="fowergram-metrics-")
+            )
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+        # Each worker process builds its own app from the environment.
+        uvicorn.run(
+            "fowergram.app:create_app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=args.workers,
+            **uvicorn_options(settings),
+        )
     return 0
 
 
@@ -88,10 +94,6 @@ def cmd_dev(settings: Settings, args: argparse.Namespace) -> int:
             **uvicorn_options(settings),
         )
         Server(config).run()
-    except EmbeddedServiceError as exc:
-        log.error(str(exc), extra={"service": exc.service})
-        print(str(exc), file=sys.stderr)
-        return EXIT_STARTUP
     except (KeyboardInterrupt, _Stop):
         pass
     finally:
@@ -102,14 +104,20 @@ def cmd_dev(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
     from fowergram.adapters.postgres.migrations import Migrator
+    from fowergram.embedded.postgres import EmbeddedPostgres
     from fowergram.embedded.stack import EmbeddedStack
 
-    # Without DATABASE_URL, migrate the embedded development database.
+    # Without DATABASE_URL, migrate the embedded development database: the one a running
+    # `fowergram dev` serves, or a server started just for this.
     stack = EmbeddedStack(settings.data_dir)
-    if settings.database_url is None:
-        stack.postgres_port = settings.embedded_postgres_port or free_port()
+    database_url = settings.database_url
+    if database_url is None:
+        if (running := EmbeddedPostgres.running_port(settings.data_dir)) is not None:
+            database_url = f"postgresql://postgres@127.0.0.1:{running}/fowergram"
+        else:
+            stack.postgres_port = settings.embedded_postgres_port or free_port()
     try:
-        database_url = settings.database_url or stack.start()["database_url"]
+        database_url = database_url or stack.start()["database_url"]
         migrator = Migrator(database_url, settings.migrations_dir)
         if args.action == "up":
             applied = migrator.up()
@@ -173,8 +181,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(str(exc), file=sys.stderr)
         return EXIT_CONFIG
     configure_logging(settings.log_level)
-    handler = args.handler
-    code: int = handler(settings, args)
+    try:
+        code: int = args.handler(settings, args)
+    except (EmbeddedServiceError, MigrationError) as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_STARTUP
     return code
 
 

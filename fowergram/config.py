@@ -5,6 +5,7 @@ A bad value stops start-up with one line naming the variable; see `load_settings
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -13,7 +14,16 @@ from pydantic import AfterValidator, Field, SecretStr, ValidationError, model_va
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PACKAGE_ROOT = Path(__file__).resolve().parent
-DEFAULT_MIGRATIONS_DIR = PACKAGE_ROOT.parent / "migrations"
+
+
+def _default_migrations_dir() -> Path:
+    source_tree = PACKAGE_ROOT.parent / "migrations"
+    if source_tree.is_dir():
+        return source_tree
+    return Path(sys.prefix) / "share" / "fowergram" / "migrations"  # installed from a wheel
+
+
+DEFAULT_MIGRATIONS_DIR = _default_migrations_dir()
 
 
 class ConfigError(Exception):
@@ -31,7 +41,7 @@ def _url_checker(*schemes: str) -> AfterValidator:
             raise ValueError(f"not a valid URL ({exc})") from None
         if parts.scheme not in schemes:
             raise ValueError(f"scheme must be one of {', '.join(schemes)}, got {parts.scheme!r}")
-        if not parts.hostname:
+        if not parts.hostname and parts.scheme != "unix":
             raise ValueError("URL has no host")
         if port == 0:
             raise ValueError("port 0 is not a usable port")
@@ -92,6 +102,8 @@ class Settings(BaseSettings):
 
     max_body_bytes: Annotated[int, Field(ge=1024, le=64 * 1024 * 1024)] = 1024 * 1024
     graphql_max_depth: Annotated[int, Field(ge=2, le=50)] = 12
+    graphql_max_tokens: Annotated[int, Field(ge=100, le=100_000)] = 5_000
+    graphql_max_aliases: Annotated[int, Field(ge=1, le=1_000)] = 30
     ws_connection_init_timeout_s: Annotated[float, Field(gt=0, le=60)] = 3.0
     ws_max_subscriptions: Annotated[int, Field(ge=1, le=1000)] = 100
 

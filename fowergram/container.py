@@ -1,4 +1,4 @@
-"""What the composition root hands to the request handlers: clients, services, checks."""
+"""What the composition root builds: clients (for adapters), services (for handlers), checks."""
 
 from __future__ import annotations
 
@@ -14,10 +14,17 @@ from fowergram.domain.server_info import ServerInfoService
 
 
 @dataclass(frozen=True, slots=True)
+class Services:
+    """The domain services: all that resolvers and handlers may call."""
+
+    server_info: ServerInfoService
+
+
+@dataclass(frozen=True, slots=True)
 class Container:
     settings: Settings
     db: asyncpg.Pool
     redis: Redis
     nats: NATS
-    server_info: ServerInfoService
+    services: Services
     readiness_checks: Mapping[str, Callable[[], Awaitable[None]]]

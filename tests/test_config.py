@@ -67,6 +67,11 @@ def test_credentials_in_a_bad_url_are_not_echoed() -> None:
     assert "hunter2" not in str(raised.value)
 
 
+def test_unix_socket_redis_url_is_accepted() -> None:
+    settings = load_settings(_env_file=None, redis_url="unix:///run/redis/redis.sock?db=0")
+    assert settings.redis_url == "unix:///run/redis/redis.sock?db=0"
+
+
 def test_production_with_urls_is_accepted() -> None:
     settings = load_settings(
         _env_file=None,

@@ -42,6 +42,7 @@ def _start(data_dir: Path, port: int, log: Path, **extra: str) -> subprocess.Pop
             cwd=data_dir.parent,
             stdout=out,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, like a shell job
         )
 
 
@@ -73,8 +74,17 @@ def _alive(processes: list[psutil.Process]) -> list[psutil.Process]:
     return alive
 
 
-def _stop(process: subprocess.Popen[bytes], sig: int, children: list[psutil.Process]) -> None:
-    process.send_signal(sig)
+def _stop(
+    process: subprocess.Popen[bytes],
+    sig: int,
+    children: list[psutil.Process],
+    *,
+    whole_group: bool = False,
+) -> None:
+    if whole_group:
+        os.killpg(process.pid, sig)  # what Ctrl-C in a terminal does
+    else:
+        process.send_signal(sig)
     assert process.wait(timeout=30) == 0
     deadline = time.monotonic() + 5
     while _alive(children) and time.monotonic() < deadline:
@@ -97,7 +107,7 @@ def test_dev_serves_stops_cleanly_and_keeps_data(tmp_path: Path) -> None:
             conn.execute("INSERT INTO users (username, email) VALUES ('kept', 'kept@example.com')")
         with redis.Redis(port=redis_port) as cache:
             cache.set("fg:kept", b"yes")
-        _stop(first, signal.SIGINT, children)
+        _stop(first, signal.SIGINT, children, whole_group=True)
     finally:
         if first.poll() is None:
             first.kill()

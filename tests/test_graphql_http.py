@@ -168,3 +168,19 @@ def test_request_id_is_generated_or_kept(client: httpx.Client) -> None:
     assert kept.headers["x-request-id"] == "trace-abc.123"
     hostile = client.get("/health", headers={"x-request-id": "bad id\u00e9".encode()})
     assert hostile.headers["x-request-id"] != "bad id\u00e9"
+
+
+def test_alias_flood_is_refused_before_execution(client: httpx.Client) -> None:
+    query = "{ " + " ".join(f"a{n}: serverInfo {{ time }}" for n in range(31)) + " }"
+    response = client.post("/graphql", json={"query": query})
+    body = response.json()
+    assert body.get("data") is None
+    assert "aliases found. Allowed: 30" in body["errors"][0]["message"]
+
+
+def test_token_flood_is_refused_by_the_parser(client: httpx.Client) -> None:
+    query = "{ serverInfo { " + "name " * 6000 + "} }"
+    response = client.post("/graphql", json={"query": query})
+    body = response.json()
+    assert body.get("data") is None
+    assert "more than 5000 tokens" in body["errors"][0]["message"]

@@ -20,7 +20,10 @@ async def _send(ws: ClientConnection, message: dict[str, Any]) -> None:
 
 
 async def _receive(ws: ClientConnection) -> dict[str, Any]:
-    message: dict[str, Any] = orjson.loads(await asyncio.wait_for(ws.recv(), 5))
+    frame = await asyncio.wait_for(ws.recv(), 5)
+    # Text frames: browsers' graphql-ws clients reject binary ones.
+    assert isinstance(frame, str), f"binary frame: {frame!r}"
+    message: dict[str, Any] = orjson.loads(frame)
     return message
 
 

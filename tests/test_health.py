@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import httpx
+import pytest
 from conftest import make_settings
 from support.live_server import LiveServer
 from support.services import ServiceUrls
 
 from fowergram.app import create_app
 from fowergram.embedded.nats import EmbeddedNats
+from fowergram.embedded.postgres import EmbeddedPostgres
 from fowergram.embedded.process import free_port
 from fowergram.embedded.redis import EmbeddedRedis
 
@@ -33,20 +36,17 @@ def test_readiness_reports_each_dependency(live_server: LiveServer) -> None:
 
 
 def test_readiness_names_the_dependency_that_is_down(
-    service_urls: ServiceUrls, migrated_database: str, tmp_path: Path
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    # Our own Redis and NATS, so stopping them disturbs no other test.
+    # Our own PostgreSQL, Redis and NATS, so stopping them disturbs no other test.
+    postgres = EmbeddedPostgres(tmp_path, free_port(), durable=False)
     redis = EmbeddedRedis(tmp_path, free_port())
     nats = EmbeddedNats(tmp_path, free_port())
-    redis.launch()
-    nats.launch()
+    for service in (postgres, redis, nats):
+        service.launch()
     try:
-        settings = make_settings(
-            service_urls,
-            migrated_database,
-            redis_url=redis.wait_ready(),
-            nats_url=nats.wait_ready(),
-        )
+        urls = ServiceUrls(postgres.wait_ready(), redis.wait_ready(), nats.wait_ready())
+        settings = make_settings(urls, urls.database_server)
         with LiveServer(create_app(settings), settings) as server:
             ready = f"{server.http_url}/health/ready"
             assert httpx.get(ready, timeout=10).status_code == 200
@@ -65,8 +65,15 @@ def test_readiness_names_the_dependency_that_is_down(
             assert checks["nats"]["status"] == "down"
             assert checks["postgres"]["status"] == "up"
 
+            postgres.stop()
+            checks = httpx.get(ready, timeout=10).json()["checks"]
+            assert checks["postgres"]["status"] == "down"
+
             # Liveness does no I/O: the process is alive whatever its dependencies do.
             assert httpx.get(f"{server.http_url}/health").status_code == 200
+        # ...and with every dependency gone, shutdown still completes cleanly.
+        failures = [r for r in caplog.records if r.levelno >= logging.ERROR]
+        assert failures == [], [r.getMessage() for r in failures]
     finally:
-        redis.stop()
-        nats.stop()
+        for service in (postgres, redis, nats):
+            service.stop()

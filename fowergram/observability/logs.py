@@ -14,8 +14,10 @@ request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 connection_id_var: ContextVar[str | None] = ContextVar("connection_id", default=None)
 
 # Attributes every LogRecord has; anything else was passed with `extra=` and is logged.
+# (uvicorn's color_message repeats msg with terminal colour codes.)
 _STANDARD_ATTRS = frozenset(
-    vars(logging.LogRecord("", 0, "", 0, "", None, None)).keys() | {"message", "asctime"}
+    vars(logging.LogRecord("", 0, "", 0, "", None, None)).keys()
+    | {"message", "asctime", "color_message"}
 )
 
 

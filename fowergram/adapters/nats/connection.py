@@ -24,11 +24,19 @@ async def connect_nats(url: str, *, name: str) -> NATS:
             return  # our own shutdown
         log.warning("nats disconnected")
 
+    # While the server is away nats-py reports every failed attempt (twice a second):
+    # log the first error of an outage, then nothing until it reconnects.
+    reported: set[str] = set()
+
     async def reconnected() -> None:
+        reported.clear()
         log.info("nats reconnected")
 
     async def error(exc: Exception) -> None:
-        log.warning("nats error", extra={"error": repr(exc)})
+        kind = type(exc).__name__
+        if kind not in reported:
+            reported.add(kind)
+            log.warning("nats error", extra={"error": repr(exc)})
 
     client = await nats.connect(
         url,

@@ -15,11 +15,16 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from yoyo import get_backend, read_migrations
+from yoyo.exceptions import BadMigration, LockTimeout, MigrationConflict
 
 log = logging.getLogger(__name__)
 
 # Any constant the application does not use for another advisory lock.
 _MIGRATION_LOCK_KEY = 0x46_47_4D_49  # "FGMI"
+
+
+class MigrationError(RuntimeError):
+    """Migrations could not run; the message is one line for the operator."""
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,15 @@ class MigrationStatus:
 def _yoyo_url(database_url: str) -> str:
     parts = urlsplit(database_url)
     return urlunsplit(parts._replace(scheme="postgresql+psycopg"))
+
+
+@contextlib.contextmanager
+def _reported() -> Iterator[None]:
+    try:
+        yield
+    except (psycopg.Error, BadMigration, LockTimeout, MigrationConflict) as exc:
+        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise MigrationError(f"migrations failed: {first_line}") from exc
 
 
 @contextlib.contextmanager
@@ -46,13 +60,13 @@ def _exclusive(database_url: str) -> Iterator[None]:
 class Migrator:
     def __init__(self, database_url: str, migrations_dir: Path) -> None:
         if not migrations_dir.is_dir():
-            raise FileNotFoundError(f"migrations folder not found: {migrations_dir}")
+            raise MigrationError(f"migrations folder not found: {migrations_dir} (MIGRATIONS_DIR)")
         self.database_url = database_url
         self.migrations_dir = migrations_dir
 
     def up(self) -> list[str]:
         """Apply every pending migration; return the ids applied."""
-        with _exclusive(self.database_url):
+        with _reported(), _exclusive(self.database_url):
             backend = get_backend(_yoyo_url(self.database_url))
             try:
                 # We hold the advisory lock, so a yoyo lock row can only be a crashed run's.
@@ -70,7 +84,7 @@ class Migrator:
 
     def down(self, count: int = 1) -> list[str]:
         """Roll back the `count` most recent migrations; return the ids rolled back."""
-        with _exclusive(self.database_url):
+        with _reported(), _exclusive(self.database_url):
             backend = get_backend(_yoyo_url(self.database_url))
             try:
                 backend.break_lock()
@@ -85,10 +99,11 @@ class Migrator:
         return rolled_back
 
     def status(self) -> list[MigrationStatus]:
-        backend = get_backend(_yoyo_url(self.database_url))
-        try:
-            migrations = read_migrations(str(self.migrations_dir))
-            with backend.lock():
-                return [MigrationStatus(m.id, backend.is_applied(m)) for m in migrations]
-        finally:
-            backend.connection.close()
+        with _reported():
+            backend = get_backend(_yoyo_url(self.database_url))
+            try:
+                migrations = read_migrations(str(self.migrations_dir))
+                applied = backend.get_applied_migration_hashes()
+                return [MigrationStatus(m.id, m.hash in applied) for m in migrations]
+            finally:
+                backend.connection.close()
