@@ -107,6 +107,33 @@ class Settings(BaseSettings):
     ws_connection_init_timeout_s: Annotated[float, Field(gt=0, le=60)] = 3.0
     ws_max_subscriptions: Annotated[int, Field(ge=1, le=1000)] = 100
 
+    # Auth: access tokens (JWT, asymmetric, rotating keys) and opaque refresh tokens.
+    access_token_ttl_s: Annotated[int, Field(ge=30, le=24 * 3600)] = 15 * 60
+    refresh_token_ttl_s: Annotated[int, Field(ge=3600, le=365 * 24 * 3600)] = 30 * 24 * 3600
+    signing_key_rotation_s: Annotated[int, Field(ge=3600)] = 30 * 24 * 3600
+    jwt_issuer: str = "fowergram"
+    public_url: HttpUrl = None  # where clients reach us (OAuth redirects, mail links)
+    cors_origins: str = ""  # comma-separated origins allowed to use cookie sessions
+
+    # Mail: SMTP when SMTP_HOST is set; otherwise a development mailbox under DATA_DIR.
+    smtp_host: str | None = None
+    smtp_port: Port = 587
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = True
+    smtp_use_tls: bool = False  # implicit TLS (port 465)
+    mail_from: str = "Fowergram <no-reply@fowergram.local>"
+
+    # Social login: presets for Google and GitHub, plus any OpenID Connect issuer.
+    oauth_google_client_id: str | None = None
+    oauth_google_client_secret: SecretStr | None = None
+    oauth_github_client_id: str | None = None
+    oauth_github_client_secret: SecretStr | None = None
+    oidc_name: str = "oidc"
+    oidc_issuer: HttpUrl = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+
     # `fowergram dev`: where the embedded services keep their data, and their ports.
     data_dir: Path = Path(".fowergram")
     embedded_postgres_port: PortOrAuto = 0
