@@ -7,21 +7,36 @@ import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 
+import asyncpg
+from nats.aio.client import Client as NATS
+from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
+from fowergram.adapters.auth.jwt_tokens import JwtAccessTokens
+from fowergram.adapters.auth.passwords import Argon2Hasher
 from fowergram.adapters.clock import SystemClock
 from fowergram.adapters.nats import connection as nats_connection
+from fowergram.adapters.nats.session_events import NatsSessionEvents
 from fowergram.adapters.postgres import pool as pg_pool
+from fowergram.adapters.postgres.accounts import PostgresAccounts
+from fowergram.adapters.postgres.sessions import PostgresSessions
+from fowergram.adapters.postgres.signing_keys import SigningKeyStore
 from fowergram.adapters.redis import client as redis_client
+from fowergram.adapters.redis.rate_limit import RedisRateLimiter
+from fowergram.adapters.redis.revocations import RedisRevocationList
+from fowergram.adapters.secrets import SystemSecrets
 from fowergram.config import Settings, load_settings
 from fowergram.container import Container, Services
+from fowergram.domain.auth.service import AuthPolicy, AuthService
 from fowergram.domain.server_info import ServerInfoService
 from fowergram.graphql.app import GRAPHIQL_ASSETS_PATH, STATIC_DIR, GraphQLView
 from fowergram.graphql.schema import build_schema
+from fowergram.http.auth_routes import auth_routes
 from fowergram.http.body_limit import LimitRequestBody
 from fowergram.http.health import liveness, readiness
 from fowergram.http.metrics import metrics_endpoint
@@ -69,6 +84,13 @@ async def open_container(settings: Settings, metrics: Metrics) -> AsyncIterator[
         # Every worker refreshes its own gauges: with several workers a scrape reaches one.
         sampler = asyncio.create_task(_every(POOL_SAMPLE_INTERVAL_S, sample_pool))
         stack.callback(sampler.cancel)
+        clock = SystemClock()
+        signing_keys = SigningKeyStore(
+            db,
+            clock,
+            rotation=timedelta(seconds=settings.signing_key_rotation_s),
+            verify_grace=timedelta(seconds=settings.access_token_ttl_s + 60),
+        )
         yield Container(
             settings=settings,
             db=db,
@@ -79,9 +101,11 @@ async def open_container(settings: Settings, metrics: Metrics) -> AsyncIterator[
                     name=settings.app_name,
                     version=settings.app_version,
                     environment=settings.environment,
-                    clock=SystemClock(),
+                    clock=clock,
                 ),
+                auth=await _auth_service(settings, db, redis, nats, signing_keys, clock),
             ),
+            signing_keys=signing_keys,
             readiness_checks={
                 "postgres": lambda: pg_pool.ping(db),
                 "redis": lambda: redis_client.ping(redis),
@@ -90,11 +114,46 @@ async def open_container(settings: Settings, metrics: Metrics) -> AsyncIterator[
         )
 
 
+async def _auth_service(
+    settings: Settings,
+    db: asyncpg.Pool,
+    redis: Redis,
+    nats: NATS,
+    signing_keys: SigningKeyStore,
+    clock: SystemClock,
+) -> AuthService:
+    hasher = Argon2Hasher(
+        time_cost=settings.argon2_time_cost,
+        memory_kib=settings.argon2_memory_kib,
+        parallelism=settings.argon2_parallelism,
+    )
+    return AuthService(
+        accounts=PostgresAccounts(db),
+        sessions=PostgresSessions(db),
+        hasher=hasher,
+        tokens=JwtAccessTokens(signing_keys, issuer=settings.jwt_issuer),
+        revocations=RedisRevocationList(
+            redis, key_prefix=settings.redis_key_prefix, ttl_s=settings.access_token_ttl_s + 60
+        ),
+        events=NatsSessionEvents(nats, subject_prefix=settings.nats_subject_prefix),
+        limiter=RedisRateLimiter(redis, key_prefix=settings.redis_key_prefix),
+        secrets=SystemSecrets(),
+        clock=clock,
+        policy=AuthPolicy(
+            access_ttl=timedelta(seconds=settings.access_token_ttl_s),
+            refresh_ttl=timedelta(seconds=settings.refresh_token_ttl_s),
+        ),
+        # Same parameters as real hashes, so a sign-in for a missing account costs the same.
+        dummy_password_hash=await hasher.hash(SystemSecrets().token()),
+    )
+
+
 def _routes(settings: Settings, graphql: GraphQLView) -> list[BaseRoute]:
     routes: list[BaseRoute] = [
         Route("/health", liveness, methods=["GET"]),
         Route("/health/ready", readiness, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
+        *auth_routes(),
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
     ]

@@ -112,6 +112,10 @@ class Settings(BaseSettings):
     refresh_token_ttl_s: Annotated[int, Field(ge=3600, le=365 * 24 * 3600)] = 30 * 24 * 3600
     signing_key_rotation_s: Annotated[int, Field(ge=3600)] = 30 * 24 * 3600
     jwt_issuer: str = "fowergram"
+    # argon2id cost (RFC 9106's second recommended option by default)
+    argon2_time_cost: Annotated[int, Field(ge=1, le=20)] = 3
+    argon2_memory_kib: Annotated[int, Field(ge=1024, le=4 * 1024 * 1024)] = 64 * 1024
+    argon2_parallelism: Annotated[int, Field(ge=1, le=16)] = 4
     public_url: HttpUrl = None  # where clients reach us (OAuth redirects, mail links)
     cors_origins: str = ""  # comma-separated origins allowed to use cookie sessions
 

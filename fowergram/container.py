@@ -9,7 +9,9 @@ import asyncpg
 from nats.aio.client import Client as NATS
 from redis.asyncio import Redis
 
+from fowergram.adapters.postgres.signing_keys import SigningKeyStore
 from fowergram.config import Settings
+from fowergram.domain.auth.service import AuthService
 from fowergram.domain.server_info import ServerInfoService
 
 
@@ -18,6 +20,7 @@ class Services:
     """The domain services: all that resolvers and handlers may call."""
 
     server_info: ServerInfoService
+    auth: AuthService
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,4 +30,5 @@ class Container:
     redis: Redis
     nats: NATS
     services: Services
+    signing_keys: SigningKeyStore
     readiness_checks: Mapping[str, Callable[[], Awaitable[None]]]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,25 +27,31 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="session")
-def service_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceUrls]:
+def service_urls() -> Iterator[ServiceUrls]:
     database, redis, nats = (
         configured_url("DATABASE_URL"),
         configured_url("REDIS_URL"),
         configured_url("NATS_URL"),
     )
+    # Not under pytest's basetemp: a concurrent pytest run prunes old basetemps, and
+    # would delete the data of servers still running here.
+    data_dir = Path(tempfile.mkdtemp(prefix="fowergram-test-"))
     stack = EmbeddedStack(
-        tmp_path_factory.mktemp("embedded"),
+        data_dir,
         postgres_port=None if database else free_port(),
         redis_port=None if redis else free_port(),
         nats_port=None if nats else free_port(),
         durable=False,
     )
-    with stack as started:
-        yield ServiceUrls(
-            database_server=database or started["database_url"],
-            redis=redis or started["redis_url"],
-            nats=nats or started["nats_url"],
-        )
+    try:
+        with stack as started:
+            yield ServiceUrls(
+                database_server=database or started["database_url"],
+                redis=redis or started["redis_url"],
+                nats=nats or started["nats_url"],
+            )
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -66,6 +74,10 @@ def make_settings(service_urls: ServiceUrls, database_url: str, **overrides: obj
         "nats_subject_prefix": f"t{unique}",
         "db_pool_min_size": 1,
         "db_pool_max_size": 5,
+        # Cheap argon2 in tests: the cost parameters are not what is under test.
+        "argon2_time_cost": 1,
+        "argon2_memory_kib": 8192,
+        "argon2_parallelism": 1,
     }
     values.update(overrides)
     return load_settings(**values)

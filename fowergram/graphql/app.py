@@ -14,10 +14,15 @@ from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
+from strawberry.types.unset import UNSET, UnsetType
 
+from fowergram.domain.errors import DomainError
 from fowergram.graphql.context import Context
+from fowergram.http.auth_transport import authenticate
+from fowergram.http.errors import error_response
 from fowergram.http.responses import JSONResponse
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -52,9 +57,19 @@ class GraphQLView(GraphQL[Context, None]):
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
+        request = Request(scope, receive)
+        try:
+            # Who is asking is settled before GraphQL runs: a bad token is a 401 for the
+            # whole request (the client refreshes), not an error inside `data`.
+            request.state.auth = await authenticate(
+                request, request.state.container.services.auth, request.method
+            )
+        except DomainError as error:
+            await error_response(error)(scope, receive, send)
+            return
         # Strawberry answers protocol errors in plain text; clients parse JSON errors.
         try:
-            response = await self.run(Request(scope, receive))
+            response = await self.run(request)
         except HTTPException as exc:
             response = JSONResponse(
                 {"errors": [{"message": exc.reason, "extensions": {"code": "BAD_REQUEST"}}]},
@@ -63,7 +78,33 @@ class GraphQLView(GraphQL[Context, None]):
         await response(scope, receive, send)
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
-        return Context(request=request, services=request.state.container.services)
+        services = request.state.container.services
+        if isinstance(request, WebSocket):
+            return Context(request=request, services=services)
+        auth = request.state.auth
+        return Context(
+            request=request,
+            services=services,
+            viewer=auth.viewer if auth else None,
+            response=response if isinstance(response, Response) else None,
+        )
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """Authenticate the socket from `connection_init`: {"authorization": "Bearer …"}.
+        No credentials: an anonymous socket. Bad ones: closed with 4403."""
+        credentials = context.connection_params.get("authorization")
+        if credentials is None:
+            anonymous: UnsetType = UNSET
+            return anonymous
+        scheme, _, token = str(credentials).partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise ConnectionRejectionError({"message": "authorization must be 'Bearer <token>'"})
+        try:
+            authenticated = await context.services.auth.authenticate(token.strip())
+        except DomainError as error:
+            raise ConnectionRejectionError({"message": error.message}) from None
+        context.viewer = authenticated.viewer
+        return {"userId": str(authenticated.viewer.user_id)}
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return HTMLResponse(self._graphiql_page)

@@ -1,13 +1,16 @@
-"""Per-request GraphQL context: the domain services a resolver may call (never raw
-clients), built fresh per request."""
+"""Per-request GraphQL context: the viewer and the domain services a resolver may call
+(never raw clients), built fresh per request or per WebSocket connection."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.websockets import WebSocket
+
+from fowergram.domain.auth.viewer import Viewer
 
 if TYPE_CHECKING:
     from fowergram.container import Services
@@ -17,3 +20,8 @@ if TYPE_CHECKING:
 class Context:
     request: Request | WebSocket
     services: Services
+    viewer: Viewer | None = None
+    # The HTTP response being built (cookies set by signIn in cookie mode); None on sockets.
+    response: Response | None = None
+    # Filled by the WebSocket protocol handler from `connection_init`'s payload.
+    connection_params: dict[str, Any] = field(default_factory=dict)

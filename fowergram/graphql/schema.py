@@ -21,6 +21,7 @@ from strawberry.types import ExecutionContext, ExecutionResult, Info
 from strawberry.types.graphql import OperationType
 
 from fowergram.domain.ticks import plan_ticks
+from fowergram.graphql.auth import AuthMutation, AuthQuery
 from fowergram.graphql.context import Context
 from fowergram.graphql.depth_limit import max_depth_rule
 from fowergram.graphql.errors import ShapeErrors
@@ -28,7 +29,7 @@ from fowergram.graphql.types.server_info import ServerInfoType
 
 
 @strawberry.type
-class Query:
+class Query(AuthQuery):
     @strawberry.field(description="Name, version, environment and clock of this server.")
     def server_info(self, info: Info[Context, None]) -> ServerInfoType:
         return ServerInfoType.from_domain(info.context.services.server_info.current())
@@ -46,6 +47,11 @@ class Subscription:
             await asyncio.sleep(plan.interval_s)
             sent += 1
             yield sent
+
+
+@strawberry.type
+class Mutation(AuthMutation):
+    pass
 
 
 class FowergramSchema(strawberry.Schema):
@@ -92,4 +98,6 @@ def build_schema(
     ]
     if not introspection:
         extensions.append(partial(AddValidationRules, [NoSchemaIntrospectionCustomRule]))
-    return FowergramSchema(query=Query, subscription=Subscription, extensions=extensions)
+    return FowergramSchema(
+        query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions
+    )

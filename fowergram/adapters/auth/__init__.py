@@ -1,0 +1,1 @@
+"""Authentication adapters: password hashing, access tokens, social sign-in (OAuth2 / OIDC)."""

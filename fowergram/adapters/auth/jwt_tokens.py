@@ -1,0 +1,69 @@
+"""Access tokens: JWTs signed with Ed25519 (PyJWT), `kid` in the header."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import jwt
+
+from fowergram.adapters.postgres.signing_keys import SigningKeyStore
+from fowergram.domain.auth.ports import AccessClaims
+from fowergram.domain.auth.viewer import Role
+from fowergram.domain.errors import Unauthenticated
+
+ALGORITHM = "EdDSA"
+LEEWAY_S = 5
+
+
+class JwtAccessTokens:
+    def __init__(self, keys: SigningKeyStore, *, issuer: str) -> None:
+        self._keys = keys
+        self._issuer = issuer
+
+    async def issue(self, claims: AccessClaims) -> str:
+        key = await self._keys.signing_key()
+        payload = {
+            "iss": self._issuer,
+            "sub": str(claims.user_id),
+            "sid": claims.session_id,
+            "role": claims.role.value,
+            "csrf": claims.anti_csrf,
+            "iat": int(datetime.now(UTC).timestamp()),
+            "exp": int(claims.expires_at.timestamp()),
+        }
+        return jwt.encode(payload, key.private_key, algorithm=ALGORITHM, headers={"kid": key.kid})
+
+    async def verify(self, token: str) -> AccessClaims:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            raise Unauthenticated("malformed access token") from None
+        # Only our algorithm: `none`, HMAC-with-the-public-key and friends never verify.
+        if header.get("alg") != ALGORITHM or not isinstance(header.get("kid"), str):
+            raise Unauthenticated("access token not issued here")
+        key = await self._keys.verification_key(header["kid"])
+        if key is None:
+            raise Unauthenticated("access token signed with an unknown key")
+        try:
+            payload = jwt.decode(
+                token,
+                key.public_key,
+                algorithms=[ALGORITHM],
+                issuer=self._issuer,
+                leeway=LEEWAY_S,
+                options={"require": ["exp", "iat", "iss", "sub", "sid", "role", "csrf"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise Unauthenticated("access token expired") from None
+        except jwt.PyJWTError:
+            raise Unauthenticated("access token invalid") from None
+        try:
+            return AccessClaims(
+                user_id=int(payload["sub"]),
+                session_id=str(payload["sid"]),
+                role=Role(payload["role"]),
+                anti_csrf=str(payload["csrf"]),
+                expires_at=datetime.fromtimestamp(payload["exp"], UTC),
+            )
+        except (ValueError, TypeError):
+            raise Unauthenticated("access token invalid") from None

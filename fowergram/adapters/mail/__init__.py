@@ -1,0 +1,1 @@
+"""Mail delivery: SMTP for deployments, a folder of .eml files for development."""

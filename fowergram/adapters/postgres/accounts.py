@@ -1,0 +1,75 @@
+"""Users as accounts: the rows the auth service reads and writes."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from fowergram.domain.auth.accounts import Account
+from fowergram.domain.auth.viewer import Role
+from fowergram.domain.errors import Conflict
+
+# Literal statements (no string building): parameters only ever travel as $n.
+_INSERT = (
+    "INSERT INTO users (username, email, password_hash) VALUES ($1, $2, $3) "
+    "RETURNING id, username, email, password_hash, role, email_verified_at, created_at, "
+    "deleted_at"
+)
+_SELECT = (
+    "SELECT id, username, email, password_hash, role, email_verified_at, created_at, "
+    "deleted_at FROM users "
+)
+_BY_ID = _SELECT + "WHERE id = $1"
+_BY_EMAIL = _SELECT + "WHERE lower(email) = lower($1) AND deleted_at IS NULL"
+_BY_USERNAME = _SELECT + "WHERE lower(username) = lower($1) AND deleted_at IS NULL"
+
+# Unique index → the field a client must change.
+_TAKEN = {"users_username_lower_key": "username", "users_email_lower_key": "email"}
+
+
+def _account(row: asyncpg.Record) -> Account:
+    return Account(
+        id=row["id"],
+        username=row["username"],
+        email=row["email"],
+        password_hash=row["password_hash"],
+        role=Role(row["role"]),
+        email_verified_at=row["email_verified_at"],
+        created_at=row["created_at"],
+        deleted_at=row["deleted_at"],
+    )
+
+
+class PostgresAccounts:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def insert(self, *, username: str, email: str, password_hash: str | None) -> Account:
+        try:
+            row = await self._pool.fetchrow(
+                _INSERT,
+                username,
+                email,
+                password_hash,
+            )
+        except asyncpg.UniqueViolationError as exc:
+            field = _TAKEN.get(exc.constraint_name or "", "username")
+            raise Conflict(f"this {field} is already taken", field=field) from None
+        assert row is not None
+        return _account(row)
+
+    async def get_by_id(self, user_id: int) -> Account | None:
+        row = await self._pool.fetchrow(_BY_ID, user_id)
+        return _account(row) if row else None
+
+    async def get_by_email(self, email: str) -> Account | None:
+        row = await self._pool.fetchrow(_BY_EMAIL, email)
+        return _account(row) if row else None
+
+    async def get_by_username(self, username: str) -> Account | None:
+        row = await self._pool.fetchrow(_BY_USERNAME, username)
+        return _account(row) if row else None
+
+    async def set_password_hash(self, user_id: int, password_hash: str) -> None:
+        await self._pool.execute(
+            "UPDATE users SET password_hash = $2 WHERE id = $1", user_id, password_hash
+        )

@@ -1,0 +1,155 @@
+"""Ed25519 signing keys for access tokens, shared by every instance through PostgreSQL.
+
+The newest key whose signing window is open signs; every key still inside its
+verification window is published in the JWKS and accepted. Keys are cached in memory
+and re-read at most every `refresh_s` seconds, or when an unknown `kid` shows up
+(another instance rotated), at most once per `miss_refresh_s` so forged kids cannot
+hammer the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import asyncpg
+import orjson
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from jwt.algorithms import OKPAlgorithm
+
+from fowergram.domain.clock import Clock
+
+
+@dataclass(frozen=True, slots=True)
+class SigningKey:
+    kid: str
+    private_key: Ed25519PrivateKey
+    public_jwk: dict[str, Any]
+    signs_until: datetime
+    verifies_until: datetime
+
+    @property
+    def public_key(self) -> Ed25519PublicKey:
+        return self.private_key.public_key()
+
+
+def _new_key(kid: str) -> tuple[Ed25519PrivateKey, str, dict[str, Any]]:
+    private_key = Ed25519PrivateKey.generate()
+    pem = private_key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    jwk: dict[str, Any] = orjson.loads(OKPAlgorithm.to_jwk(private_key.public_key()))
+    jwk |= {"kid": kid, "alg": "EdDSA", "use": "sig"}
+    return private_key, pem, jwk
+
+
+def _load(row: asyncpg.Record) -> SigningKey:
+    private_key = serialization.load_pem_private_key(row["private_pem"].encode(), password=None)
+    assert isinstance(private_key, Ed25519PrivateKey)
+    return SigningKey(
+        kid=row["kid"],
+        private_key=private_key,
+        public_jwk=row["public_jwk"],
+        signs_until=row["signs_until"],
+        verifies_until=row["verifies_until"],
+    )
+
+
+class SigningKeyStore:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        clock: Clock,
+        *,
+        rotation: timedelta,
+        verify_grace: timedelta,
+        refresh_s: float = 60.0,
+        miss_refresh_s: float = 5.0,
+    ) -> None:
+        self._pool = pool
+        self._clock = clock
+        self._rotation = rotation
+        self._verify_grace = verify_grace  # the access-token lifetime, plus clock skew
+        self._refresh_s = refresh_s
+        self._miss_refresh_s = miss_refresh_s
+        self._keys: dict[str, SigningKey] = {}
+        self._loaded_at = float("-inf")
+        self._lock = asyncio.Lock()
+
+    async def signing_key(self) -> SigningKey:
+        await self._refresh_if_stale()
+        now = self._clock.now()
+        usable = [k for k in self._keys.values() if k.signs_until > now]
+        if not usable:
+            async with self._lock:
+                await self._create_if_needed()
+            usable = [k for k in self._keys.values() if k.signs_until > now]
+        return max(usable, key=lambda k: k.signs_until)
+
+    async def verification_key(self, kid: str) -> SigningKey | None:
+        await self._refresh_if_stale()
+        key = self._keys.get(kid)
+        if key is None and time.monotonic() - self._loaded_at > self._miss_refresh_s:
+            await self._reload()
+            key = self._keys.get(kid)
+        if key is None or key.verifies_until <= self._clock.now():
+            return None
+        return key
+
+    async def jwks(self) -> dict[str, list[dict[str, Any]]]:
+        await self._refresh_if_stale()
+        now = self._clock.now()
+        live = sorted(
+            (k for k in self._keys.values() if k.verifies_until > now),
+            key=lambda k: k.signs_until,
+            reverse=True,
+        )
+        return {"keys": [k.public_jwk for k in live]}
+
+    async def rotate_now(self) -> SigningKey:
+        """Start signing with a new key at once (the old ones keep verifying)."""
+        async with self._lock:
+            return await self._insert_key()
+
+    async def _refresh_if_stale(self) -> None:
+        if time.monotonic() - self._loaded_at > self._refresh_s:
+            await self._reload()
+
+    async def _reload(self) -> None:
+        rows = await self._pool.fetch(
+            "SELECT kid, private_pem, public_jwk, signs_until, verifies_until "
+            "FROM signing_keys WHERE verifies_until > $1",
+            self._clock.now(),
+        )
+        self._keys = {row["kid"]: _load(row) for row in rows}
+        self._loaded_at = time.monotonic()
+
+    async def _create_if_needed(self) -> None:
+        await self._reload()
+        if not any(k.signs_until > self._clock.now() for k in self._keys.values()):
+            await self._insert_key()
+
+    async def _insert_key(self) -> SigningKey:
+        kid = uuid.uuid4().hex[:16]
+        _, pem, jwk = _new_key(kid)
+        now = self._clock.now()
+        signs_until = now + self._rotation
+        await self._pool.execute(
+            "INSERT INTO signing_keys (kid, algorithm, private_pem, public_jwk, created_at,"
+            " signs_until, verifies_until) VALUES ($1, 'EdDSA', $2, $3, $4, $5, $6)",
+            kid,
+            pem,
+            jwk,
+            now,
+            signs_until,
+            signs_until + self._verify_grace,
+        )
+        await self._reload()
+        return self._keys[kid]

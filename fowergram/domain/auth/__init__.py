@@ -1,0 +1,1 @@
+"""Accounts, credentials and sessions: rules and use cases, no I/O."""

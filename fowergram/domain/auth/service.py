@@ -1,0 +1,239 @@
+"""The auth use cases: sign up, sign in, refresh, sign out, sessions, authenticate."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from fowergram.domain.auth.accounts import Account
+from fowergram.domain.auth.identity import (
+    looks_like_email,
+    normalize_email,
+    normalize_username,
+    validate_password,
+)
+from fowergram.domain.auth.ports import (
+    AccessClaims,
+    AccessTokens,
+    Accounts,
+    PasswordHasher,
+    Rate,
+    RateLimiter,
+    RevocationList,
+    Secrets,
+    SessionEvents,
+    Sessions,
+)
+from fowergram.domain.auth.sessions import (
+    ClientInfo,
+    RefreshOutcome,
+    RevokeReason,
+    Session,
+    Tokens,
+    classify_refresh,
+)
+from fowergram.domain.auth.viewer import Viewer
+from fowergram.domain.clock import Clock
+from fowergram.domain.errors import BadUserInput, NotFound, Unauthenticated
+
+INVALID_CREDENTIALS = "wrong email, username or password"
+SIGN_IN_PER_IP = Rate(limit=30, window_s=60)
+FAILURES_PER_ACCOUNT = Rate(limit=10, window_s=15 * 60)
+SIGN_UP_PER_IP = Rate(limit=10, window_s=60 * 60)
+
+
+@dataclass(frozen=True, slots=True)
+class AuthPolicy:
+    access_ttl: timedelta
+    refresh_ttl: timedelta
+    sign_in_per_ip: Rate = SIGN_IN_PER_IP
+    failures_per_account: Rate = FAILURES_PER_ACCOUNT
+    sign_up_per_ip: Rate = SIGN_UP_PER_IP
+
+
+@dataclass(frozen=True, slots=True)
+class Authenticated:
+    viewer: Viewer
+    anti_csrf: str
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
+
+
+def hash_refresh_token(token: str) -> bytes:
+    # Refresh tokens carry 256 random bits: a fast hash is enough (nothing to brute-force).
+    return hashlib.sha256(token.encode()).digest()
+
+
+class AuthService:
+    def __init__(
+        self,
+        *,
+        accounts: Accounts,
+        sessions: Sessions,
+        hasher: PasswordHasher,
+        tokens: AccessTokens,
+        revocations: RevocationList,
+        events: SessionEvents,
+        limiter: RateLimiter,
+        secrets: Secrets,
+        clock: Clock,
+        policy: AuthPolicy,
+        dummy_password_hash: str,
+    ) -> None:
+        self._accounts = accounts
+        self._sessions = sessions
+        self._hasher = hasher
+        self._tokens = tokens
+        self._revocations = revocations
+        self._events = events
+        self._limiter = limiter
+        self._secrets = secrets
+        self._clock = clock
+        self._policy = policy
+        # Verified against when the account does not exist, so both paths cost the same.
+        self._dummy_hash = dummy_password_hash
+
+    async def sign_up(
+        self, *, email: str, username: str, password: str, client: ClientInfo
+    ) -> tuple[Account, Tokens]:
+        email = normalize_email(email)
+        username = normalize_username(username)
+        validate_password(password)
+        if client.ip:
+            await self._limiter.hit(f"signup:ip:{client.ip}", self._policy.sign_up_per_ip)
+        password_hash = await self._hasher.hash(password)
+        account = await self._accounts.insert(
+            username=username, email=email, password_hash=password_hash
+        )
+        return account, await self._start_session(account, client)
+
+    async def sign_in(
+        self, *, identifier: str, password: str, client: ClientInfo
+    ) -> tuple[Account, Tokens]:
+        if client.ip:
+            await self._limiter.hit(f"signin:ip:{client.ip}", self._policy.sign_in_per_ip)
+        account_key = f"signin:account:{identifier.strip().lower()[:320]}"
+        await self._limiter.check(account_key, self._policy.failures_per_account)
+
+        account = await self._find_account(identifier)
+        stored_hash = account.password_hash if account else None
+        valid = await self._hasher.verify(stored_hash or self._dummy_hash, password[:1024])
+        if account is None or stored_hash is None or not valid:
+            await self._limiter.hit(account_key, self._policy.failures_per_account)
+            raise Unauthenticated(INVALID_CREDENTIALS)
+        if self._hasher.needs_rehash(stored_hash):
+            await self._accounts.set_password_hash(account.id, await self._hasher.hash(password))
+        return account, await self._start_session(account, client)
+
+    async def refresh(self, refresh_token: str) -> tuple[Account, Tokens]:
+        old_hash = hash_refresh_token(refresh_token)
+        record = await self._sessions.find_refresh(old_hash)
+        if record is None:
+            raise Unauthenticated("refresh token not recognised")
+        outcome = classify_refresh(record, now=self._clock.now())
+        if outcome is RefreshOutcome.ENDED:
+            raise Unauthenticated("session ended; sign in again")
+        if outcome is RefreshOutcome.ROTATE:
+            new_token = self._secrets.token()
+            expires_at = self._clock.now() + self._policy.refresh_ttl
+            rotated = await self._sessions.rotate(
+                old_hash=old_hash,
+                new_hash=hash_refresh_token(new_token),
+                session_id=record.session_id,
+                expires_at=expires_at,
+            )
+            if rotated:
+                account = await self._accounts.get_by_id(record.user_id)
+                if account is None or account.deleted_at is not None:
+                    raise Unauthenticated("account no longer exists")
+                tokens = await self._issue(account, record.session_id, new_token, expires_at)
+                return account, tokens
+        # A replaced token came back (or two uses raced): assume theft, end the family.
+        await self._revoke(record.user_id, [record.session_id], RevokeReason.REFRESH_REUSE)
+        raise Unauthenticated("refresh token reused; the session has been revoked")
+
+    async def authenticate(self, access_token: str) -> Authenticated:
+        claims = await self._tokens.verify(access_token)
+        if await self._revocations.contains(claims.session_id):
+            raise Unauthenticated("session revoked")
+        viewer = Viewer(claims.user_id, claims.session_id, claims.role)
+        return Authenticated(viewer, claims.anti_csrf)
+
+    async def sign_out(self, viewer: Viewer) -> None:
+        await self._revoke(viewer.user_id, [viewer.session_id], RevokeReason.SIGN_OUT)
+
+    async def sign_out_everywhere(self, viewer: Viewer) -> int:
+        revoked = await self._sessions.revoke_all(viewer.user_id, RevokeReason.SIGN_OUT_EVERYWHERE)
+        await self._announce(viewer.user_id, revoked)
+        return len(revoked)
+
+    async def revoke_session(self, viewer: Viewer, session_id: str) -> None:
+        if not _is_uuid(session_id) or not await self._revoke(
+            viewer.user_id, [session_id], RevokeReason.REVOKED
+        ):
+            raise NotFound("no such active session")
+
+    async def account(self, viewer: Viewer) -> Account:
+        account = await self._accounts.get_by_id(viewer.user_id)
+        if account is None or account.deleted_at is not None:
+            raise Unauthenticated("account no longer exists")
+        return account
+
+    async def list_sessions(self, viewer: Viewer) -> list[Session]:
+        return await self._sessions.list_active(viewer.user_id)
+
+    async def _find_account(self, identifier: str) -> Account | None:
+        try:
+            if looks_like_email(identifier):
+                return await self._accounts.get_by_email(normalize_email(identifier))
+            return await self._accounts.get_by_username(normalize_username(identifier))
+        except BadUserInput:
+            return None  # cannot exist: same answer as a wrong password
+
+    async def _start_session(self, account: Account, client: ClientInfo) -> Tokens:
+        session_id = self._secrets.session_id()
+        refresh_token = self._secrets.token()
+        expires_at = self._clock.now() + self._policy.refresh_ttl
+        await self._sessions.create(
+            session_id=session_id,
+            user_id=account.id,
+            refresh_hash=hash_refresh_token(refresh_token),
+            expires_at=expires_at,
+            client=client,
+        )
+        return await self._issue(account, session_id, refresh_token, expires_at)
+
+    async def _issue(
+        self, account: Account, session_id: str, refresh_token: str, refresh_expires_at: datetime
+    ) -> Tokens:
+        access_expires_at = self._clock.now() + self._policy.access_ttl
+        anti_csrf = self._secrets.token()
+        access_token = await self._tokens.issue(
+            AccessClaims(account.id, session_id, account.role, anti_csrf, access_expires_at)
+        )
+        return Tokens(
+            access_token=access_token,
+            access_expires_at=access_expires_at,
+            refresh_token=refresh_token,
+            refresh_expires_at=refresh_expires_at,
+            session_id=session_id,
+            anti_csrf=anti_csrf,
+        )
+
+    async def _revoke(self, user_id: int, session_ids: list[str], reason: RevokeReason) -> bool:
+        revoked = await self._sessions.revoke(session_ids, reason, user_id=user_id)
+        await self._announce(user_id, revoked)
+        return bool(revoked)
+
+    async def _announce(self, user_id: int, session_ids: list[str]) -> None:
+        if session_ids:
+            await self._revocations.add(session_ids)
+            await self._events.sessions_revoked(user_id, session_ids)
