@@ -20,10 +20,14 @@ from starlette.staticfiles import StaticFiles
 from fowergram.adapters.auth.jwt_tokens import JwtAccessTokens
 from fowergram.adapters.auth.passwords import Argon2Hasher
 from fowergram.adapters.clock import SystemClock
+from fowergram.adapters.mail.background import BackgroundMailer
+from fowergram.adapters.mail.dev_mailbox import DevMailbox
+from fowergram.adapters.mail.smtp import SmtpMailer
 from fowergram.adapters.nats import connection as nats_connection
 from fowergram.adapters.nats.session_events import NatsSessionEvents
 from fowergram.adapters.postgres import pool as pg_pool
 from fowergram.adapters.postgres.accounts import PostgresAccounts
+from fowergram.adapters.postgres.mailed_tokens import PostgresMailedTokens
 from fowergram.adapters.postgres.sessions import PostgresSessions
 from fowergram.adapters.postgres.signing_keys import SigningKeyStore
 from fowergram.adapters.redis import client as redis_client
@@ -32,7 +36,11 @@ from fowergram.adapters.redis.revocations import RedisRevocationList
 from fowergram.adapters.secrets import SystemSecrets
 from fowergram.config import Settings, load_settings
 from fowergram.container import Container, Services
+from fowergram.domain.auth.ports import SignUpListener
+from fowergram.domain.auth.recovery import AccountRecovery, RecoveryPolicy
 from fowergram.domain.auth.service import AuthPolicy, AuthService
+from fowergram.domain.clock import Clock
+from fowergram.domain.mail import Mailer
 from fowergram.domain.server_info import ServerInfoService
 from fowergram.graphql.app import GRAPHIQL_ASSETS_PATH, STATIC_DIR, GraphQLView
 from fowergram.graphql.schema import build_schema
@@ -41,6 +49,7 @@ from fowergram.http.body_limit import LimitRequestBody
 from fowergram.http.health import liveness, readiness
 from fowergram.http.metrics import metrics_endpoint
 from fowergram.http.observe import ObserveRequests
+from fowergram.http.recovery_routes import recovery_routes
 from fowergram.observability.logs import configure_logging
 from fowergram.observability.metrics import Metrics
 
@@ -91,6 +100,12 @@ async def open_container(settings: Settings, metrics: Metrics) -> AsyncIterator[
             rotation=timedelta(seconds=settings.signing_key_rotation_s),
             verify_grace=timedelta(seconds=settings.access_token_ttl_s + 60),
         )
+        mailer = BackgroundMailer(_mailer(settings))
+        stack.push_async_callback(mailer.drain)
+        recovery = _account_recovery(settings, db, redis, nats, mailer, clock)
+        auth = await _auth_service(
+            settings, db, redis, nats, signing_keys, clock, on_sign_up=recovery
+        )
         yield Container(
             settings=settings,
             db=db,
@@ -103,7 +118,8 @@ async def open_container(settings: Settings, metrics: Metrics) -> AsyncIterator[
                     environment=settings.environment,
                     clock=clock,
                 ),
-                auth=await _auth_service(settings, db, redis, nats, signing_keys, clock),
+                auth=auth,
+                recovery=recovery,
             ),
             signing_keys=signing_keys,
             readiness_checks={
@@ -121,20 +137,16 @@ async def _auth_service(
     nats: NATS,
     signing_keys: SigningKeyStore,
     clock: SystemClock,
+    *,
+    on_sign_up: SignUpListener,
 ) -> AuthService:
-    hasher = Argon2Hasher(
-        time_cost=settings.argon2_time_cost,
-        memory_kib=settings.argon2_memory_kib,
-        parallelism=settings.argon2_parallelism,
-    )
+    hasher = _password_hasher(settings)
     return AuthService(
         accounts=PostgresAccounts(db),
         sessions=PostgresSessions(db),
         hasher=hasher,
         tokens=JwtAccessTokens(signing_keys, issuer=settings.jwt_issuer),
-        revocations=RedisRevocationList(
-            redis, key_prefix=settings.redis_key_prefix, ttl_s=settings.access_token_ttl_s + 60
-        ),
+        revocations=_revocations(settings, redis),
         events=NatsSessionEvents(nats, subject_prefix=settings.nats_subject_prefix),
         limiter=RedisRateLimiter(redis, key_prefix=settings.redis_key_prefix),
         secrets=SystemSecrets(),
@@ -145,6 +157,59 @@ async def _auth_service(
         ),
         # Same parameters as real hashes, so a sign-in for a missing account costs the same.
         dummy_password_hash=await hasher.hash(SystemSecrets().token()),
+        on_sign_up=on_sign_up,
+    )
+
+
+def _password_hasher(settings: Settings) -> Argon2Hasher:
+    return Argon2Hasher(
+        time_cost=settings.argon2_time_cost,
+        memory_kib=settings.argon2_memory_kib,
+        parallelism=settings.argon2_parallelism,
+    )
+
+
+def _mailer(settings: Settings) -> Mailer:
+    if settings.smtp_host is None:
+        return DevMailbox(settings.data_dir / "mail", sender=settings.mail_from)
+    password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
+    return SmtpMailer(
+        settings.smtp_host,
+        settings.smtp_port,
+        sender=settings.mail_from,
+        username=settings.smtp_username,
+        password=password,
+        starttls=settings.smtp_starttls,
+        use_tls=settings.smtp_use_tls,
+    )
+
+
+def _account_recovery(
+    settings: Settings, db: asyncpg.Pool, redis: Redis, nats: NATS, mailer: Mailer, clock: Clock
+) -> AccountRecovery:
+    tokens = PostgresMailedTokens(db)
+    return AccountRecovery(
+        accounts=PostgresAccounts(db),
+        verification=tokens,
+        tokens=tokens,
+        sessions=PostgresSessions(db),
+        revocations=_revocations(settings, redis),
+        events=NatsSessionEvents(nats, subject_prefix=settings.nats_subject_prefix),
+        hasher=_password_hasher(settings),
+        mailer=mailer,
+        limiter=RedisRateLimiter(redis, key_prefix=settings.redis_key_prefix),
+        secrets=SystemSecrets(),
+        clock=clock,
+        policy=RecoveryPolicy(
+            links_base=settings.public_url or f"http://127.0.0.1:{settings.port}",
+            app_name=settings.app_name,
+        ),
+    )
+
+
+def _revocations(settings: Settings, redis: Redis) -> RedisRevocationList:
+    return RedisRevocationList(
+        redis, key_prefix=settings.redis_key_prefix, ttl_s=settings.access_token_ttl_s + 60
     )
 
 
@@ -154,6 +219,7 @@ def _routes(settings: Settings, graphql: GraphQLView) -> list[BaseRoute]:
         Route("/health/ready", readiness, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
         *auth_routes(),
+        *recovery_routes(),
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
     ]

@@ -105,6 +105,32 @@ class AuthMutation:
         viewer = require_viewer(info.context.viewer)
         return await info.context.services.auth.sign_out_everywhere(viewer)
 
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        description="Mail a new verification link; false when already verified.",
+    )
+    async def request_email_verification(self, info: Info[Context, None]) -> bool:
+        viewer = require_viewer(info.context.viewer)
+        return await info.context.services.recovery.request_verification(viewer)
+
+    @strawberry.mutation
+    async def verify_email(self, info: Info[Context, None], token: str) -> bool:
+        await info.context.services.recovery.verify_email(token)
+        return True
+
+    @strawberry.mutation(description="Always true: it does not tell whether the address exists.")
+    async def request_password_reset(self, info: Info[Context, None], email: str) -> bool:
+        client = client_info(_http_request(info))
+        await info.context.services.recovery.request_password_reset(email, client)
+        return True
+
+    @strawberry.mutation(description="Set a new password; every session is signed out.")
+    async def reset_password(
+        self, info: Info[Context, None], token: str, new_password: str
+    ) -> bool:
+        await info.context.services.recovery.reset_password(token, new_password)
+        return True
+
     @strawberry.mutation(permission_classes=[IsAuthenticated])
     async def revoke_session(self, info: Info[Context, None], id: strawberry.ID) -> bool:
         viewer = require_viewer(info.context.viewer)

@@ -51,7 +51,7 @@ def session_json(session: Session, current: str) -> dict[str, Any]:
     }
 
 
-async def _body(request: Request, *fields: str) -> dict[str, str]:
+async def json_fields(request: Request, *fields: str) -> dict[str, str]:
     try:
         data = orjson.loads(await request.body())
     except orjson.JSONDecodeError:
@@ -67,7 +67,7 @@ async def _body(request: Request, *fields: str) -> dict[str, str]:
     return values
 
 
-def _services(request: Request) -> Services:
+def services_of(request: Request) -> Services:
     services: Services = request.state.container.services
     return services
 
@@ -97,16 +97,16 @@ def _session_response(
     return JSONResponse(body, status_code=status_code)
 
 
-async def _signed_in(request: Request) -> Authenticated:
-    authenticated = await authenticate(request, _services(request).auth, request.method)
+async def signed_in(request: Request) -> Authenticated:
+    authenticated = await authenticate(request, services_of(request).auth, request.method)
     if authenticated is None:
         raise Unauthenticated()
     return authenticated
 
 
 async def sign_up(request: Request) -> Response:
-    data = await _body(request, "email", "username", "password")
-    account, tokens = await _services(request).auth.sign_up(
+    data = await json_fields(request, "email", "username", "password")
+    account, tokens = await services_of(request).auth.sign_up(
         email=data["email"],
         username=data["username"],
         password=data["password"],
@@ -116,51 +116,51 @@ async def sign_up(request: Request) -> Response:
 
 
 async def sign_in(request: Request) -> Response:
-    data = await _body(request, "identifier", "password")
-    account, tokens = await _services(request).auth.sign_in(
+    data = await json_fields(request, "identifier", "password")
+    account, tokens = await services_of(request).auth.sign_in(
         identifier=data["identifier"], password=data["password"], client=client_info(request)
     )
     return _session_response(request, account, tokens)
 
 
 async def refresh(request: Request) -> Response:
-    auth = _services(request).auth
+    auth = services_of(request).auth
     if wants_cookies(request):
         token = request.cookies.get(REFRESH_COOKIE)
         if not token:
             raise Unauthenticated("no refresh cookie")
     else:
-        token = (await _body(request, "refreshToken"))["refreshToken"]
+        token = (await json_fields(request, "refreshToken"))["refreshToken"]
     account, tokens = await auth.refresh(token)
     return _session_response(request, account, tokens)
 
 
 async def sign_out(request: Request) -> Response:
-    authenticated = await _signed_in(request)
-    await _services(request).auth.sign_out(authenticated.viewer)
+    authenticated = await signed_in(request)
+    await services_of(request).auth.sign_out(authenticated.viewer)
     response = JSONResponse({"signedOut": True})
     clear_session_cookies(response, secure=_secure(request))
     return response
 
 
 async def sign_out_everywhere(request: Request) -> Response:
-    authenticated = await _signed_in(request)
-    count = await _services(request).auth.sign_out_everywhere(authenticated.viewer)
+    authenticated = await signed_in(request)
+    count = await services_of(request).auth.sign_out_everywhere(authenticated.viewer)
     response = JSONResponse({"signedOut": True, "sessionsRevoked": count})
     clear_session_cookies(response, secure=_secure(request))
     return response
 
 
 async def list_sessions(request: Request) -> Response:
-    authenticated = await _signed_in(request)
-    sessions = await _services(request).auth.list_sessions(authenticated.viewer)
+    authenticated = await signed_in(request)
+    sessions = await services_of(request).auth.list_sessions(authenticated.viewer)
     current = authenticated.viewer.session_id
     return JSONResponse({"sessions": [session_json(s, current) for s in sessions]})
 
 
 async def revoke_session(request: Request) -> Response:
-    authenticated = await _signed_in(request)
-    await _services(request).auth.revoke_session(
+    authenticated = await signed_in(request)
+    await services_of(request).auth.revoke_session(
         authenticated.viewer, str(request.path_params["session_id"])
     )
     return JSONResponse({"revoked": True})
@@ -171,7 +171,7 @@ async def jwks(request: Request) -> Response:
     return JSONResponse(keys, headers={"cache-control": "public, max-age=300"})
 
 
-def _answering_errors(handler: Handler) -> Handler:
+def answering_errors(handler: Handler) -> Handler:
     async def endpoint(request: Request) -> Response:
         try:
             return await handler(request)
@@ -193,6 +193,5 @@ def auth_routes() -> list[BaseRoute]:
         ("/auth/jwks.json", jwks, "GET"),
     ]
     return [
-        Route(path, _answering_errors(handler), methods=[method])
-        for path, handler, method in routes
+        Route(path, answering_errors(handler), methods=[method]) for path, handler, method in routes
     ]

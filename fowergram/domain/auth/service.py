@@ -25,6 +25,7 @@ from fowergram.domain.auth.ports import (
     Secrets,
     SessionEvents,
     Sessions,
+    SignUpListener,
 )
 from fowergram.domain.auth.sessions import (
     ClientInfo,
@@ -87,6 +88,7 @@ class AuthService:
         clock: Clock,
         policy: AuthPolicy,
         dummy_password_hash: str,
+        on_sign_up: SignUpListener | None = None,
     ) -> None:
         self._accounts = accounts
         self._sessions = sessions
@@ -100,6 +102,7 @@ class AuthService:
         self._policy = policy
         # Verified against when the account does not exist, so both paths cost the same.
         self._dummy_hash = dummy_password_hash
+        self._on_sign_up = on_sign_up
 
     async def sign_up(
         self, *, email: str, username: str, password: str, client: ClientInfo
@@ -113,6 +116,8 @@ class AuthService:
         account = await self._accounts.insert(
             username=username, email=email, password_hash=password_hash
         )
+        if self._on_sign_up is not None:
+            await self._on_sign_up.signed_up(account)
         return account, await self._start_session(account, client)
 
     async def sign_in(
