@@ -19,6 +19,7 @@ from starlette.staticfiles import StaticFiles
 
 from fowergram.adapters.auth.jwt_tokens import JwtAccessTokens
 from fowergram.adapters.auth.passwords import Argon2Hasher
+from fowergram.adapters.auth.totp import PyOtpTotp
 from fowergram.adapters.clock import SystemClock
 from fowergram.adapters.mail.background import BackgroundMailer
 from fowergram.adapters.mail.dev_mailbox import DevMailbox
@@ -28,14 +29,17 @@ from fowergram.adapters.nats.session_events import NatsSessionEvents
 from fowergram.adapters.postgres import pool as pg_pool
 from fowergram.adapters.postgres.accounts import PostgresAccounts
 from fowergram.adapters.postgres.mailed_tokens import PostgresMailedTokens
+from fowergram.adapters.postgres.mfa import PostgresMfaStore
 from fowergram.adapters.postgres.sessions import PostgresSessions
 from fowergram.adapters.postgres.signing_keys import SigningKeyStore
 from fowergram.adapters.redis import client as redis_client
+from fowergram.adapters.redis.mfa_challenges import RedisMfaChallenges
 from fowergram.adapters.redis.rate_limit import RedisRateLimiter
 from fowergram.adapters.redis.revocations import RedisRevocationList
 from fowergram.adapters.secrets import SystemSecrets
 from fowergram.config import Settings, load_settings
 from fowergram.container import Container, Services
+from fowergram.domain.auth.mfa import MfaService
 from fowergram.domain.auth.ports import SignUpListener
 from fowergram.domain.auth.recovery import AccountRecovery, RecoveryPolicy
 from fowergram.domain.auth.service import AuthPolicy, AuthService
@@ -48,6 +52,7 @@ from fowergram.http.auth_routes import auth_routes
 from fowergram.http.body_limit import LimitRequestBody
 from fowergram.http.health import liveness, readiness
 from fowergram.http.metrics import metrics_endpoint
+from fowergram.http.mfa_routes import mfa_routes
 from fowergram.http.observe import ObserveRequests
 from fowergram.http.recovery_routes import recovery_routes
 from fowergram.observability.logs import configure_logging
@@ -103,8 +108,17 @@ async def open_container(settings: Settings, metrics: Metrics) -> AsyncIterator[
         mailer = BackgroundMailer(_mailer(settings))
         stack.push_async_callback(mailer.drain)
         recovery = _account_recovery(settings, db, redis, nats, mailer, clock)
+        mfa = MfaService(
+            store=PostgresMfaStore(db),
+            totp=PyOtpTotp(),
+            accounts=PostgresAccounts(db),
+            limiter=RedisRateLimiter(redis, key_prefix=settings.redis_key_prefix),
+            secrets=SystemSecrets(),
+            clock=clock,
+            issuer=settings.app_name,
+        )
         auth = await _auth_service(
-            settings, db, redis, nats, signing_keys, clock, on_sign_up=recovery
+            settings, db, redis, nats, signing_keys, clock, on_sign_up=recovery, mfa=mfa
         )
         yield Container(
             settings=settings,
@@ -120,6 +134,7 @@ async def open_container(settings: Settings, metrics: Metrics) -> AsyncIterator[
                 ),
                 auth=auth,
                 recovery=recovery,
+                mfa=mfa,
             ),
             signing_keys=signing_keys,
             readiness_checks={
@@ -139,6 +154,7 @@ async def _auth_service(
     clock: SystemClock,
     *,
     on_sign_up: SignUpListener,
+    mfa: MfaService,
 ) -> AuthService:
     hasher = _password_hasher(settings)
     return AuthService(
@@ -158,6 +174,8 @@ async def _auth_service(
         # Same parameters as real hashes, so a sign-in for a missing account costs the same.
         dummy_password_hash=await hasher.hash(SystemSecrets().token()),
         on_sign_up=on_sign_up,
+        second_factor=mfa,
+        challenges=RedisMfaChallenges(redis, key_prefix=settings.redis_key_prefix),
     )
 
 
@@ -220,6 +238,7 @@ def _routes(settings: Settings, graphql: GraphQLView) -> list[BaseRoute]:
         Route("/metrics", metrics_endpoint, methods=["GET"]),
         *auth_routes(),
         *recovery_routes(),
+        *mfa_routes(),
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
     ]

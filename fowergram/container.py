@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 
 from fowergram.adapters.postgres.signing_keys import SigningKeyStore
 from fowergram.config import Settings
+from fowergram.domain.auth.mfa import MfaService
 from fowergram.domain.auth.recovery import AccountRecovery
 from fowergram.domain.auth.service import AuthService
 from fowergram.domain.server_info import ServerInfoService
@@ -23,6 +24,7 @@ class Services:
     server_info: ServerInfoService
     auth: AuthService
     recovery: AccountRecovery
+    mfa: MfaService
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ class ErrorCode(StrEnum):
     BAD_USER_INPUT = "BAD_USER_INPUT"
     RATE_LIMITED = "RATE_LIMITED"
     CONFLICT = "CONFLICT"
+    MFA_REQUIRED = "MFA_REQUIRED"
 
 
 class DomainError(Exception):
@@ -20,6 +21,13 @@ class DomainError(Exception):
         self.code = code
         self.message = message
         self.field = field
+
+    def extensions(self) -> dict[str, object]:
+        """What a client sees besides the message (GraphQL `extensions`, REST body)."""
+        extensions: dict[str, object] = {"code": self.code.value}
+        if self.field is not None:
+            extensions["field"] = self.field
+        return extensions
 
 
 class BadUserInput(DomainError):
@@ -51,3 +59,17 @@ class RateLimited(DomainError):
     def __init__(self, retry_after_s: int, message: str = "too many attempts") -> None:
         super().__init__(ErrorCode.RATE_LIMITED, f"{message}; retry in {retry_after_s}s")
         self.retry_after_s = retry_after_s
+
+    def extensions(self) -> dict[str, object]:
+        return super().extensions() | {"retryAfter": self.retry_after_s}
+
+
+class MfaRequired(DomainError):
+    """The password was right; a second factor must follow, quoting `mfa_token`."""
+
+    def __init__(self, mfa_token: str) -> None:
+        super().__init__(ErrorCode.MFA_REQUIRED, "a second factor is required")
+        self.mfa_token = mfa_token
+
+    def extensions(self) -> dict[str, object]:
+        return super().extensions() | {"mfaToken": self.mfa_token}

@@ -24,7 +24,7 @@ from fowergram.http.auth_transport import (
 )
 
 
-def _http_request(info: Info[Context, None]) -> Request:
+def http_request(info: Info[Context, None]) -> Request:
     request = info.context.request
     if not isinstance(request, Request):
         raise Unauthenticated("sign in over HTTP, then authenticate the socket")
@@ -35,8 +35,8 @@ def _secure(request: Request) -> bool:
     return bool(request.state.container.settings.is_production)
 
 
-def _payload(info: Info[Context, None], account: Account, tokens: Tokens) -> AuthPayload:
-    request = _http_request(info)
+def auth_payload(info: Info[Context, None], account: Account, tokens: Tokens) -> AuthPayload:
+    request = http_request(info)
     in_cookies = wants_cookies(request)
     if in_cookies and info.context.response is not None:
         set_session_cookies(info.context.response, tokens, secure=_secure(request))
@@ -67,37 +67,37 @@ class AuthMutation:
             email=email,
             username=username,
             password=password,
-            client=client_info(_http_request(info)),
+            client=client_info(http_request(info)),
         )
-        return _payload(info, account, tokens)
+        return auth_payload(info, account, tokens)
 
     @strawberry.mutation(description="Sign in with an email address or a username.")
     async def sign_in(
         self, info: Info[Context, None], identifier: str, password: str
     ) -> AuthPayload:
         account, tokens = await info.context.services.auth.sign_in(
-            identifier=identifier, password=password, client=client_info(_http_request(info))
+            identifier=identifier, password=password, client=client_info(http_request(info))
         )
-        return _payload(info, account, tokens)
+        return auth_payload(info, account, tokens)
 
     @strawberry.mutation(description="Rotate the refresh token (omit it in cookie mode).")
     async def refresh_session(
         self, info: Info[Context, None], refresh_token: str | None = None
     ) -> AuthPayload:
-        request = _http_request(info)
+        request = http_request(info)
         token = refresh_token or (
             request.cookies.get(REFRESH_COOKIE) if wants_cookies(request) else None
         )
         if not token:
             raise Unauthenticated("no refresh token")
         account, tokens = await info.context.services.auth.refresh(token)
-        return _payload(info, account, tokens)
+        return auth_payload(info, account, tokens)
 
     @strawberry.mutation(permission_classes=[IsAuthenticated])
     async def sign_out(self, info: Info[Context, None]) -> bool:
         await info.context.services.auth.sign_out(require_viewer(info.context.viewer))
         if info.context.response is not None:
-            clear_session_cookies(info.context.response, secure=_secure(_http_request(info)))
+            clear_session_cookies(info.context.response, secure=_secure(http_request(info)))
         return True
 
     @strawberry.mutation(permission_classes=[IsAuthenticated])
@@ -120,7 +120,7 @@ class AuthMutation:
 
     @strawberry.mutation(description="Always true: it does not tell whether the address exists.")
     async def request_password_reset(self, info: Info[Context, None], email: str) -> bool:
-        client = client_info(_http_request(info))
+        client = client_info(http_request(info))
         await info.context.services.recovery.request_password_reset(email, client)
         return True
 

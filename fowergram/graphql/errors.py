@@ -33,10 +33,7 @@ class ShapeErrors(MaskErrors):
             # Input coercion (a variable of the wrong type): the client's mistake, told as is.
             return self._copy(error, error.message, {"code": "BAD_USER_INPUT"})
         if isinstance(original, DomainError):
-            extensions: dict[str, object] = {"code": original.code.value}
-            if original.field is not None:
-                extensions["field"] = original.field
-            return self._copy(error, original.message, extensions)
+            return self._copy(error, original.message, original.extensions())
         error_id = uuid.uuid4().hex[:16]
         log.error(
             "unexpected error in GraphQL execution",

@@ -25,6 +25,7 @@ from fowergram.graphql.auth import AuthMutation, AuthQuery
 from fowergram.graphql.context import Context
 from fowergram.graphql.depth_limit import max_depth_rule
 from fowergram.graphql.errors import ShapeErrors
+from fowergram.graphql.mfa import MfaMutation
 from fowergram.graphql.types.server_info import ServerInfoType
 
 
@@ -50,7 +51,7 @@ class Subscription:
 
 
 @strawberry.type
-class Mutation(AuthMutation):
+class Mutation(AuthMutation, MfaMutation):
     pass
 
 

@@ -76,7 +76,7 @@ def _secure(request: Request) -> bool:
     return bool(request.state.container.settings.is_production)
 
 
-def _session_response(
+def session_response(
     request: Request, account: Account, tokens: Tokens, status_code: int = 200
 ) -> Response:
     body: dict[str, Any] = {
@@ -112,7 +112,7 @@ async def sign_up(request: Request) -> Response:
         password=data["password"],
         client=client_info(request),
     )
-    return _session_response(request, account, tokens, status_code=201)
+    return session_response(request, account, tokens, status_code=201)
 
 
 async def sign_in(request: Request) -> Response:
@@ -120,7 +120,7 @@ async def sign_in(request: Request) -> Response:
     account, tokens = await services_of(request).auth.sign_in(
         identifier=data["identifier"], password=data["password"], client=client_info(request)
     )
-    return _session_response(request, account, tokens)
+    return session_response(request, account, tokens)
 
 
 async def refresh(request: Request) -> Response:
@@ -132,7 +132,7 @@ async def refresh(request: Request) -> Response:
     else:
         token = (await json_fields(request, "refreshToken"))["refreshToken"]
     account, tokens = await auth.refresh(token)
-    return _session_response(request, account, tokens)
+    return session_response(request, account, tokens)
 
 
 async def sign_out(request: Request) -> Response:

@@ -14,19 +14,16 @@ STATUS = {
     ErrorCode.BAD_USER_INPUT: 400,
     ErrorCode.RATE_LIMITED: 429,
     ErrorCode.CONFLICT: 409,
+    ErrorCode.MFA_REQUIRED: 401,
 }
 
 
 def error_response(error: DomainError) -> Response:
-    extensions: dict[str, object] = {"code": error.code.value}
-    if error.field is not None:
-        extensions["field"] = error.field
     headers = {}
     if isinstance(error, RateLimited):
-        extensions["retryAfter"] = error.retry_after_s
         headers["retry-after"] = str(error.retry_after_s)
     return JSONResponse(
-        {"errors": [{"message": error.message, "extensions": extensions}]},
+        {"errors": [{"message": error.message, "extensions": error.extensions()}]},
         status_code=STATUS[error.code],
         headers=headers,
     )

@@ -117,6 +117,26 @@ class Secrets(Protocol):
 
     def session_id(self) -> str: ...
 
+    def recovery_code(self) -> str:
+        """A one-time MFA recovery code for a person to write down."""
+        ...
+
 
 class SignUpListener(Protocol):
     async def signed_up(self, account: Account) -> None: ...
+
+
+class SecondFactor(Protocol):
+    async def is_required(self, user_id: int) -> bool: ...
+
+    async def verify(
+        self, user_id: int, *, code: str | None = None, recovery_code: str | None = None
+    ) -> bool: ...
+
+
+class MfaChallenges(Protocol):
+    """Sign-ins waiting for their second factor, by hashed challenge token."""
+
+    async def put(self, token_hash: bytes, user_id: int, ttl_s: int) -> None: ...
+    async def get(self, token_hash: bytes) -> int | None: ...
+    async def delete(self, token_hash: bytes) -> None: ...

@@ -24,8 +24,8 @@ from fowergram.domain.auth.ports import (
     SessionEvents,
     Sessions,
 )
-from fowergram.domain.auth.service import hash_refresh_token as hash_token
 from fowergram.domain.auth.sessions import ClientInfo, RevokeReason
+from fowergram.domain.auth.token_hash import hash_token
 from fowergram.domain.auth.viewer import Viewer
 from fowergram.domain.clock import Clock
 from fowergram.domain.errors import BadUserInput, Unauthenticated

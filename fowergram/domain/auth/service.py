@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,10 +17,12 @@ from fowergram.domain.auth.ports import (
     AccessClaims,
     AccessTokens,
     Accounts,
+    MfaChallenges,
     PasswordHasher,
     Rate,
     RateLimiter,
     RevocationList,
+    SecondFactor,
     Secrets,
     SessionEvents,
     Sessions,
@@ -35,14 +36,16 @@ from fowergram.domain.auth.sessions import (
     Tokens,
     classify_refresh,
 )
+from fowergram.domain.auth.token_hash import hash_token
 from fowergram.domain.auth.viewer import Viewer
 from fowergram.domain.clock import Clock
-from fowergram.domain.errors import BadUserInput, NotFound, Unauthenticated
+from fowergram.domain.errors import BadUserInput, MfaRequired, NotFound, Unauthenticated
 
 INVALID_CREDENTIALS = "wrong email, username or password"
 SIGN_IN_PER_IP = Rate(limit=30, window_s=60)
 FAILURES_PER_ACCOUNT = Rate(limit=10, window_s=15 * 60)
 SIGN_UP_PER_IP = Rate(limit=10, window_s=60 * 60)
+MFA_CHALLENGE_TTL_S = 5 * 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,11 +71,6 @@ def _is_uuid(text: str) -> bool:
     return True
 
 
-def hash_refresh_token(token: str) -> bytes:
-    # Refresh tokens carry 256 random bits: a fast hash is enough (nothing to brute-force).
-    return hashlib.sha256(token.encode()).digest()
-
-
 class AuthService:
     def __init__(
         self,
@@ -89,6 +87,8 @@ class AuthService:
         policy: AuthPolicy,
         dummy_password_hash: str,
         on_sign_up: SignUpListener | None = None,
+        second_factor: SecondFactor | None = None,
+        challenges: MfaChallenges | None = None,
     ) -> None:
         self._accounts = accounts
         self._sessions = sessions
@@ -103,6 +103,8 @@ class AuthService:
         # Verified against when the account does not exist, so both paths cost the same.
         self._dummy_hash = dummy_password_hash
         self._on_sign_up = on_sign_up
+        self._second_factor = second_factor
+        self._challenges = challenges
 
     async def sign_up(
         self, *, email: str, username: str, password: str, client: ClientInfo
@@ -136,10 +138,44 @@ class AuthService:
             raise Unauthenticated(INVALID_CREDENTIALS)
         if self._hasher.needs_rehash(stored_hash):
             await self._accounts.set_password_hash(account.id, await self._hasher.hash(password))
+        await self._demand_second_factor(account)
         return account, await self._start_session(account, client)
 
+    async def complete_sign_in(
+        self,
+        *,
+        mfa_token: str,
+        code: str | None,
+        recovery_code: str | None,
+        client: ClientInfo,
+    ) -> tuple[Account, Tokens]:
+        """The second step of a sign-in that answered MFA_REQUIRED."""
+        if self._second_factor is None or self._challenges is None:
+            raise Unauthenticated("no second factor is configured")
+        challenge = hash_token(mfa_token)
+        user_id = await self._challenges.get(challenge)
+        if user_id is None:
+            raise Unauthenticated("this sign-in has expired; start again")
+        if code is None and recovery_code is None:
+            raise BadUserInput("give a code or a recovery code", field="code")
+        if not await self._second_factor.verify(user_id, code=code, recovery_code=recovery_code):
+            raise BadUserInput("the code is not valid", field="code")
+        await self._challenges.delete(challenge)
+        account = await self._accounts.get_by_id(user_id)
+        if account is None or account.deleted_at is not None:
+            raise Unauthenticated("account no longer exists")
+        return account, await self._start_session(account, client)
+
+    async def _demand_second_factor(self, account: Account) -> None:
+        if self._second_factor is None or self._challenges is None:
+            return
+        if await self._second_factor.is_required(account.id):
+            mfa_token = self._secrets.token()
+            await self._challenges.put(hash_token(mfa_token), account.id, ttl_s=MFA_CHALLENGE_TTL_S)
+            raise MfaRequired(mfa_token)
+
     async def refresh(self, refresh_token: str) -> tuple[Account, Tokens]:
-        old_hash = hash_refresh_token(refresh_token)
+        old_hash = hash_token(refresh_token)
         record = await self._sessions.find_refresh(old_hash)
         if record is None:
             raise Unauthenticated("refresh token not recognised")
@@ -151,7 +187,7 @@ class AuthService:
             expires_at = self._clock.now() + self._policy.refresh_ttl
             rotated = await self._sessions.rotate(
                 old_hash=old_hash,
-                new_hash=hash_refresh_token(new_token),
+                new_hash=hash_token(new_token),
                 session_id=record.session_id,
                 expires_at=expires_at,
             )
@@ -210,7 +246,7 @@ class AuthService:
         await self._sessions.create(
             session_id=session_id,
             user_id=account.id,
-            refresh_hash=hash_refresh_token(refresh_token),
+            refresh_hash=hash_token(refresh_token),
             expires_at=expires_at,
             client=client,
         )
