@@ -12,8 +12,8 @@ from redis.asyncio import Redis
 from fowergram.adapters.postgres.signing_keys import SigningKeyStore
 from fowergram.config import Settings
 from fowergram.domain.auth.mfa import MfaService
+from fowergram.domain.auth.provider import AuthProvider
 from fowergram.domain.auth.recovery import AccountRecovery
-from fowergram.domain.auth.service import AuthService
 from fowergram.domain.server_info import ServerInfoService
 
 
@@ -22,7 +22,7 @@ class Services:
     """The domain services: all that resolvers and handlers may call."""
 
     server_info: ServerInfoService
-    auth: AuthService
+    auth: AuthProvider
     recovery: AccountRecovery
     mfa: MfaService
 

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
 
-from fowergram.domain.auth.service import Authenticated, AuthService
+from fowergram.domain.auth.provider import AuthProvider
+from fowergram.domain.auth.service import Authenticated
 from fowergram.domain.auth.sessions import ClientInfo, Tokens
 from fowergram.domain.errors import Forbidden, Unauthenticated
 
@@ -53,7 +54,7 @@ def presented_access_token(connection: HTTPConnection) -> Presented | None:
 
 
 async def authenticate(
-    connection: HTTPConnection, auth: AuthService, method: str
+    connection: HTTPConnection, auth: AuthProvider, method: str
 ) -> Authenticated | None:
     """The caller's session, or None when no credentials were presented at all."""
     presented = presented_access_token(connection)
