@@ -10,7 +10,9 @@ from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 
 import asyncpg
+import httpx
 from nats.aio.client import Client as NATS
+from pydantic import SecretStr
 from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -18,6 +20,9 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from fowergram.adapters.auth.jwt_tokens import JwtAccessTokens
+from fowergram.adapters.auth.oauth import OAuthClient
+from fowergram.adapters.auth.oauth_gateway import OAuthClientGateway
+from fowergram.adapters.auth.oauth_providers import providers_from_settings
 from fowergram.adapters.auth.passwords import Argon2Hasher
 from fowergram.adapters.auth.totp import PyOtpTotp
 from fowergram.adapters.clock import SystemClock
@@ -28,12 +33,14 @@ from fowergram.adapters.nats import connection as nats_connection
 from fowergram.adapters.nats.session_events import NatsSessionEvents
 from fowergram.adapters.postgres import pool as pg_pool
 from fowergram.adapters.postgres.accounts import PostgresAccounts
+from fowergram.adapters.postgres.identities import PostgresIdentities
 from fowergram.adapters.postgres.mailed_tokens import PostgresMailedTokens
 from fowergram.adapters.postgres.mfa import PostgresMfaStore
 from fowergram.adapters.postgres.sessions import PostgresSessions
 from fowergram.adapters.postgres.signing_keys import SigningKeyStore
 from fowergram.adapters.redis import client as redis_client
 from fowergram.adapters.redis.mfa_challenges import RedisMfaChallenges
+from fowergram.adapters.redis.pending_logins import RedisPendingLogins
 from fowergram.adapters.redis.rate_limit import RedisRateLimiter
 from fowergram.adapters.redis.revocations import RedisRevocationList
 from fowergram.adapters.secrets import SystemSecrets
@@ -43,6 +50,7 @@ from fowergram.domain.auth.mfa import MfaService
 from fowergram.domain.auth.ports import SignUpListener
 from fowergram.domain.auth.recovery import AccountRecovery, RecoveryPolicy
 from fowergram.domain.auth.service import AuthPolicy, AuthService
+from fowergram.domain.auth.social import SocialSignIn
 from fowergram.domain.clock import Clock
 from fowergram.domain.mail import Mailer
 from fowergram.domain.server_info import ServerInfoService
@@ -55,6 +63,7 @@ from fowergram.http.metrics import metrics_endpoint
 from fowergram.http.mfa_routes import mfa_routes
 from fowergram.http.observe import ObserveRequests
 from fowergram.http.recovery_routes import recovery_routes
+from fowergram.http.social_routes import social_routes
 from fowergram.observability.logs import configure_logging
 from fowergram.observability.metrics import Metrics
 
@@ -120,6 +129,7 @@ async def open_container(settings: Settings, metrics: Metrics) -> AsyncIterator[
         auth = await _auth_service(
             settings, db, redis, nats, signing_keys, clock, on_sign_up=recovery, mfa=mfa
         )
+        social = await _social_sign_in(settings, db, redis, auth, stack)
         yield Container(
             settings=settings,
             db=db,
@@ -135,6 +145,7 @@ async def open_container(settings: Settings, metrics: Metrics) -> AsyncIterator[
                 auth=auth,
                 recovery=recovery,
                 mfa=mfa,
+                social=social,
             ),
             signing_keys=signing_keys,
             readiness_checks={
@@ -179,6 +190,40 @@ async def _auth_service(
     )
 
 
+async def _social_sign_in(
+    settings: Settings,
+    db: asyncpg.Pool,
+    redis: Redis,
+    auth: AuthService,
+    stack: contextlib.AsyncExitStack,
+) -> SocialSignIn | None:
+    def secret(value: SecretStr | None) -> str | None:
+        return value.get_secret_value() if value else None
+
+    providers = providers_from_settings(
+        google_client_id=settings.oauth_google_client_id,
+        google_client_secret=secret(settings.oauth_google_client_secret),
+        github_client_id=settings.oauth_github_client_id,
+        github_client_secret=secret(settings.oauth_github_client_secret),
+        oidc_name=settings.oidc_name,
+        oidc_issuer=settings.oidc_issuer,
+        oidc_client_id=settings.oidc_client_id,
+        oidc_client_secret=secret(settings.oidc_client_secret),
+    )
+    if not providers:
+        return None
+    http = await stack.enter_async_context(httpx.AsyncClient(timeout=10))
+    return SocialSignIn(
+        gateway=OAuthClientGateway(OAuthClient(providers, http)),
+        pending=RedisPendingLogins(redis, key_prefix=settings.redis_key_prefix),
+        identities=PostgresIdentities(db),
+        accounts=PostgresAccounts(db),
+        verification=PostgresMailedTokens(db),
+        auth=auth,
+        redirect_uris=settings.allowed_redirect_uris,
+    )
+
+
 def _password_hasher(settings: Settings) -> Argon2Hasher:
     return Argon2Hasher(
         time_cost=settings.argon2_time_cost,
@@ -219,7 +264,7 @@ def _account_recovery(
         secrets=SystemSecrets(),
         clock=clock,
         policy=RecoveryPolicy(
-            links_base=settings.public_url or f"http://127.0.0.1:{settings.port}",
+            links_base=settings.links_base,
             app_name=settings.app_name,
         ),
     )
@@ -239,6 +284,7 @@ def _routes(settings: Settings, graphql: GraphQLView) -> list[BaseRoute]:
         *auth_routes(),
         *recovery_routes(),
         *mfa_routes(),
+        *social_routes(),
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
     ]

@@ -137,6 +137,9 @@ class Settings(BaseSettings):
     oidc_issuer: HttpUrl = None
     oidc_client_id: str | None = None
     oidc_client_secret: SecretStr | None = None
+    # Where providers may send users back (comma-separated, exact match). Default:
+    # <PUBLIC_URL>/auth/callback.
+    oauth_redirect_uris: str = ""
 
     # `fowergram dev`: where the embedded services keep their data, and their ports.
     data_dir: Path = Path(".fowergram")
@@ -161,6 +164,16 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.environment == "production"
+
+    @property
+    def allowed_redirect_uris(self) -> frozenset[str]:
+        listed = {uri.strip() for uri in self.oauth_redirect_uris.split(",") if uri.strip()}
+        return frozenset(listed or {f"{self.links_base}/auth/callback"})
+
+    @property
+    def links_base(self) -> str:
+        """Where people reach us: links in mail, OAuth callbacks."""
+        return (self.public_url or f"http://127.0.0.1:{self.port}").rstrip("/")
 
     @property
     def services_configured(self) -> bool:

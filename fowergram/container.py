@@ -14,6 +14,7 @@ from fowergram.config import Settings
 from fowergram.domain.auth.mfa import MfaService
 from fowergram.domain.auth.provider import AuthProvider
 from fowergram.domain.auth.recovery import AccountRecovery
+from fowergram.domain.auth.social import SocialSignIn
 from fowergram.domain.server_info import ServerInfoService
 
 
@@ -25,6 +26,7 @@ class Services:
     auth: AuthProvider
     recovery: AccountRecovery
     mfa: MfaService
+    social: SocialSignIn | None  # None: no provider configured
 
 
 @dataclass(frozen=True, slots=True)

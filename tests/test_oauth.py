@@ -10,15 +10,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
-from html.parser import HTMLParser
 from typing import Any
-from urllib.parse import parse_qs, parse_qsl, urljoin, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 import httpx
 import pytest
 from authlib.oauth2.rfc7636 import (  # type: ignore[import-untyped, unused-ignore]
     create_s256_code_challenge,
 )
+from support.oidc_browser import sign_in_at_provider
 from support.oidc_provider import OidcTestProvider
 
 from fowergram.adapters.auth.oauth import (
@@ -88,46 +88,8 @@ def oauth_client(
     return OAuthClient({"test": oidc_config(provider, **overrides)}, http)
 
 
-class _FormParser(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.action: str | None = None
-        self.fields: dict[str, str] = {}
-        self._in_form = False
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        attributes = {name: value or "" for name, value in attrs}
-        if tag == "form" and self.action is None and attributes.get("method") == "post":
-            self.action, self._in_form = attributes.get("action", ""), True
-        elif tag == "input" and self._in_form and "name" in attributes:
-            self.fields[attributes["name"]] = attributes.get("value", "")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "form":
-            self._in_form = False
-
-
 async def sign_in(url: str, *, login: str) -> dict[str, str]:
-    """Play the user's browser from the authorization URL to our callback; return its query."""
-    async with httpx.AsyncClient(timeout=10) as browser:  # its own cookie jar: a fresh session
-        response = await browser.get(url)
-        for _ in range(12):
-            if response.is_redirect:
-                location = urljoin(str(response.url), response.headers["location"])
-                if location.startswith(REDIRECT_URI):
-                    return dict(parse_qsl(urlsplit(location).query))
-                response = await browser.get(location)
-            elif response.status_code == 200:
-                form = _FormParser()
-                form.feed(response.text)
-                assert form.action is not None, response.text[:2000]
-                fields = form.fields
-                if fields.get("prompt") == "login":
-                    fields |= {"login": login, "password": "anything"}
-                response = await browser.post(urljoin(str(response.url), form.action), data=fields)
-            else:
-                raise AssertionError(f"HTTP {response.status_code}: {response.text[:2000]}")
-    raise AssertionError("the provider never redirected to the callback")
+    return await sign_in_at_provider(url, login=login, redirect_uri=REDIRECT_URI)
 
 
 async def authorize(client: OAuthClient, *, login: str) -> tuple[PendingAuthorization, str]:

@@ -26,11 +26,12 @@ from fowergram.graphql.context import Context
 from fowergram.graphql.depth_limit import max_depth_rule
 from fowergram.graphql.errors import ShapeErrors
 from fowergram.graphql.mfa import MfaMutation
+from fowergram.graphql.social import SocialMutation, SocialQuery
 from fowergram.graphql.types.server_info import ServerInfoType
 
 
 @strawberry.type
-class Query(AuthQuery):
+class Query(AuthQuery, SocialQuery):
     @strawberry.field(description="Name, version, environment and clock of this server.")
     def server_info(self, info: Info[Context, None]) -> ServerInfoType:
         return ServerInfoType.from_domain(info.context.services.server_info.current())
@@ -51,7 +52,7 @@ class Subscription:
 
 
 @strawberry.type
-class Mutation(AuthMutation, MfaMutation):
+class Mutation(AuthMutation, MfaMutation, SocialMutation):
     pass
 
 

@@ -141,6 +141,12 @@ class AuthService:
         await self._demand_second_factor(account)
         return account, await self._start_session(account, client)
 
+    async def sign_in_verified(self, account: Account, client: ClientInfo) -> Tokens:
+        """A session for an account another party vouched for (a social sign-in);
+        the second factor is still demanded when the account has one."""
+        await self._demand_second_factor(account)
+        return await self._start_session(account, client)
+
     async def complete_sign_in(
         self,
         *,
