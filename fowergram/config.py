@@ -117,7 +117,6 @@ class Settings(BaseSettings):
     argon2_memory_kib: Annotated[int, Field(ge=1024, le=4 * 1024 * 1024)] = 64 * 1024
     argon2_parallelism: Annotated[int, Field(ge=1, le=16)] = 4
     public_url: HttpUrl = None  # where clients reach us (OAuth redirects, mail links)
-    cors_origins: str = ""  # comma-separated origins allowed to use cookie sessions
 
     # Mail: SMTP when SMTP_HOST is set; otherwise a development mailbox under DATA_DIR.
     smtp_host: str | None = None
