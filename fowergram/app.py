@@ -24,6 +24,7 @@ from fowergram.adapters.auth.oauth import OAuthClient
 from fowergram.adapters.auth.oauth_gateway import OAuthClientGateway
 from fowergram.adapters.auth.oauth_providers import providers_from_settings
 from fowergram.adapters.auth.passwords import Argon2Hasher
+from fowergram.adapters.auth.supertokens_wiring import supertokens_auth
 from fowergram.adapters.auth.totp import PyOtpTotp
 from fowergram.adapters.clock import SystemClock
 from fowergram.adapters.mail.background import BackgroundMailer
@@ -48,6 +49,7 @@ from fowergram.config import Settings, load_settings
 from fowergram.container import Container, Services
 from fowergram.domain.auth.mfa import MfaService
 from fowergram.domain.auth.ports import SignUpListener
+from fowergram.domain.auth.provider import AuthProvider
 from fowergram.domain.auth.recovery import AccountRecovery, RecoveryPolicy
 from fowergram.domain.auth.service import AuthPolicy, AuthService
 from fowergram.domain.auth.social import SocialSignIn
@@ -113,6 +115,7 @@ async def open_container(settings: Settings, metrics: Metrics) -> AsyncIterator[
             clock,
             rotation=timedelta(seconds=settings.signing_key_rotation_s),
             verify_grace=timedelta(seconds=settings.access_token_ttl_s + 60),
+            refresh_s=settings.signing_keys_refresh_s,
         )
         mailer = BackgroundMailer(_mailer(settings))
         stack.push_async_callback(mailer.drain)
@@ -130,6 +133,11 @@ async def open_container(settings: Settings, metrics: Metrics) -> AsyncIterator[
             settings, db, redis, nats, signing_keys, clock, on_sign_up=recovery, mfa=mfa
         )
         social = await _social_sign_in(settings, db, redis, auth, stack)
+        auth_provider: AuthProvider = auth
+        if settings.supertokens_connection_uri:  # sign-up, sign-in and sessions via SuperTokens
+            auth_provider = supertokens_auth(
+                settings, db, redis, nats, clock, on_sign_up=recovery, second_factor=mfa
+            )
         yield Container(
             settings=settings,
             db=db,
@@ -142,7 +150,7 @@ async def open_container(settings: Settings, metrics: Metrics) -> AsyncIterator[
                     environment=settings.environment,
                     clock=clock,
                 ),
-                auth=auth,
+                auth=auth_provider,
                 recovery=recovery,
                 mfa=mfa,
                 social=social,

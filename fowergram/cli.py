@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import logging
 import os
@@ -133,6 +134,38 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
+    """Rotate the access-token signing key now (the scheduled rotation needs no command)."""
+    if settings.database_url is None:
+        print("fowergram keys needs DATABASE_URL", file=sys.stderr)
+        return EXIT_CONFIG
+    database_url = settings.database_url
+
+    async def rotate() -> str:
+        from datetime import timedelta
+
+        from fowergram.adapters.clock import SystemClock
+        from fowergram.adapters.postgres.pool import create_pool
+        from fowergram.adapters.postgres.signing_keys import SigningKeyStore
+
+        pool = await create_pool(database_url, min_size=1, max_size=1)
+        try:
+            store = SigningKeyStore(
+                pool,
+                SystemClock(),
+                rotation=timedelta(seconds=settings.signing_key_rotation_s),
+                verify_grace=timedelta(seconds=settings.access_token_ttl_s + 60),
+            )
+            key = await store.rotate_now(retire_others=args.retire_others)
+            return key.kid
+        finally:
+            await pool.close()
+
+    kid = asyncio.run(rotate())
+    print(f"signing with {kid}" + ("; older keys retired" if args.retire_others else ""))
+    return 0
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -170,6 +203,15 @@ def _parser() -> argparse.ArgumentParser:
         "--count", type=_positive, default=1, help="migrations to roll back (down)"
     )
     migrate.set_defaults(handler=cmd_migrate)
+
+    keys = commands.add_parser("keys", help="access-token signing keys")
+    keys.add_argument("action", choices=["rotate"])
+    keys.add_argument(
+        "--retire-others",
+        action="store_true",
+        help="stop accepting tokens signed by older keys (after a suspected leak)",
+    )
+    keys.set_defaults(handler=cmd_keys)
     return parser
 
 

@@ -112,6 +112,9 @@ class Settings(BaseSettings):
     refresh_token_ttl_s: Annotated[int, Field(ge=3600, le=365 * 24 * 3600)] = 30 * 24 * 3600
     signing_key_rotation_s: Annotated[int, Field(ge=3600)] = 30 * 24 * 3600
     jwt_issuer: str = "fowergram"
+    # how often an instance re-reads the signing keys (rotations by other instances or
+    # `fowergram keys rotate` reach it within this time)
+    signing_keys_refresh_s: Annotated[float, Field(gt=0, le=3600)] = 60.0
     # argon2id cost (RFC 9106's second recommended option by default)
     argon2_time_cost: Annotated[int, Field(ge=1, le=20)] = 3
     argon2_memory_kib: Annotated[int, Field(ge=1024, le=4 * 1024 * 1024)] = 64 * 1024

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
 from urllib.parse import unquote
 
 import httpx
+import jwt
 import psycopg
 import pytest
 from conftest import make_settings
@@ -24,7 +29,12 @@ PASSWORD = "correct horse battery"
 
 @pytest.fixture(scope="module")
 def server_settings(service_urls: ServiceUrls, migrated_database: str) -> Settings:
-    return make_settings(service_urls, migrated_database, public_url="https://app.example")
+    return make_settings(
+        service_urls,
+        migrated_database,
+        public_url="https://app.example",
+        signing_keys_refresh_s=0.2,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -162,3 +172,49 @@ def test_malformed_reset_request_is_400(client: httpx.Client) -> None:
         response = client.post("/auth/password/reset/request", json=body)
         assert response.status_code == 400
         assert response.json()["errors"][0]["extensions"]["field"] == "email"
+
+
+def test_cli_key_rotation_keeps_or_retires_old_tokens(
+    client: httpx.Client, migrated_database: str
+) -> None:
+    _, session = _sign_up(client)
+
+    def rotate(*extra: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "-m", "fowergram.cli", "keys", "rotate", *extra],
+            env={**os.environ, "DATABASE_URL": migrated_database},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    def kid(token: str) -> str:
+        return str(jwt.get_unverified_header(token)["kid"])
+
+    def sign_in() -> str:
+        body = {"identifier": session["user"]["username"], "password": PASSWORD}
+        return str(client.post("/auth/signin", json=body).json()["accessToken"])
+
+    def authorized(token: str) -> bool:
+        headers = {"authorization": f"Bearer {token}"}
+        return client.get("/auth/sessions", headers=headers).status_code == 200
+
+    old_kid = kid(session["accessToken"])
+    assert rotate().startswith("signing with ")
+    time.sleep(0.3)  # the server re-reads its keys (SIGNING_KEYS_REFRESH_S)
+    rotated = sign_in()
+    assert kid(rotated) != old_kid
+    published = {key["kid"] for key in client.get("/auth/jwks.json").json()["keys"]}
+    assert {old_kid, kid(rotated)} <= published
+    assert authorized(session["accessToken"])  # rotation signs nobody out
+
+    assert "older keys retired" in rotate("--retire-others")
+    time.sleep(0.3)
+    assert not authorized(session["accessToken"])
+    assert not authorized(rotated)
+    newest = sign_in()
+    assert authorized(newest)
+    assert [key["kid"] for key in client.get("/auth/jwks.json").json()["keys"]] == [kid(newest)]

@@ -21,7 +21,12 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from fowergram.domain.errors import DomainError
 from fowergram.graphql.context import Context
-from fowergram.http.auth_transport import authenticate
+from fowergram.http.auth_transport import (
+    ACCESS_COOKIE,
+    StaleSessionCookie,
+    authenticate,
+    clear_session_cookies,
+)
 from fowergram.http.errors import error_response
 from fowergram.http.responses import JSONResponse
 
@@ -58,12 +63,17 @@ class GraphQLView(GraphQL[Context, None]):
             await super().__call__(scope, receive, send)
             return
         request = Request(scope, receive)
+        stale_cookie = False
         try:
-            # Who is asking is settled before GraphQL runs: a bad token is a 401 for the
-            # whole request (the client refreshes), not an error inside `data`.
+            # Who is asking is settled before GraphQL runs: a bad bearer token is a 401 for
+            # the whole request (the client refreshes), not an error inside `data`.
             request.state.auth = await authenticate(
                 request, request.state.container.services.auth, request.method
             )
+        except StaleSessionCookie:
+            # A dead cookie must not lock a browser out (it cannot delete it): go on as
+            # anonymous, so signIn works, and clear it in the answer.
+            request.state.auth, stale_cookie = None, True
         except DomainError as error:
             await error_response(error)(scope, receive, send)
             return
@@ -75,6 +85,8 @@ class GraphQLView(GraphQL[Context, None]):
                 {"errors": [{"message": exc.reason, "extensions": {"code": "BAD_REQUEST"}}]},
                 status_code=exc.status_code,
             )
+        if stale_cookie and ACCESS_COOKIE not in response.headers.get("set-cookie", ""):
+            clear_session_cookies(response, secure=request.state.container.settings.is_production)
         await response(scope, receive, send)
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
@@ -104,6 +116,7 @@ class GraphQLView(GraphQL[Context, None]):
         except DomainError as error:
             raise ConnectionRejectionError({"message": error.message}) from None
         context.viewer = authenticated.viewer
+        context.socket_auth = authenticated
         return {"userId": str(authenticated.viewer.user_id)}
 
     async def render_graphql_ide(self, request: Request) -> Response:

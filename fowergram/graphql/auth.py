@@ -16,7 +16,6 @@ from fowergram.graphql.types.account import AccountType
 from fowergram.graphql.types.auth_payload import AuthPayload
 from fowergram.graphql.types.session import SessionType
 from fowergram.http.auth_transport import (
-    REFRESH_COOKIE,
     clear_session_cookies,
     client_info,
     set_session_cookies,
@@ -80,17 +79,12 @@ class AuthMutation:
         )
         return auth_payload(info, account, tokens)
 
-    @strawberry.mutation(description="Rotate the refresh token (omit it in cookie mode).")
-    async def refresh_session(
-        self, info: Info[Context, None], refresh_token: str | None = None
-    ) -> AuthPayload:
-        request = http_request(info)
-        token = refresh_token or (
-            request.cookies.get(REFRESH_COOKIE) if wants_cookies(request) else None
-        )
-        if not token:
-            raise Unauthenticated("no refresh token")
-        account, tokens = await info.context.services.auth.refresh(token)
+    @strawberry.mutation(
+        description="Rotate the refresh token. Cookie sessions refresh at POST "
+        "/auth/session/refresh instead: their refresh cookie is only ever sent there."
+    )
+    async def refresh_session(self, info: Info[Context, None], refresh_token: str) -> AuthPayload:
+        account, tokens = await info.context.services.auth.refresh(refresh_token)
         return auth_payload(info, account, tokens)
 
     @strawberry.mutation(permission_classes=[IsAuthenticated])

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 
+from fowergram.domain.auth.service import Authenticated
 from fowergram.domain.auth.viewer import Viewer
 
 if TYPE_CHECKING:
@@ -21,6 +22,8 @@ class Context:
     request: Request | WebSocket
     services: Services
     viewer: Viewer | None = None
+    # Sockets authenticate once; this is re-checked on each of their operations.
+    socket_auth: Authenticated | None = None
     # The HTTP response being built (cookies set by signIn in cookie mode); None on sockets.
     response: Response | None = None
     # Filled by the WebSocket protocol handler from `connection_init`'s payload.

@@ -17,6 +17,7 @@ from fowergram.domain.auth.sessions import Session, Tokens
 from fowergram.domain.errors import BadUserInput, DomainError, Unauthenticated
 from fowergram.http.auth_transport import (
     REFRESH_COOKIE,
+    StaleSessionCookie,
     authenticate,
     clear_session_cookies,
     client_info,
@@ -168,7 +169,7 @@ async def revoke_session(request: Request) -> Response:
 
 async def jwks(request: Request) -> Response:
     keys = await request.state.container.signing_keys.jwks()
-    return JSONResponse(keys, headers={"cache-control": "public, max-age=300"})
+    return JSONResponse(keys, headers={"cache-control": "public, max-age=60"})
 
 
 def answering_errors(handler: Handler) -> Handler:
@@ -176,7 +177,10 @@ def answering_errors(handler: Handler) -> Handler:
         try:
             return await handler(request)
         except DomainError as error:
-            return error_response(error)
+            response = error_response(error)
+            if isinstance(error, StaleSessionCookie):
+                clear_session_cookies(response, secure=_secure(request))
+            return response
 
     return endpoint
 

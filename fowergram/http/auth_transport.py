@@ -27,6 +27,11 @@ MODE_HEADER = "x-auth-mode"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
+class StaleSessionCookie(Unauthenticated):
+    """The access cookie no longer authenticates (revoked, expired, rotated away). Answers
+    clear it: scripts cannot delete an httpOnly cookie themselves."""
+
+
 @dataclass(frozen=True, slots=True)
 class Presented:
     token: str
@@ -60,7 +65,12 @@ async def authenticate(
     presented = presented_access_token(connection)
     if presented is None:
         return None
-    authenticated = await auth.authenticate(presented.token)
+    try:
+        authenticated = await auth.authenticate(presented.token)
+    except Unauthenticated as error:
+        if presented.via_cookie:
+            raise StaleSessionCookie(error.message) from None
+        raise
     if presented.via_cookie and method not in _SAFE_METHODS:
         sent = connection.headers.get(CSRF_HEADER, "")
         if not hmac.compare_digest(sent.encode(), authenticated.anti_csrf.encode()):

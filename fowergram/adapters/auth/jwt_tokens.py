@@ -28,6 +28,8 @@ class JwtAccessTokens:
             "sid": claims.session_id,
             "role": claims.role.value,
             "csrf": claims.anti_csrf,
+            # Wall-clock time, not the injected Clock: PyJWT checks iat and exp against
+            # the wall clock, so a token's times must be real ones.
             "iat": int(datetime.now(UTC).timestamp()),
             "exp": int(claims.expires_at.timestamp()),
         }

@@ -113,10 +113,20 @@ class SigningKeyStore:
         )
         return {"keys": [k.public_jwk for k in live]}
 
-    async def rotate_now(self) -> SigningKey:
-        """Start signing with a new key at once (the old ones keep verifying)."""
+    async def rotate_now(self, *, retire_others: bool = False) -> SigningKey:
+        """Start signing with a new key at once. The old ones keep verifying their tokens
+        unless `retire_others` (a suspected key leak: everyone must refresh or sign in)."""
         async with self._lock:
-            return await self._insert_key()
+            key = await self._insert_key()
+            if retire_others:
+                await self._pool.execute(
+                    "UPDATE signing_keys SET signs_until = least(signs_until, $2), "
+                    "verifies_until = $2 + interval '1 microsecond' WHERE kid <> $1",
+                    key.kid,
+                    self._clock.now(),
+                )
+                await self._reload()
+            return key
 
     async def _refresh_if_stale(self) -> None:
         if time.monotonic() - self._loaded_at > self._refresh_s:

@@ -49,8 +49,14 @@ def normalize_username(raw: str) -> str:
     return username
 
 
+def normalize_identifier(raw: str) -> str:
+    """What a sign-in form's "email or username" field means, before lookup."""
+    return unicodedata.normalize("NFKC", raw).strip().lower()
+
+
 def looks_like_email(identifier: str) -> bool:
-    return "@" in identifier
+    # After NFKC: a fullwidth at sign (U+FF20) typed at sign-up must work at sign-in too.
+    return "@" in normalize_identifier(identifier)
 
 
 def validate_password(password: str) -> str:

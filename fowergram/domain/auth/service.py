@@ -10,6 +10,7 @@ from fowergram.domain.auth.accounts import Account
 from fowergram.domain.auth.identity import (
     looks_like_email,
     normalize_email,
+    normalize_identifier,
     normalize_username,
     validate_password,
 )
@@ -61,6 +62,7 @@ class AuthPolicy:
 class Authenticated:
     viewer: Viewer
     anti_csrf: str
+    expires_at: datetime | None = None  # when the presented access token expires
 
 
 def _is_uuid(text: str) -> bool:
@@ -127,10 +129,13 @@ class AuthService:
     ) -> tuple[Account, Tokens]:
         if client.ip:
             await self._limiter.hit(f"signin:ip:{client.ip}", self._policy.sign_in_per_ip)
-        account_key = f"signin:account:{identifier.strip().lower()[:320]}"
-        await self._limiter.check(account_key, self._policy.failures_per_account)
-
         account = await self._find_account(identifier)
+        # Keyed on the account, not the spelling: email, username and their Unicode
+        # variants all share one budget of failures.
+        account_key = "signin:account:" + (
+            str(account.id) if account else normalize_identifier(identifier)[:320]
+        )
+        await self._limiter.check(account_key, self._policy.failures_per_account)
         stored_hash = account.password_hash if account else None
         valid = await self._hasher.verify(stored_hash or self._dummy_hash, password[:1024])
         if account is None or stored_hash is None or not valid:
@@ -212,7 +217,16 @@ class AuthService:
         if await self._revocations.contains(claims.session_id):
             raise Unauthenticated("session revoked")
         viewer = Viewer(claims.user_id, claims.session_id, claims.role)
-        return Authenticated(viewer, claims.anti_csrf)
+        return Authenticated(viewer, claims.anti_csrf, claims.expires_at)
+
+    async def ensure_live(self, authenticated: Authenticated) -> None:
+        """For long-lived connections: the session must still be unrevoked and the token
+        it authenticated with unexpired."""
+        expires_at = authenticated.expires_at
+        if expires_at is not None and expires_at <= self._clock.now():
+            raise Unauthenticated("access token expired; reconnect with a fresh one")
+        if await self._revocations.contains(authenticated.viewer.session_id):
+            raise Unauthenticated("session revoked")
 
     async def sign_out(self, viewer: Viewer) -> None:
         await self._revoke(viewer.user_id, [viewer.session_id], RevokeReason.SIGN_OUT)

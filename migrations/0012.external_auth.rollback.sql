@@ -1,0 +1,1 @@
+DROP TABLE IF EXISTS external_auth_users;

@@ -1,0 +1,197 @@
+"""Signing-key rotation on a real database, with a fake clock: old tokens keep verifying until
+their key's window closes, and instances sharing the database agree on the keys."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import jwt
+import pytest
+from support.auth_helpers import jwt_header
+from support.services import ServiceUrls, create_database, drop_database
+
+from fowergram.adapters.auth.jwt_tokens import JwtAccessTokens
+from fowergram.adapters.postgres import pool as pg_pool
+from fowergram.adapters.postgres.migrations import Migrator
+from fowergram.adapters.postgres.signing_keys import SigningKeyStore
+from fowergram.config import DEFAULT_MIGRATIONS_DIR
+from fowergram.domain.auth.ports import AccessClaims
+from fowergram.domain.auth.viewer import Role
+from fowergram.domain.errors import Unauthenticated
+
+ROTATION = timedelta(hours=1)
+GRACE = timedelta(minutes=20)  # access-token lifetime plus skew
+ISSUER = "fowergram-keys-test"
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self._now = datetime.now(UTC)
+
+    def now(self) -> datetime:
+        return self._now
+
+    def advance(self, delta: timedelta) -> None:
+        self._now += delta
+
+
+@pytest.fixture(scope="module")
+def keys_database(service_urls: ServiceUrls) -> Iterator[str]:
+    url = create_database(service_urls.database_server, prefix="fg_keys")
+    Migrator(url, DEFAULT_MIGRATIONS_DIR).up()
+    yield url
+    drop_database(service_urls.database_server, url)
+
+
+@pytest.fixture
+async def pool(keys_database: str) -> AsyncIterator[asyncpg.Pool]:
+    # The application's own pool factory: it installs the jsonb codec the store relies on.
+    pool = await pg_pool.create_pool(keys_database, min_size=1, max_size=4)
+    try:
+        await pool.execute("DELETE FROM signing_keys")  # each test starts with no key
+        yield pool
+    finally:
+        await pool.close()
+
+
+def _store(pool: asyncpg.Pool, clock: FakeClock, **options: float) -> SigningKeyStore:
+    return SigningKeyStore(pool, clock, rotation=ROTATION, verify_grace=GRACE, **options)
+
+
+def _claims(user_id: int = 42) -> AccessClaims:
+    # Real time for `exp`: PyJWT checks it against the wall clock, the store against `clock`.
+    expires_at = (datetime.now(UTC) + timedelta(minutes=15)).replace(microsecond=0)
+    return AccessClaims(user_id, str(uuid.uuid4()), Role.USER, "anti-csrf", expires_at)
+
+
+def _kid(token: str) -> str:
+    kid: str = jwt_header(token)["kid"]
+    return kid
+
+
+async def _kids_published(store: SigningKeyStore) -> list[str]:
+    return [key["kid"] for key in (await store.jwks())["keys"]]
+
+
+async def test_a_token_signed_before_rotation_verifies_after_it(pool: asyncpg.Pool) -> None:
+    clock = FakeClock()
+    store = _store(pool, clock)
+    tokens = JwtAccessTokens(store, issuer=ISSUER)
+    claims = _claims()
+    before = await tokens.issue(claims)
+    old_kid = _kid(before)
+
+    clock.advance(timedelta(minutes=1))
+    new_key = await store.rotate_now()
+    after = await tokens.issue(_claims())
+
+    assert new_key.kid != old_kid
+    assert _kid(after) == new_key.kid  # the new key signs at once
+    assert await tokens.verify(before) == claims
+    assert (await tokens.verify(after)).user_id == 42
+    assert await _kids_published(store) == [new_key.kid, old_kid]  # newest first
+    assert all("d" not in key for key in (await store.jwks())["keys"])
+
+
+async def test_a_key_past_its_verification_window_is_neither_accepted_nor_published(
+    pool: asyncpg.Pool,
+) -> None:
+    clock = FakeClock()
+    store = _store(pool, clock)
+    tokens = JwtAccessTokens(store, issuer=ISSUER)
+    old_token = await tokens.issue(_claims())
+    old_key = await store.verification_key(_kid(old_token))
+    assert old_key is not None
+    assert old_key.verifies_until == old_key.signs_until + GRACE
+
+    clock.advance(timedelta(minutes=30))
+    new_key = await store.rotate_now()
+    clock.advance(old_key.verifies_until - clock.now())  # exactly at the end of the window
+    with pytest.raises(Unauthenticated):
+        await tokens.verify(old_token)
+
+    clock.advance(timedelta(seconds=1))
+    with pytest.raises(Unauthenticated):
+        await tokens.verify(old_token)
+    assert await store.verification_key(old_key.kid) is None
+    assert await _kids_published(store) == [new_key.kid]
+    # The new key still signs and verifies.
+    assert _kid(fresh := await tokens.issue(_claims(7))) == new_key.kid
+    assert (await tokens.verify(fresh)).user_id == 7
+    # Even an instance that starts now (nothing cached) refuses the old key.
+    newcomer = JwtAccessTokens(_store(pool, clock), issuer=ISSUER)
+    with pytest.raises(Unauthenticated):
+        await newcomer.verify(old_token)
+
+
+async def test_a_new_key_is_made_when_the_signing_window_closes(pool: asyncpg.Pool) -> None:
+    clock = FakeClock()
+    store = _store(pool, clock)
+    tokens = JwtAccessTokens(store, issuer=ISSUER)
+    first = await tokens.issue(_claims())
+
+    clock.advance(ROTATION + timedelta(seconds=1))
+    second = await tokens.issue(_claims())
+
+    assert _kid(second) != _kid(first)
+    assert (await tokens.verify(first)).user_id == 42  # within the grace period
+    assert await _kids_published(store) == [_kid(second), _kid(first)]
+    count = await pool.fetchval("SELECT count(*) FROM signing_keys")
+    assert count == 2
+
+
+async def test_two_instances_on_one_database_agree(pool: asyncpg.Pool) -> None:
+    clock = FakeClock()
+    # Each instance caches keys for a minute; an unknown kid makes it look again (at once here:
+    # the throttle on those reloads is what `miss_refresh_s` sets).
+    store_a = _store(pool, clock, miss_refresh_s=0.0)
+    store_b = _store(pool, clock, miss_refresh_s=0.0)
+    tokens_a = JwtAccessTokens(store_a, issuer=ISSUER)
+    tokens_b = JwtAccessTokens(store_b, issuer=ISSUER)
+
+    from_a = await tokens_a.issue(_claims(1))
+    assert (await tokens_b.verify(from_a)).user_id == 1
+    from_b = await tokens_b.issue(_claims(2))
+    assert _kid(from_b) == _kid(from_a)  # B uses A's key instead of making its own
+    assert (await tokens_a.verify(from_b)).user_id == 2
+
+    # B rotates; A has the old set cached and meets the new kid first in a token.
+    clock.advance(timedelta(minutes=1))
+    rotated = await store_b.rotate_now()
+    from_b_after = await tokens_b.issue(_claims(3))
+    assert _kid(from_b_after) == rotated.kid
+    assert (await tokens_a.verify(from_b_after)).user_id == 3
+    # Having reloaded, A publishes both keys and signs with the new one as well.
+    assert await _kids_published(store_a) == [rotated.kid, _kid(from_a)]
+    assert _kid(await tokens_a.issue(_claims(4))) == rotated.kid
+    # And both still accept what was signed before the rotation.
+    assert (await tokens_a.verify(from_a)).user_id == 1
+    assert (await tokens_b.verify(from_a)).user_id == 1
+
+    # A kid nobody made is refused by both.
+    forged_kid = jwt.encode(
+        {"sub": "1"}, (await store_a.signing_key()).private_key, "EdDSA", {"kid": "nope"}
+    )
+    for tokens in (tokens_a, tokens_b):
+        with pytest.raises(Unauthenticated):
+            await tokens.verify(forged_kid)
+
+
+async def test_instances_rolling_over_together_accept_each_others_keys(
+    pool: asyncpg.Pool,
+) -> None:
+    clock = FakeClock()
+    stores = [_store(pool, clock, miss_refresh_s=0.0) for _ in range(3)]
+    issuers = [JwtAccessTokens(store, issuer=ISSUER) for store in stores]
+    await asyncio.gather(*(tokens.issue(_claims()) for tokens in issuers))
+
+    clock.advance(ROTATION + timedelta(seconds=1))  # every instance's key stops signing at once
+    signed = await asyncio.gather(*(t.issue(_claims(n)) for n, t in enumerate(issuers)))
+
+    for n, token in enumerate(signed):
+        for tokens in issuers:
+            assert (await tokens.verify(token)).user_id == n
