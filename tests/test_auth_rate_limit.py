@@ -21,7 +21,7 @@ from support.live_server import LiveServer
 from support.services import ServiceUrls
 
 from fowergram.app import create_app
-from fowergram.domain.auth.service import (
+from fowergram.domain.auth.guard import (
     FAILURES_PER_ACCOUNT,
     SIGN_IN_PER_IP,
     SIGN_UP_PER_IP,

@@ -59,12 +59,8 @@ from fowergram.app import create_app, open_container
 from fowergram.config import Settings
 from fowergram.container import Container
 from fowergram.domain.auth.accounts import Account
-from fowergram.domain.auth.service import (
-    FAILURES_PER_ACCOUNT,
-    INVALID_CREDENTIALS,
-    SIGN_UP_PER_IP,
-    Authenticated,
-)
+from fowergram.domain.auth.guard import FAILURES_PER_ACCOUNT, SIGN_UP_PER_IP
+from fowergram.domain.auth.service import INVALID_CREDENTIALS, Authenticated
 from fowergram.domain.auth.sessions import ClientInfo, Tokens
 from fowergram.domain.auth.viewer import Role, Viewer
 from fowergram.domain.errors import (

@@ -60,15 +60,13 @@ from fowergram.adapters.auth.supertokens_claims import (
 )
 from fowergram.adapters.auth.supertokens_sdk import TENANT, prefetch_signing_keys
 from fowergram.domain.auth.accounts import Account
+from fowergram.domain.auth.guard import CredentialGuard, ThrottlePolicy
 from fowergram.domain.auth.identity import (
     looks_like_email,
     normalize_email,
-    normalize_username,
-    validate_password,
 )
 from fowergram.domain.auth.ports import (
     Accounts,
-    Rate,
     RateLimiter,
     RevocationList,
     SecondFactor,
@@ -76,13 +74,7 @@ from fowergram.domain.auth.ports import (
     SessionEvents,
     SignUpListener,
 )
-from fowergram.domain.auth.service import (
-    FAILURES_PER_ACCOUNT,
-    INVALID_CREDENTIALS,
-    SIGN_IN_PER_IP,
-    SIGN_UP_PER_IP,
-    Authenticated,
-)
+from fowergram.domain.auth.service import INVALID_CREDENTIALS, Authenticated
 from fowergram.domain.auth.sessions import ClientInfo, Session, Tokens
 from fowergram.domain.auth.viewer import Viewer
 from fowergram.domain.clock import Clock
@@ -117,9 +109,7 @@ class SuperTokensAuth:
         on_sign_up: SignUpListener | None = None,
         second_factor: SecondFactor | None = None,
         check_database: bool = False,
-        sign_in_per_ip: Rate = SIGN_IN_PER_IP,
-        failures_per_account: Rate = FAILURES_PER_ACCOUNT,
-        sign_up_per_ip: Rate = SIGN_UP_PER_IP,
+        throttle: ThrottlePolicy = ThrottlePolicy(),  # noqa: B008 - frozen, shared safely
     ) -> None:
         """`check_database`: also ask the core on every request whether the session still
         exists (catches sessions revoked outside Fowergram, e.g. in the SuperTokens
@@ -134,18 +124,15 @@ class SuperTokensAuth:
         self._on_sign_up = on_sign_up
         self._second_factor = second_factor
         self._check_database = check_database
-        self._sign_in_per_ip = sign_in_per_ip
-        self._failures_per_account = failures_per_account
-        self._sign_up_per_ip = sign_up_per_ip
+        self._guard = CredentialGuard(accounts, limiter, throttle)
 
     async def sign_up(
         self, *, email: str, username: str, password: str, client: ClientInfo
     ) -> tuple[Account, Tokens]:
-        email = normalize_email(email)
-        username = normalize_username(username)
-        validate_password(password)
-        if client.ip:
-            await self._limiter.hit(f"signup:ip:{client.ip}", self._sign_up_per_ip)
+        new = await self._guard.admit_sign_up(
+            email=email, username=username, password=password, client=client
+        )
+        email, username = new.email, new.username
         # Ours to decide, before the core creates anything.
         if await self._accounts.get_by_username(username) is not None:
             raise Conflict("this username is already taken", field="username")
@@ -172,17 +159,11 @@ class SuperTokensAuth:
     async def sign_in(
         self, *, identifier: str, password: str, client: ClientInfo
     ) -> tuple[Account, Tokens]:
-        if client.ip:
-            await self._limiter.hit(f"signin:ip:{client.ip}", self._sign_in_per_ip)
-        account = await self._find_account(identifier)
-        # As AuthService: keyed on the account, so every way of naming it shares one budget.
-        account_key = "signin:account:" + (
-            str(account.id) if account else identifier.strip().lower()[:320]
-        )
-        await self._limiter.check(account_key, self._failures_per_account)
+        attempt = await self._guard.admit_sign_in(identifier, client)
+        account = attempt.account
         recipe_user_id = await self._check_password(account, identifier, password)
         if account is None or recipe_user_id is None:
-            await self._limiter.hit(account_key, self._failures_per_account)
+            await self._guard.failed(attempt)
             raise Unauthenticated(INVALID_CREDENTIALS)
         if self._second_factor is not None and await self._second_factor.is_required(account.id):
             raise Unauthenticated(
@@ -281,14 +262,6 @@ class SuperTokensAuth:
         if session is None:  # only with session_required=False
             raise Unauthenticated(INVALID_TOKEN)
         return session
-
-    async def _find_account(self, identifier: str) -> Account | None:
-        try:
-            if looks_like_email(identifier):
-                return await self._accounts.get_by_email(normalize_email(identifier))
-            return await self._accounts.get_by_username(normalize_username(identifier))
-        except BadUserInput:
-            return None  # cannot exist: same answer as a wrong password
 
     async def _check_password(
         self, account: Account | None, identifier: str, password: str

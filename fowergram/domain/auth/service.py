@@ -7,20 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from fowergram.domain.auth.accounts import Account
-from fowergram.domain.auth.identity import (
-    looks_like_email,
-    normalize_email,
-    normalize_identifier,
-    normalize_username,
-    validate_password,
-)
+from fowergram.domain.auth.guard import CredentialGuard, ThrottlePolicy
 from fowergram.domain.auth.ports import (
     AccessClaims,
     AccessTokens,
     Accounts,
     MfaChallenges,
     PasswordHasher,
-    Rate,
     RateLimiter,
     RevocationList,
     SecondFactor,
@@ -43,9 +36,6 @@ from fowergram.domain.clock import Clock
 from fowergram.domain.errors import BadUserInput, MfaRequired, NotFound, Unauthenticated
 
 INVALID_CREDENTIALS = "wrong email, username or password"
-SIGN_IN_PER_IP = Rate(limit=30, window_s=60)
-FAILURES_PER_ACCOUNT = Rate(limit=10, window_s=15 * 60)
-SIGN_UP_PER_IP = Rate(limit=10, window_s=60 * 60)
 MFA_CHALLENGE_TTL_S = 5 * 60
 
 
@@ -53,9 +43,7 @@ MFA_CHALLENGE_TTL_S = 5 * 60
 class AuthPolicy:
     access_ttl: timedelta
     refresh_ttl: timedelta
-    sign_in_per_ip: Rate = SIGN_IN_PER_IP
-    failures_per_account: Rate = FAILURES_PER_ACCOUNT
-    sign_up_per_ip: Rate = SIGN_UP_PER_IP
+    throttle: ThrottlePolicy = ThrottlePolicy()  # noqa: RUF009 - frozen, shared safely
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,18 +95,16 @@ class AuthService:
         self._on_sign_up = on_sign_up
         self._second_factor = second_factor
         self._challenges = challenges
+        self._guard = CredentialGuard(accounts, limiter, policy.throttle)
 
     async def sign_up(
         self, *, email: str, username: str, password: str, client: ClientInfo
     ) -> tuple[Account, Tokens]:
-        email = normalize_email(email)
-        username = normalize_username(username)
-        validate_password(password)
-        if client.ip:
-            await self._limiter.hit(f"signup:ip:{client.ip}", self._policy.sign_up_per_ip)
-        password_hash = await self._hasher.hash(password)
+        new = await self._guard.admit_sign_up(
+            email=email, username=username, password=password, client=client
+        )
         account = await self._accounts.insert(
-            username=username, email=email, password_hash=password_hash
+            username=new.username, email=new.email, password_hash=await self._hasher.hash(password)
         )
         if self._on_sign_up is not None:
             await self._on_sign_up.signed_up(account)
@@ -127,19 +113,12 @@ class AuthService:
     async def sign_in(
         self, *, identifier: str, password: str, client: ClientInfo
     ) -> tuple[Account, Tokens]:
-        if client.ip:
-            await self._limiter.hit(f"signin:ip:{client.ip}", self._policy.sign_in_per_ip)
-        account = await self._find_account(identifier)
-        # Keyed on the account, not the spelling: email, username and their Unicode
-        # variants all share one budget of failures.
-        account_key = "signin:account:" + (
-            str(account.id) if account else normalize_identifier(identifier)[:320]
-        )
-        await self._limiter.check(account_key, self._policy.failures_per_account)
+        attempt = await self._guard.admit_sign_in(identifier, client)
+        account = attempt.account
         stored_hash = account.password_hash if account else None
         valid = await self._hasher.verify(stored_hash or self._dummy_hash, password[:1024])
         if account is None or stored_hash is None or not valid:
-            await self._limiter.hit(account_key, self._policy.failures_per_account)
+            await self._guard.failed(attempt)
             raise Unauthenticated(INVALID_CREDENTIALS)
         if self._hasher.needs_rehash(stored_hash):
             await self._accounts.set_password_hash(account.id, await self._hasher.hash(password))
@@ -250,14 +229,6 @@ class AuthService:
 
     async def list_sessions(self, viewer: Viewer) -> list[Session]:
         return await self._sessions.list_active(viewer.user_id)
-
-    async def _find_account(self, identifier: str) -> Account | None:
-        try:
-            if looks_like_email(identifier):
-                return await self._accounts.get_by_email(normalize_email(identifier))
-            return await self._accounts.get_by_username(normalize_username(identifier))
-        except BadUserInput:
-            return None  # cannot exist: same answer as a wrong password
 
     async def _start_session(self, account: Account, client: ClientInfo) -> Tokens:
         session_id = self._secrets.session_id()
