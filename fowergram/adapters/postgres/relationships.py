@@ -1,0 +1,61 @@
+"""Relationship and owner reads, batched: one round trip for any number of people."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import asyncpg
+
+from fowergram.domain.social.relationship import Owner, Relationship
+
+# One statement, every direction at once: follows (both ways, either status), blocks
+# (both ways) and mutes (the viewer's).
+_BETWEEN = """
+SELECT o.id AS other,
+       EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = $1 AND f.followee_id = o.id
+               AND f.status = 'accepted') AS following,
+       EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = o.id AND f.followee_id = $1
+               AND f.status = 'accepted') AS followed_by,
+       EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = $1 AND f.followee_id = o.id
+               AND f.status = 'pending') AS requested,
+       EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = o.id AND f.followee_id = $1
+               AND f.status = 'pending') AS requested_by,
+       EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = $1 AND b.blocked_id = o.id) AS blocking,
+       EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = o.id AND b.blocked_id = $1)
+           AS blocked_by,
+       EXISTS (SELECT 1 FROM mutes m WHERE m.muter_id = $1 AND m.muted_id = o.id) AS muting
+FROM unnest($2::bigint[]) AS o(id)
+"""
+
+
+class PostgresRelationships:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def between(self, viewer_id: int, others: Sequence[int]) -> dict[int, Relationship]:
+        ids = sorted({other for other in others if other != viewer_id})
+        if not ids:
+            return {}
+        rows = await self._pool.fetch(_BETWEEN, viewer_id, ids)
+        return {
+            row["other"]: Relationship(
+                following=row["following"],
+                followed_by=row["followed_by"],
+                requested=row["requested"],
+                requested_by=row["requested_by"],
+                blocking=row["blocking"],
+                blocked_by=row["blocked_by"],
+                muting=row["muting"],
+            )
+            for row in rows
+        }
+
+    async def owners(self, user_ids: Sequence[int]) -> dict[int, Owner]:
+        if not user_ids:
+            return {}
+        rows = await self._pool.fetch(
+            "SELECT id, is_private, deleted_at IS NOT NULL AS deleted FROM users "
+            "WHERE id = ANY($1::bigint[])",
+            list(set(user_ids)),
+        )
+        return {row["id"]: Owner(row["id"], row["is_private"], row["deleted"]) for row in rows}

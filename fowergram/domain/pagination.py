@@ -1,0 +1,71 @@
+"""Keyset pagination with opaque cursors (Relay connections): no OFFSET, stable under
+concurrent inserts because a cursor names a position in a total order, not a count."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+import orjson
+
+from fowergram.domain.errors import BadUserInput
+
+DEFAULT_FIRST = 20
+MAX_FIRST = 100
+_PREFIX = b"fg1:"
+
+T = TypeVar("T")
+Key = tuple[int, ...]  # the sort key of a row, e.g. (id,) or (created_at_us, id)
+
+
+def page_size(first: int | None) -> int:
+    if first is None:
+        return DEFAULT_FIRST
+    if not 1 <= first <= MAX_FIRST:
+        raise BadUserInput(f"first must be between 1 and {MAX_FIRST}", field="first")
+    return first
+
+
+def encode_cursor(key: Key) -> str:
+    return base64.urlsafe_b64encode(_PREFIX + orjson.dumps(list(key))).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None, *, arity: int = 1) -> Key | None:
+    """The key a client's cursor names; BAD_USER_INPUT (field `after`) if it is not ours."""
+    if cursor is None:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        if not raw.startswith(_PREFIX) or len(cursor) > 200:
+            raise ValueError
+        values = orjson.loads(raw[len(_PREFIX) :])
+    except (ValueError, binascii.Error, orjson.JSONDecodeError):
+        raise BadUserInput("invalid cursor", field="after") from None
+    if (
+        not isinstance(values, list)
+        or len(values) != arity
+        or not all(isinstance(v, int) and not isinstance(v, bool) for v in values)
+    ):
+        raise BadUserInput("invalid cursor", field="after")
+    return tuple(values)
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """Rows of one page and whether more follow. Repositories fetch `size + 1` rows."""
+
+    items: Sequence[T]
+    keys: Sequence[Key]
+    has_next: bool
+
+    @classmethod
+    def from_rows(cls, rows: Sequence[tuple[Key, T]], size: int) -> Page[T]:
+        shown = rows[:size]
+        return cls([item for _, item in shown], [key for key, _ in shown], len(rows) > size)
+
+    @property
+    def end_cursor(self) -> str | None:
+        return encode_cursor(self.keys[-1]) if self.keys else None

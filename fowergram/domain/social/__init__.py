@@ -1,0 +1,1 @@
+"""Profiles, the social graph, posts, comments and likes: rules and use cases, no I/O."""

@@ -1,0 +1,20 @@
+"""Reads every social use case needs: who owns what, and how people stand to each other."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from fowergram.domain.social.relationship import Owner, Relationship
+
+
+class Relationships(Protocol):
+    async def between(self, viewer_id: int, others: Sequence[int]) -> dict[int, Relationship]:
+        """The viewer's relationship to each of `others` (absent ids: no relationship)."""
+        ...
+
+
+class Owners(Protocol):
+    async def owners(self, user_ids: Sequence[int]) -> dict[int, Owner]:
+        """Privacy and deletion state of each user (unknown ids are left out)."""
+        ...

@@ -1,0 +1,41 @@
+"""Relay-style connections: `edges { cursor node }`, `pageInfo { hasNextPage endCursor }`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+import strawberry
+
+from fowergram.domain.pagination import Page, encode_cursor
+
+Node = TypeVar("Node")
+Item = TypeVar("Item")
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type
+class Edge(Generic[Node]):
+    cursor: str
+    node: Node
+
+
+@strawberry.type
+class Connection(Generic[Node]):
+    edges: list[Edge[Node]]
+    page_info: PageInfo
+
+    @classmethod
+    def from_page(cls, page: Page[Item], to_node: Callable[[Item], Node]) -> Connection[Node]:
+        edges = [
+            Edge(cursor=encode_cursor(key), node=to_node(item))
+            for key, item in zip(page.keys, page.items, strict=True)
+        ]
+        return cls(
+            edges=edges, page_info=PageInfo(has_next_page=page.has_next, end_cursor=page.end_cursor)
+        )
