@@ -37,6 +37,8 @@ from fowergram.adapters.postgres.accounts import PostgresAccounts
 from fowergram.adapters.postgres.identities import PostgresIdentities
 from fowergram.adapters.postgres.mailed_tokens import PostgresMailedTokens
 from fowergram.adapters.postgres.mfa import PostgresMfaStore
+from fowergram.adapters.postgres.profiles import PostgresProfiles
+from fowergram.adapters.postgres.relationships import PostgresRelationships
 from fowergram.adapters.postgres.sessions import PostgresSessions
 from fowergram.adapters.postgres.signing_keys import SigningKeyStore
 from fowergram.adapters.redis import client as redis_client
@@ -56,6 +58,7 @@ from fowergram.domain.auth.social import SocialSignIn
 from fowergram.domain.clock import Clock
 from fowergram.domain.mail import Mailer
 from fowergram.domain.server_info import ServerInfoService
+from fowergram.domain.social.profile_service import ProfileService
 from fowergram.graphql.app import GRAPHIQL_ASSETS_PATH, STATIC_DIR, GraphQLView
 from fowergram.graphql.schema import build_schema
 from fowergram.http.auth_routes import auth_routes
@@ -154,6 +157,9 @@ async def open_container(settings: Settings, metrics: Metrics) -> AsyncIterator[
                 recovery=recovery,
                 mfa=mfa,
                 social=social,
+                profiles=ProfileService(
+                    store=PostgresProfiles(db), relationships=PostgresRelationships(db)
+                ),
             ),
             signing_keys=signing_keys,
             readiness_checks={

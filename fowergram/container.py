@@ -16,6 +16,7 @@ from fowergram.domain.auth.provider import AuthProvider
 from fowergram.domain.auth.recovery import AccountRecovery
 from fowergram.domain.auth.social import SocialSignIn
 from fowergram.domain.server_info import ServerInfoService
+from fowergram.domain.social.profile_service import ProfileService
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +28,7 @@ class Services:
     recovery: AccountRecovery
     mfa: MfaService
     social: SocialSignIn | None  # None: no provider configured
+    profiles: ProfileService
 
 
 @dataclass(frozen=True, slots=True)

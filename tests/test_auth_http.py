@@ -537,3 +537,21 @@ def test_malformed_sign_in_bodies_are_refused(
 ) -> None:
     response = client.post("/auth/signin", json=body)
     assert error_of(response, 400)["extensions"] == {"code": "BAD_USER_INPUT", "field": field}
+
+
+@pytest.mark.parametrize("forwarded", ["not-an-ip", "1.2.3.4.5", "' OR 1=1 --", "::ffff:1.2.3.x"])
+def test_a_hostile_forwarded_address_is_ignored_not_a_500(
+    live_server: LiveServer, forwarded: str
+) -> None:
+    person = new_person()
+    with httpx.Client(base_url=live_server.http_url, timeout=10) as client:
+        response = client.post(
+            "/auth/signup",
+            json=person.sign_up_body(),
+            headers={"x-forwarded-for": forwarded},
+        )
+        assert response.status_code == 201, response.text
+        sessions = client.get(
+            "/auth/sessions", headers={"authorization": f"Bearer {response.json()['accessToken']}"}
+        ).json()["sessions"]
+    assert sessions[0]["ip"] is None

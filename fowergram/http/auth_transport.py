@@ -9,6 +9,7 @@ the session's anti-CSRF token in `X-CSRF-Token` (returned at sign-in and refresh
 from __future__ import annotations
 
 import hmac
+import ipaddress
 from dataclasses import dataclass
 
 from starlette.requests import HTTPConnection
@@ -42,9 +43,19 @@ def wants_cookies(connection: HTTPConnection) -> bool:
     return connection.headers.get(MODE_HEADER, "").lower() == "cookie"
 
 
+def _ip(host: str | None) -> str | None:
+    # The host may come from a proxy's X-Forwarded-For: only a well-formed address counts.
+    if not host:
+        return None
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return None
+
+
 def client_info(connection: HTTPConnection) -> ClientInfo:
     host = connection.client.host if connection.client else None
-    return ClientInfo(ip=host, user_agent=connection.headers.get("user-agent", "")[:512])
+    return ClientInfo(ip=_ip(host), user_agent=connection.headers.get("user-agent", "")[:512])
 
 
 def presented_access_token(connection: HTTPConnection) -> Presented | None:

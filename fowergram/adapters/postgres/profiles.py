@@ -1,0 +1,47 @@
+"""Profiles, read in batches (the DataLoader's one round trip)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import asyncpg
+
+from fowergram.domain.social.profiles import Profile
+
+_SELECT = (
+    "SELECT id, username, full_name, bio, website, avatar_media_id, is_private, "
+    "followers_count, following_count, posts_count, created_at, "
+    "deleted_at IS NOT NULL AS deleted FROM users "
+)
+
+
+def profile_from(row: asyncpg.Record) -> Profile:
+    return Profile(
+        id=row["id"],
+        username=row["username"],
+        full_name=row["full_name"],
+        bio=row["bio"],
+        website=row["website"],
+        avatar_media_id=row["avatar_media_id"],
+        is_private=row["is_private"],
+        followers_count=row["followers_count"],
+        following_count=row["following_count"],
+        posts_count=row["posts_count"],
+        created_at=row["created_at"],
+        deleted=row["deleted"],
+    )
+
+
+class PostgresProfiles:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def get_many(self, user_ids: Sequence[int]) -> dict[int, Profile]:
+        rows = await self._pool.fetch(_SELECT + "WHERE id = ANY($1::bigint[])", list(user_ids))
+        return {row["id"]: profile_from(row) for row in rows}
+
+    async def get_by_username(self, username: str) -> Profile | None:
+        row = await self._pool.fetchrow(
+            _SELECT + "WHERE lower(username) = lower($1) AND deleted_at IS NULL", username
+        )
+        return profile_from(row) if row else None
