@@ -35,8 +35,10 @@ from fowergram.adapters.nats.session_events import NatsSessionEvents
 from fowergram.adapters.postgres import pool as pg_pool
 from fowergram.adapters.postgres.accounts import PostgresAccounts
 from fowergram.adapters.postgres.identities import PostgresIdentities
+from fowergram.adapters.postgres.likes import PostgresLikes
 from fowergram.adapters.postgres.mailed_tokens import PostgresMailedTokens
 from fowergram.adapters.postgres.mfa import PostgresMfaStore
+from fowergram.adapters.postgres.posts import PostgresPosts
 from fowergram.adapters.postgres.profiles import PostgresProfiles
 from fowergram.adapters.postgres.relationships import PostgresRelationships
 from fowergram.adapters.postgres.sessions import PostgresSessions
@@ -58,6 +60,8 @@ from fowergram.domain.auth.social import SocialSignIn
 from fowergram.domain.clock import Clock
 from fowergram.domain.mail import Mailer
 from fowergram.domain.server_info import ServerInfoService
+from fowergram.domain.social.likes import LikeService
+from fowergram.domain.social.post_service import PostService
 from fowergram.domain.social.profile_service import ProfileService
 from fowergram.graphql.app import GRAPHIQL_ASSETS_PATH, STATIC_DIR, GraphQLView
 from fowergram.graphql.schema import build_schema
@@ -136,6 +140,10 @@ async def open_container(settings: Settings, metrics: Metrics) -> AsyncIterator[
             settings, db, redis, nats, signing_keys, clock, on_sign_up=recovery, mfa=mfa
         )
         social = await _social_sign_in(settings, db, redis, auth, stack)
+        relationships = PostgresRelationships(db)
+        posts = PostService(
+            store=PostgresPosts(db), owners=relationships, relationships=relationships
+        )
         auth_provider: AuthProvider = auth
         if settings.supertokens_connection_uri:  # sign-up, sign-in and sessions via SuperTokens
             auth_provider = supertokens_auth(
@@ -160,6 +168,8 @@ async def open_container(settings: Settings, metrics: Metrics) -> AsyncIterator[
                 profiles=ProfileService(
                     store=PostgresProfiles(db), relationships=PostgresRelationships(db)
                 ),
+                posts=posts,
+                likes=LikeService(store=PostgresLikes(db), posts=posts),
             ),
             signing_keys=signing_keys,
             readiness_checks={

@@ -16,6 +16,8 @@ from fowergram.domain.auth.provider import AuthProvider
 from fowergram.domain.auth.recovery import AccountRecovery
 from fowergram.domain.auth.social import SocialSignIn
 from fowergram.domain.server_info import ServerInfoService
+from fowergram.domain.social.likes import LikeService
+from fowergram.domain.social.post_service import PostService
 from fowergram.domain.social.profile_service import ProfileService
 
 
@@ -29,6 +31,8 @@ class Services:
     mfa: MfaService
     social: SocialSignIn | None  # None: no provider configured
     profiles: ProfileService
+    posts: PostService
+    likes: LikeService
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -60,12 +60,28 @@ class Page(Generic[T]):
     items: Sequence[T]
     keys: Sequence[Key]
     has_next: bool
+    last_key: Key | None = None  # where the next page starts, even if items were dropped
 
     @classmethod
     def from_rows(cls, rows: Sequence[tuple[Key, T]], size: int) -> Page[T]:
         shown = rows[:size]
-        return cls([item for _, item in shown], [key for key, _ in shown], len(rows) > size)
+        return cls(
+            [item for _, item in shown],
+            [key for key, _ in shown],
+            len(rows) > size,
+            shown[-1][0] if shown else None,
+        )
+
+    def keep(self, wanted: Callable[[T], bool]) -> Page[T]:
+        """The page without the items `wanted` refuses; the cursor still moves past them."""
+        kept = [
+            (key, item) for key, item in zip(self.keys, self.items, strict=True) if wanted(item)
+        ]
+        return Page(
+            [item for _, item in kept], [key for key, _ in kept], self.has_next, self.last_key
+        )
 
     @property
     def end_cursor(self) -> str | None:
-        return encode_cursor(self.keys[-1]) if self.keys else None
+        key = self.last_key or (self.keys[-1] if self.keys else None)
+        return encode_cursor(key) if key is not None else None

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from strawberry.dataloader import DataLoader
 
+from fowergram.domain.social.posts import Post
 from fowergram.domain.social.profiles import Profile
 from fowergram.graphql.context import Context
 
@@ -19,3 +20,24 @@ def users(context: Context) -> DataLoader[int, Profile | None]:
         return [found.get(user_id) for user_id in ids]
 
     return context.loader("users", lambda: DataLoader(load_fn=load))
+
+
+def posts(context: Context) -> DataLoader[int, Post | None]:
+    """Posts the viewer may see; None for hidden, deleted or unknown ids."""
+    viewer_id = context.viewer.user_id if context.viewer else None
+
+    async def load(ids: Sequence[int]) -> list[Post | None]:
+        found = await context.services.posts.visible(viewer_id, ids)
+        return [found.get(post_id) for post_id in ids]
+
+    return context.loader("posts", lambda: DataLoader(load_fn=load))
+
+
+def viewer_has_liked(context: Context) -> DataLoader[int, bool]:
+    viewer_id = context.viewer.user_id if context.viewer else None
+
+    async def load(ids: Sequence[int]) -> list[bool]:
+        liked = await context.services.likes.liked_by_viewer(viewer_id, ids)
+        return [post_id in liked for post_id in ids]
+
+    return context.loader("viewer_has_liked", lambda: DataLoader(load_fn=load))

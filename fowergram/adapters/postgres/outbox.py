@@ -8,8 +8,10 @@ import asyncpg
 
 from fowergram.domain.events import DomainEvent
 
+Conn = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
 
-async def record_events(conn: asyncpg.Connection, events: Sequence[DomainEvent]) -> None:
+
+async def record_events(conn: Conn, events: Sequence[DomainEvent]) -> None:
     """Insert `events` on `conn`, which must be inside the change's transaction."""
     if not conn.is_in_transaction():
         raise RuntimeError("outbox events must be written inside the change's transaction")

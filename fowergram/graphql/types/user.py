@@ -1,10 +1,18 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
+from strawberry.types import Info
 
+from fowergram.domain.pagination import decode_cursor
 from fowergram.domain.social.profiles import Profile
+from fowergram.graphql.connection import Connection
+from fowergram.graphql.context import Context
+
+if TYPE_CHECKING:
+    from fowergram.graphql.types.post import PostType
 
 
 @strawberry.type(name="User", description="A person's public profile.")
@@ -19,6 +27,18 @@ class UserType:
     following_count: int
     posts_count: int
     created_at: datetime
+
+    @strawberry.field(description="The posts grid, newest first (visibility applies).")
+    async def posts(
+        self, info: Info[Context, None], first: int | None = None, after: str | None = None
+    ) -> Connection[Annotated[PostType, strawberry.lazy("fowergram.graphql.types.post")]]:
+        from fowergram.graphql.types.post import PostType
+
+        viewer_id = info.context.viewer.user_id if info.context.viewer else None
+        page = await info.context.services.posts.by_author(
+            viewer_id, int(self.id), first, decode_cursor(after)
+        )
+        return Connection.from_page(page, PostType.from_domain)
 
     @classmethod
     def from_domain(cls, profile: Profile) -> UserType:

@@ -1,0 +1,217 @@
+"""Posts and everything written with them, each write one transaction with its event."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+import asyncpg
+
+from fowergram.adapters.postgres.outbox import Conn, record_events
+from fowergram.domain.events import DomainEvent
+from fowergram.domain.pagination import Key, Page
+from fowergram.domain.social.captions import CaptionFacts
+from fowergram.domain.social.posts import NewPost, Post
+
+_BY_IDS = "SELECT * FROM post_rows WHERE id = ANY($1::bigint[])"
+_BY_AUTHOR = (
+    "SELECT * FROM post_rows WHERE author_id = $1 AND deleted_at IS NULL "
+    "AND ($2::bigint IS NULL OR id < $2) ORDER BY id DESC LIMIT $3"
+)
+_BY_HASHTAG = (
+    "SELECT p.* FROM post_hashtags ph JOIN hashtags h ON h.id = ph.hashtag_id "
+    "JOIN post_rows p ON p.id = ph.post_id WHERE lower(h.tag) = lower($1) "
+    "AND p.deleted_at IS NULL AND ($2::bigint IS NULL OR ph.post_id < $2) "
+    "ORDER BY ph.post_id DESC LIMIT $3"
+)
+_SAVED = (
+    "SELECT p.*, (extract(epoch FROM s.created_at) * 1000000)::bigint AS saved_us "
+    "FROM saved_posts s JOIN post_rows p ON p.id = s.post_id "
+    "WHERE s.user_id = $1 AND p.deleted_at IS NULL AND ($2::bigint IS NULL "
+    "OR (s.created_at, s.post_id) < (to_timestamp($2 / 1000000.0), $3)) "
+    "ORDER BY s.created_at DESC, s.post_id DESC LIMIT $4"
+)
+_INSERT_KEY = "INSERT INTO post_idempotency_keys (author_id, key, post_id) VALUES ($1, $2, $3)"
+_USABLE_MEDIA = (
+    "SELECT id FROM media WHERE id = ANY($1::bigint[]) AND owner_id = $2 AND status = 'ready'"
+)
+
+
+def _post(row: asyncpg.Record) -> Post:
+    return Post(
+        id=row["id"],
+        author_id=row["author_id"],
+        caption=row["caption"],
+        media_ids=tuple(row["media_ids"]),
+        like_count=row["like_count"],
+        comment_count=row["comment_count"],
+        created_at=row["created_at"],
+        edited_at=row["edited_at"],
+        deleted=row["deleted"],
+    )
+
+
+async def _write_facts(conn: Conn, post_id: int, facts: CaptionFacts) -> None:
+    """Hashtags and mentions of a caption (replacing earlier ones on edit)."""
+    await conn.execute("DELETE FROM post_hashtags WHERE post_id = $1", post_id)
+    await conn.execute("DELETE FROM post_mentions WHERE post_id = $1", post_id)
+    if facts.hashtags:
+        # Upsert keeps the first spelling as the display form.
+        await conn.execute(
+            "INSERT INTO hashtags (tag) SELECT t FROM unnest($1::text[]) AS t "
+            "ON CONFLICT (lower(tag)) DO NOTHING",
+            list(facts.hashtags),
+        )
+        await conn.execute(
+            "INSERT INTO post_hashtags (post_id, hashtag_id) "
+            "SELECT $1, id FROM hashtags WHERE lower(tag) = ANY($2::text[]) "
+            "ON CONFLICT DO NOTHING",
+            post_id,
+            [tag.lower() for tag in facts.hashtags],
+        )
+    if facts.mentions:
+        await conn.execute(
+            "INSERT INTO post_mentions (post_id, user_id) SELECT $1, id FROM users "
+            "WHERE lower(username) = ANY($2::text[]) AND deleted_at IS NULL ON CONFLICT DO NOTHING",
+            post_id,
+            list(facts.mentions),
+        )
+
+
+class PostgresPosts:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def create(
+        self, post: NewPost, *, event: DomainEvent, idempotency_window_s: int
+    ) -> tuple[Post, bool]:
+        async with self._pool.acquire() as conn, conn.transaction():
+            if post.idempotency_key is not None:
+                earlier = await self._earlier(conn, post, idempotency_window_s)
+                if earlier is not None:
+                    return earlier, False
+            post_id: int = await conn.fetchval(
+                "INSERT INTO posts (author_id, caption) VALUES ($1, $2) RETURNING id",
+                post.author_id,
+                post.facts.text,
+            )
+            if post.media_ids:
+                await conn.executemany(
+                    "INSERT INTO post_media (post_id, media_id, position) VALUES ($1, $2, $3)",
+                    [(post_id, media_id, i) for i, media_id in enumerate(post.media_ids)],
+                )
+            await _write_facts(conn, post_id, post.facts)
+            await conn.execute(
+                "UPDATE users SET posts_count = posts_count + 1 WHERE id = $1", post.author_id
+            )
+            if post.idempotency_key is not None:
+                await conn.execute(
+                    _INSERT_KEY,
+                    post.author_id,
+                    post.idempotency_key,
+                    post_id,
+                )
+            await record_events(conn, [replace(event, aggregate_id=post_id)])
+            row = await conn.fetchrow(_BY_IDS, [post_id])
+        assert row is not None
+        return _post(row), True
+
+    async def _earlier(self, conn: Conn, post: NewPost, window_s: int) -> Post | None:
+        # The lock makes a concurrent retry with the same key wait for our commit.
+        await conn.execute(
+            "DELETE FROM post_idempotency_keys WHERE author_id = $1 AND key = $2 "
+            "AND created_at < now() - make_interval(secs => $3)",
+            post.author_id,
+            post.idempotency_key,
+            float(window_s),
+        )
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1 || ':' || $2, 0))",
+            str(post.author_id),
+            post.idempotency_key,
+        )
+        post_id = await conn.fetchval(
+            "SELECT post_id FROM post_idempotency_keys WHERE author_id = $1 AND key = $2",
+            post.author_id,
+            post.idempotency_key,
+        )
+        if post_id is None:
+            return None
+        row = await conn.fetchrow(_BY_IDS, [post_id])
+        return _post(row) if row else None
+
+    async def usable_media(self, author_id: int, media_ids: Sequence[int]) -> set[int]:
+        rows = await self._pool.fetch(
+            _USABLE_MEDIA,
+            list(media_ids),
+            author_id,
+        )
+        return {row["id"] for row in rows}
+
+    async def edit(self, post_id: int, facts: CaptionFacts, *, event: DomainEvent) -> Post | None:
+        async with self._pool.acquire() as conn, conn.transaction():
+            previous = await conn.fetchval(
+                "SELECT caption FROM posts WHERE id = $1 AND deleted_at IS NULL FOR UPDATE",
+                post_id,
+            )
+            if previous is None:
+                return None
+            if previous != facts.text:
+                await conn.execute(
+                    "INSERT INTO post_edits (post_id, previous_caption) VALUES ($1, $2)",
+                    post_id,
+                    previous,
+                )
+                await conn.execute(
+                    "UPDATE posts SET caption = $2, edited_at = now() WHERE id = $1",
+                    post_id,
+                    facts.text,
+                )
+                await _write_facts(conn, post_id, facts)
+                await record_events(conn, [event])
+            row = await conn.fetchrow(_BY_IDS, [post_id])
+        return _post(row) if row else None
+
+    async def delete(self, post_id: int, *, event: DomainEvent) -> bool:
+        async with self._pool.acquire() as conn, conn.transaction():
+            author_id = await conn.fetchval(
+                "UPDATE posts SET deleted_at = now() WHERE id = $1 AND deleted_at IS NULL "
+                "RETURNING author_id",
+                post_id,
+            )
+            if author_id is None:
+                return False
+            await conn.execute(
+                "UPDATE users SET posts_count = posts_count - 1 WHERE id = $1", author_id
+            )
+            await record_events(conn, [event])
+        return True
+
+    async def get_many(self, post_ids: Sequence[int]) -> dict[int, Post]:
+        rows = await self._pool.fetch(_BY_IDS, list(post_ids))
+        return {row["id"]: _post(row) for row in rows}
+
+    async def by_author(self, author_id: int, after: Key | None, size: int) -> Page[Post]:
+        rows = await self._pool.fetch(_BY_AUTHOR, author_id, after[0] if after else None, size + 1)
+        return Page.from_rows([((row["id"],), _post(row)) for row in rows], size)
+
+    async def by_hashtag(self, tag: str, after: Key | None, size: int) -> Page[Post]:
+        rows = await self._pool.fetch(_BY_HASHTAG, tag, after[0] if after else None, size + 1)
+        return Page.from_rows([((row["id"],), _post(row)) for row in rows], size)
+
+    async def saved_by(self, user_id: int, after: Key | None, size: int) -> Page[Post]:
+        saved_us, post_id = after if after else (None, None)
+        rows = await self._pool.fetch(_SAVED, user_id, saved_us, post_id, size + 1)
+        return Page.from_rows([((row["saved_us"], row["id"]), _post(row)) for row in rows], size)
+
+    async def save(self, user_id: int, post_id: int) -> None:
+        await self._pool.execute(
+            "INSERT INTO saved_posts (user_id, post_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            user_id,
+            post_id,
+        )
+
+    async def unsave(self, user_id: int, post_id: int) -> None:
+        await self._pool.execute(
+            "DELETE FROM saved_posts WHERE user_id = $1 AND post_id = $2", user_id, post_id
+        )

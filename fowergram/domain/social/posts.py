@@ -1,0 +1,60 @@
+"""Posts: the model, the store port, and the rules for writing and reading them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from fowergram.domain.events import DomainEvent
+from fowergram.domain.pagination import Key, Page
+from fowergram.domain.social.captions import CaptionFacts
+
+MAX_MEDIA = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Post:
+    id: int
+    author_id: int
+    caption: str
+    media_ids: tuple[int, ...]
+    like_count: int
+    comment_count: int
+    created_at: datetime
+    edited_at: datetime | None
+    deleted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class NewPost:
+    author_id: int
+    facts: CaptionFacts
+    media_ids: tuple[int, ...]
+    idempotency_key: str | None
+
+
+class PostStore(Protocol):
+    async def create(
+        self, post: NewPost, *, event: DomainEvent, idempotency_window_s: int
+    ) -> tuple[Post, bool]:
+        """Insert the post, its media, tags, mentions, the author's count and the event in
+        one transaction; (the earlier post, False) when the idempotency key was used."""
+        ...
+
+    async def usable_media(self, author_id: int, media_ids: Sequence[int]) -> set[int]:
+        """Those of `media_ids` the author owns and that are ready."""
+        ...
+
+    async def edit(
+        self, post_id: int, facts: CaptionFacts, *, event: DomainEvent
+    ) -> Post | None: ...
+
+    async def delete(self, post_id: int, *, event: DomainEvent) -> bool: ...
+    async def get_many(self, post_ids: Sequence[int]) -> dict[int, Post]: ...
+    async def by_author(self, author_id: int, after: Key | None, size: int) -> Page[Post]: ...
+    async def by_hashtag(self, tag: str, after: Key | None, size: int) -> Page[Post]: ...
+    async def saved_by(self, user_id: int, after: Key | None, size: int) -> Page[Post]: ...
+    async def save(self, user_id: int, post_id: int) -> None: ...
+    async def unsave(self, user_id: int, post_id: int) -> None: ...

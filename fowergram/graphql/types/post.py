@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+from strawberry.types import Info
+
+from fowergram.domain.pagination import decode_cursor
+from fowergram.domain.social.posts import Post
+from fowergram.graphql import loaders
+from fowergram.graphql.connection import Connection
+from fowergram.graphql.context import Context
+
+if TYPE_CHECKING:
+    from fowergram.graphql.types.user import UserType
+
+
+@strawberry.type(name="Post")
+class PostType:
+    id: strawberry.ID
+    caption: str
+    media_ids: list[strawberry.ID]
+    like_count: int
+    comment_count: int
+    created_at: datetime
+    edited_at: datetime | None
+    author_id: strawberry.Private[int]
+
+    @classmethod
+    def from_domain(cls, post: Post) -> PostType:
+        return cls(
+            id=strawberry.ID(str(post.id)),
+            caption=post.caption,
+            media_ids=[strawberry.ID(str(m)) for m in post.media_ids],
+            like_count=post.like_count,
+            comment_count=post.comment_count,
+            created_at=post.created_at,
+            edited_at=post.edited_at,
+            author_id=post.author_id,
+        )
+
+    @strawberry.field
+    async def author(
+        self, info: Info[Context, None]
+    ) -> Annotated[UserType, strawberry.lazy("fowergram.graphql.types.user")] | None:
+        from fowergram.graphql.types.user import UserType
+
+        profile = await loaders.users(info.context).load(self.author_id)
+        return UserType.from_domain(profile) if profile else None
+
+    @strawberry.field
+    async def viewer_has_liked(self, info: Info[Context, None]) -> bool:
+        return await loaders.viewer_has_liked(info.context).load(int(self.id))
+
+    @strawberry.field(description="Who liked it, most recent first.")
+    async def likers(
+        self, info: Info[Context, None], first: int | None = None, after: str | None = None
+    ) -> Connection[Annotated[UserType, strawberry.lazy("fowergram.graphql.types.user")]]:
+        from fowergram.graphql.types.user import UserType
+
+        viewer_id = info.context.viewer.user_id if info.context.viewer else None
+        page = await info.context.services.likes.likers(
+            viewer_id, int(self.id), first, decode_cursor(after, arity=2)
+        )
+        users = await loaders.users(info.context).load_many(list(page.items))
+        shown = {profile.id: profile for profile in users if profile is not None}
+        visible = page.keep(lambda user_id: user_id in shown)
+        return Connection.from_page(visible, lambda user_id: UserType.from_domain(shown[user_id]))

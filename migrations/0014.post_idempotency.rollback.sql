@@ -1,0 +1,2 @@
+DROP VIEW IF EXISTS post_rows;
+DROP TABLE IF EXISTS post_idempotency_keys;

@@ -1,0 +1,133 @@
+"""Likes: idempotent, counted with the row in one transaction (also under concurrency),
+`viewerHasLiked`, the likers list, and an outbox event per change."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import httpx
+import psycopg
+import pytest
+from support.auth_helpers import bearer
+from support.live_server import LiveServer
+from support.social_helpers import Member, join
+
+LIKE = "mutation($id: ID!) { likePost(id: $id) { likeCount viewerHasLiked } }"
+UNLIKE = "mutation($id: ID!) { unlikePost(id: $id) { likeCount viewerHasLiked } }"
+POST = (
+    "query($id: ID!, $n: Int, $a: String) { post(id: $id) { likeCount viewerHasLiked "
+    "likers(first: $n, after: $a) { edges { node { username } } "
+    "pageInfo { hasNextPage endCursor } } } }"
+)
+
+
+@pytest.fixture
+def author(live_server: LiveServer) -> Iterator[Member]:
+    person = join(live_server.http_url)
+    yield person
+    person.client.close()
+
+
+def _post(author: Member) -> str:
+    data = author.data('mutation { createPost(input: {caption: "like me"}) { id } }')
+    return str(data["createPost"]["id"])
+
+
+def _counts(database_url: str, post_id: str) -> tuple[int, int, int]:
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            "SELECT p.like_count, (SELECT count(*) FROM post_likes l WHERE l.post_id = p.id), "
+            "(SELECT count(*) FROM outbox o WHERE o.aggregate_id = p.id AND o.kind = 'post.liked') "
+            "FROM posts p WHERE p.id = %s",
+            (int(post_id),),
+        ).fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1]), int(row[2])
+
+
+def test_like_is_idempotent_and_unlike_undoes_it(author: Member, migrated_database: str) -> None:
+    post_id = _post(author)
+    assert author.data(LIKE, {"id": post_id})["likePost"] == {
+        "likeCount": 1,
+        "viewerHasLiked": True,
+    }
+    assert author.data(LIKE, {"id": post_id})["likePost"]["likeCount"] == 1
+    assert _counts(migrated_database, post_id) == (1, 1, 1)  # one event: one change
+    assert author.data(POST, {"id": post_id})["post"]["viewerHasLiked"] is True
+
+    assert author.data(UNLIKE, {"id": post_id})["unlikePost"] == {
+        "likeCount": 0,
+        "viewerHasLiked": False,
+    }
+    assert author.data(UNLIKE, {"id": post_id})["unlikePost"]["likeCount"] == 0
+    assert _counts(migrated_database, post_id)[:2] == (0, 0)
+
+
+async def test_concurrent_likes_keep_the_count_equal_to_the_rows(
+    live_server: LiveServer, author: Member, migrated_database: str
+) -> None:
+    post_id = _post(author)
+    fans = [join(live_server.http_url) for _ in range(12)]
+    try:
+        async with httpx.AsyncClient(base_url=live_server.http_url, timeout=20) as client:
+
+            async def send(fan: Member, document: str) -> None:
+                response = await client.post(
+                    "/graphql",
+                    json={"query": document, "variables": {"id": post_id}},
+                    headers=bearer(fan.token),
+                )
+                assert "errors" not in response.json(), response.text
+
+            # Everyone likes twice at once, then half of them unlike, all interleaved.
+            await asyncio.gather(*(send(fan, LIKE) for fan in fans for _ in range(2)))
+            await asyncio.gather(
+                *(send(fan, UNLIKE) for fan in fans[:6]), *(send(fan, LIKE) for fan in fans[6:])
+            )
+    finally:
+        for fan in fans:
+            fan.client.close()
+    like_count, rows, _ = _counts(migrated_database, post_id)
+    assert like_count == rows == 6
+
+
+def test_likers_are_listed_newest_first_with_cursors(
+    live_server: LiveServer, author: Member
+) -> None:
+    post_id = _post(author)
+    fans = [join(live_server.http_url) for _ in range(3)]
+    try:
+        for fan in fans:
+            fan.data(LIKE, {"id": post_id})
+        first = author.data(POST, {"id": post_id, "n": 2})["post"]
+        assert first["likeCount"] == 3
+        assert first["viewerHasLiked"] is False
+        names = [edge["node"]["username"] for edge in first["likers"]["edges"]]
+        assert names == [fans[2].username, fans[1].username]
+        rest = author.data(
+            POST, {"id": post_id, "n": 2, "a": first["likers"]["pageInfo"]["endCursor"]}
+        )["post"]["likers"]
+        assert [edge["node"]["username"] for edge in rest["edges"]] == [fans[0].username]
+        assert rest["pageInfo"]["hasNextPage"] is False
+    finally:
+        for fan in fans:
+            fan.client.close()
+
+
+def test_unknown_and_deleted_posts_cannot_be_liked(author: Member) -> None:
+    post_id = _post(author)
+    author.data("mutation($id: ID!) { deletePost(id: $id) }", {"id": post_id})
+    for target in (post_id, "987654321987"):
+        assert author.error(LIKE, {"id": target})["extensions"]["code"] == "NOT_FOUND"
+
+
+def test_viewer_has_liked_is_false_for_anonymous_viewers(
+    live_server: LiveServer, author: Member
+) -> None:
+    post_id = _post(author)
+    author.data(LIKE, {"id": post_id})
+    with httpx.Client(base_url=live_server.http_url) as anonymous:
+        body = anonymous.post("/graphql", json={"query": POST, "variables": {"id": post_id}}).json()
+    assert body["data"]["post"]["viewerHasLiked"] is False
+    assert body["data"]["post"]["likeCount"] == 1
