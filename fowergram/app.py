@@ -34,11 +34,13 @@ from fowergram.adapters.nats import connection as nats_connection
 from fowergram.adapters.nats.session_events import NatsSessionEvents
 from fowergram.adapters.postgres import pool as pg_pool
 from fowergram.adapters.postgres.accounts import PostgresAccounts
+from fowergram.adapters.postgres.follows import PostgresGraph
 from fowergram.adapters.postgres.identities import PostgresIdentities
 from fowergram.adapters.postgres.likes import PostgresLikes
 from fowergram.adapters.postgres.mailed_tokens import PostgresMailedTokens
 from fowergram.adapters.postgres.mfa import PostgresMfaStore
 from fowergram.adapters.postgres.posts import PostgresPosts
+from fowergram.adapters.postgres.profile_writes import PostgresProfileWriter
 from fowergram.adapters.postgres.profiles import PostgresProfiles
 from fowergram.adapters.postgres.relationships import PostgresRelationships
 from fowergram.adapters.postgres.sessions import PostgresSessions
@@ -60,9 +62,11 @@ from fowergram.domain.auth.social import SocialSignIn
 from fowergram.domain.clock import Clock
 from fowergram.domain.mail import Mailer
 from fowergram.domain.server_info import ServerInfoService
+from fowergram.domain.social.graph_service import GraphService
 from fowergram.domain.social.likes import LikeService
 from fowergram.domain.social.post_service import PostService
 from fowergram.domain.social.profile_service import ProfileService
+from fowergram.domain.social.profile_update import ProfileEditor
 from fowergram.graphql.app import GRAPHIQL_ASSETS_PATH, STATIC_DIR, GraphQLView
 from fowergram.graphql.schema import build_schema
 from fowergram.http.auth_routes import auth_routes
@@ -146,6 +150,7 @@ async def open_container(settings: Settings, metrics: Metrics) -> AsyncIterator[
         )
         auth_provider: AuthProvider = auth
         if settings.supertokens_connection_uri:  # sign-up, sign-in and sessions via SuperTokens
+            social = None  # it would issue built-in sessions, which SuperTokens mode refuses
             auth_provider = supertokens_auth(
                 settings, db, redis, nats, clock, on_sign_up=recovery, second_factor=mfa
             )
@@ -168,6 +173,13 @@ async def open_container(settings: Settings, metrics: Metrics) -> AsyncIterator[
                 profiles=ProfileService(
                     store=PostgresProfiles(db), relationships=PostgresRelationships(db)
                 ),
+                graph=GraphService(
+                    store=PostgresGraph(db),
+                    owners=PostgresRelationships(db),
+                    relationships=PostgresRelationships(db),
+                    limiter=RedisRateLimiter(redis, key_prefix=settings.redis_key_prefix),
+                ),
+                profile_edits=ProfileEditor(writer=PostgresProfileWriter(db)),
                 posts=posts,
                 likes=LikeService(store=PostgresLikes(db), posts=posts),
             ),
@@ -205,6 +217,7 @@ async def _auth_service(
         policy=AuthPolicy(
             access_ttl=timedelta(seconds=settings.access_token_ttl_s),
             refresh_ttl=timedelta(seconds=settings.refresh_token_ttl_s),
+            reuse_grace=timedelta(seconds=settings.refresh_reuse_grace_s),
         ),
         # Same parameters as real hashes, so a sign-in for a missing account costs the same.
         dummy_password_hash=await hasher.hash(SystemSecrets().token()),
@@ -245,6 +258,8 @@ async def _social_sign_in(
         verification=PostgresMailedTokens(db),
         auth=auth,
         redirect_uris=settings.allowed_redirect_uris,
+        limiter=RedisRateLimiter(redis, key_prefix=settings.redis_key_prefix),
+        secrets_source=SystemSecrets(),
     )
 
 
@@ -291,6 +306,7 @@ def _account_recovery(
             links_base=settings.links_base,
             app_name=settings.app_name,
         ),
+        passwords_held_elsewhere=settings.supertokens_connection_uri is not None,
     )
 
 

@@ -79,6 +79,10 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: Port = 8080
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Proxies whose X-Forwarded-For is believed (comma-separated addresses, or "*"). Client
+    # addresses drive the per-IP limits: behind a load balancer list it here, and never use
+    # "*" when clients can reach the server directly.
+    forwarded_allow_ips: str = "127.0.0.1"
 
     database_url: PostgresUrl = None
     redis_url: RedisUrl = None
@@ -111,6 +115,8 @@ class Settings(BaseSettings):
     access_token_ttl_s: Annotated[int, Field(ge=30, le=24 * 3600)] = 15 * 60
     refresh_token_ttl_s: Annotated[int, Field(ge=3600, le=365 * 24 * 3600)] = 30 * 24 * 3600
     signing_key_rotation_s: Annotated[int, Field(ge=3600)] = 30 * 24 * 3600
+    # a refresh token replaced this recently is refused without revoking the session
+    refresh_reuse_grace_s: Annotated[float, Field(ge=0, le=60)] = 10.0
     jwt_issuer: str = "fowergram"
     # how often an instance re-reads the signing keys (rotations by other instances or
     # `fowergram keys rotate` reach it within this time)

@@ -16,9 +16,11 @@ from fowergram.domain.auth.provider import AuthProvider
 from fowergram.domain.auth.recovery import AccountRecovery
 from fowergram.domain.auth.social import SocialSignIn
 from fowergram.domain.server_info import ServerInfoService
+from fowergram.domain.social.graph_service import GraphService
 from fowergram.domain.social.likes import LikeService
 from fowergram.domain.social.post_service import PostService
 from fowergram.domain.social.profile_service import ProfileService
+from fowergram.domain.social.profile_update import ProfileEditor
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +35,8 @@ class Services:
     profiles: ProfileService
     posts: PostService
     likes: LikeService
+    graph: GraphService
+    profile_edits: ProfileEditor
 
 
 @dataclass(frozen=True, slots=True)

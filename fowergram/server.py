@@ -19,6 +19,7 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "log_config": None,  # keep our JSON logging
         "access_log": False,  # ObserveRequests logs each request with its id
         "proxy_headers": True,
+        "forwarded_allow_ips": settings.forwarded_allow_ips,
         "server_header": False,
         "timeout_graceful_shutdown": 10,
         "ws_max_size": 1024 * 1024,

@@ -76,6 +76,8 @@ def make_settings(service_urls: ServiceUrls, database_url: str, **overrides: obj
         "db_pool_max_size": 5,
         # The development mailbox (and any other local data) in a private folder.
         "data_dir": Path(tempfile.gettempdir()) / f"fowergram-test-{unique}",
+        # Replays are revoked at once unless a test studies the grace period itself.
+        "refresh_reuse_grace_s": 0,
         # Cheap argon2 in tests: the cost parameters are not what is under test.
         "argon2_time_cost": 1,
         "argon2_memory_kib": 8192,

@@ -555,3 +555,31 @@ def test_a_hostile_forwarded_address_is_ignored_not_a_500(
             "/auth/sessions", headers={"authorization": f"Bearer {response.json()['accessToken']}"}
         ).json()["sessions"]
     assert sessions[0]["ip"] is None
+
+
+async def test_two_tabs_refreshing_at_once_do_not_sign_the_user_out(
+    service_urls: ServiceUrls, migrated_database: str
+) -> None:
+    import asyncio
+
+    settings = make_settings(service_urls, migrated_database, refresh_reuse_grace_s=10)
+    with LiveServer(create_app(settings), settings) as server:
+        person = new_person()
+        async with httpx.AsyncClient(base_url=server.http_url, timeout=10) as client:
+            signed_up = (await client.post("/auth/signup", json=person.sign_up_body())).json()
+            body = {"refreshToken": signed_up["refreshToken"]}
+            first, second = await asyncio.gather(
+                client.post("/auth/session/refresh", json=body),
+                client.post("/auth/session/refresh", json=body),
+            )
+            assert sorted([first.status_code, second.status_code]) == [200, 401]
+            winner = first if first.status_code == 200 else second
+            sessions = await client.get(
+                "/auth/sessions",
+                headers={"authorization": f"Bearer {winner.json()['accessToken']}"},
+            )
+            assert sessions.status_code == 200  # the session survived the race
+            again = await client.post(
+                "/auth/session/refresh", json={"refreshToken": winner.json()["refreshToken"]}
+            )
+            assert again.status_code == 200

@@ -188,3 +188,12 @@ def test_whitespace_only_password_is_refused(raw: str) -> None:
 )
 def test_any_character_is_allowed_in_passwords(raw: str) -> None:
     assert validate_password(raw) == raw
+
+
+def test_lone_surrogates_are_not_passwords() -> None:
+    from fowergram.domain.auth.identity import validate_password
+    from fowergram.domain.errors import BadUserInput
+
+    with pytest.raises(BadUserInput) as refused:
+        validate_password("\ud800 long enough here")
+    assert refused.value.field == "password"

@@ -23,6 +23,7 @@ from support.services import ServiceUrls
 from fowergram.app import create_app
 from fowergram.domain.auth.guard import (
     FAILURES_PER_ACCOUNT,
+    FAILURES_PER_IDENTIFIER_AND_IP,
     SIGN_IN_PER_IP,
     SIGN_UP_PER_IP,
 )
@@ -56,22 +57,26 @@ def _new_account(server: LiveServer) -> tuple[str, str]:
     return person.username, person.email
 
 
-def test_failed_sign_ins_lock_the_account_not_its_neighbours(server: LiveServer) -> None:
+def test_a_guesser_is_stopped_without_locking_the_owner_out(server: LiveServer) -> None:
+    """From one address, 10 failures for one identifier (however it is spelt after
+    normalisation) stop that address; the owner, elsewhere, still signs in."""
     username, _ = _new_account(server)
-    neighbour, _ = _new_account(server)
-    assert FAILURES_PER_ACCOUNT.limit == 10
-
-    # Spread over many addresses, as a distributed guesser would.
-    for attempt in range(FAILURES_PER_ACCOUNT.limit):
-        failed = _sign_in(server, username, f"guess number {attempt}", ip=new_ip())
+    guesser = new_ip()
+    fullwidth = "".join(chr(ord(ch) + 0xFEE0) for ch in username)
+    spellings = [username, username.upper(), fullwidth]
+    assert FAILURES_PER_IDENTIFIER_AND_IP.limit == 10
+    for attempt in range(FAILURES_PER_IDENTIFIER_AND_IP.limit):
+        failed = _sign_in(server, spellings[attempt % 3], f"guess {attempt}", ip=guesser)
         assert error_of(failed, 401)["extensions"] == {"code": "UNAUTHENTICATED"}
 
-    locked = _sign_in(server, username, PASSWORD, ip=new_ip())  # even the right password
-
-    retry_after = _assert_rate_limited(locked)
-    assert retry_after <= FAILURES_PER_ACCOUNT.window_s
+    for spelling in spellings:  # even the right password, from the guesser's address
+        retry_after = _assert_rate_limited(_sign_in(server, spelling, PASSWORD, ip=guesser))
+        assert retry_after <= FAILURES_PER_IDENTIFIER_AND_IP.window_s
+    assert session_of(_sign_in(server, username, PASSWORD, ip=new_ip()))["user"]["username"] == (
+        username
+    )
     # GraphQL tells the same, inside the result.
-    with http_client(server.http_url) as client:
+    with http_client(server.http_url, ip=guesser) as client:
         response = client.post(
             "/graphql",
             json={
@@ -83,27 +88,28 @@ def test_failed_sign_ins_lock_the_account_not_its_neighbours(server: LiveServer)
     assert response.status_code == 200
     [error] = response.json()["errors"]
     assert error["extensions"]["code"] == "RATE_LIMITED"
-    assert 1 <= error["extensions"]["retryAfter"] <= FAILURES_PER_ACCOUNT.window_s
-    assert session_of(_sign_in(server, neighbour, PASSWORD, ip=new_ip()))["user"]["username"] == (
-        neighbour
-    )
+    assert 1 <= error["extensions"]["retryAfter"] <= FAILURES_PER_IDENTIFIER_AND_IP.window_s
 
 
-def test_the_account_limit_holds_for_every_spelling_of_the_account(server: LiveServer) -> None:
-    """The limit protects the account, whichever identifier names it: its email, its username,
-    or their upper-case and fullwidth spellings (all of which sign in to the same account)."""
+def test_unknown_identifiers_are_throttled_the_same_way(server: LiveServer) -> None:
+    """The limit keys on what was typed, so it cannot tell who has an account."""
+    guesser = new_ip()
+    unknown = new_person().username
+    for attempt in range(FAILURES_PER_IDENTIFIER_AND_IP.limit):
+        error_of(_sign_in(server, unknown, f"guess {attempt}", ip=guesser), 401)
+    _assert_rate_limited(_sign_in(server, unknown, PASSWORD, ip=guesser))
+
+
+def test_a_distributed_guesser_locks_the_account_for_everyone(server: LiveServer) -> None:
     username, email = _new_account(server)
-    fullwidth = "".join(chr(ord(ch) + 0xFEE0) for ch in username)
-    spellings = [username, email, username.upper(), email.upper(), fullwidth]
-    for spelling in spellings:  # each spelling does reach the account
-        session_of(_sign_in(server, spelling, PASSWORD, ip=new_ip()))
-
+    neighbour, _ = _new_account(server)
+    assert FAILURES_PER_ACCOUNT.limit == 100
     for attempt in range(FAILURES_PER_ACCOUNT.limit):
-        spelling = spellings[attempt % len(spellings)]
-        error_of(_sign_in(server, spelling, f"guess {attempt}", ip=new_ip()), 401)
-
-    for spelling in spellings:
-        _assert_rate_limited(_sign_in(server, spelling, PASSWORD, ip=new_ip()))
+        identifier = username if attempt % 2 else email
+        error_of(_sign_in(server, identifier, f"guess {attempt}", ip=new_ip()), 401)
+    _assert_rate_limited(_sign_in(server, username, PASSWORD, ip=new_ip()))
+    _assert_rate_limited(_sign_in(server, email, PASSWORD, ip=new_ip()))
+    assert session_of(_sign_in(server, neighbour, PASSWORD, ip=new_ip()))
 
 
 def test_sign_ins_from_one_address_are_limited(server: LiveServer) -> None:

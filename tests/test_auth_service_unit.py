@@ -233,7 +233,11 @@ def world() -> World:
         limiter=limiter,
         secrets=Secrets(),
         clock=clock,
-        policy=AuthPolicy(access_ttl=timedelta(minutes=15), refresh_ttl=timedelta(days=30)),
+        policy=AuthPolicy(
+            access_ttl=timedelta(minutes=15),
+            refresh_ttl=timedelta(days=30),
+            reuse_grace=timedelta(seconds=10),
+        ),
         dummy_password_hash="hashed:nobody's",
         second_factor=second_factor,
         challenges=Challenges(),
@@ -256,6 +260,11 @@ def test_refresh_classification_is_a_pure_rule() -> None:
     assert classify_refresh(live, now=now + timedelta(days=2)) is RefreshOutcome.ENDED
     revoked = replace(live, replaced_at=now, session_revoked_at=now)
     assert classify_refresh(revoked, now=now) is RefreshOutcome.ENDED
+    just_replaced = replace(live, replaced_at=now - timedelta(seconds=3))
+    grace = timedelta(seconds=10)
+    assert classify_refresh(just_replaced, now=now, grace=grace) is RefreshOutcome.SUPERSEDED
+    later = now + timedelta(seconds=8)
+    assert classify_refresh(just_replaced, now=later, grace=grace) is RefreshOutcome.REUSED
 
 
 async def test_refresh_slides_the_session_until_it_lapses(world: World) -> None:
@@ -272,6 +281,10 @@ async def test_refresh_slides_the_session_until_it_lapses(world: World) -> None:
 async def test_a_replayed_refresh_token_revokes_and_announces(world: World) -> None:
     first = await _sign_up(world)
     _, rotated = await world.service.refresh(first)
+    with pytest.raises(Unauthenticated, match="just rotated"):  # a race, not theft
+        await world.service.refresh(first)
+    assert world.recorder.revoked == set()
+    world.clock.at += timedelta(seconds=11)
     with pytest.raises(Unauthenticated, match="reused"):
         await world.service.refresh(first)
     assert rotated.session_id in world.recorder.revoked

@@ -66,6 +66,7 @@ from fowergram.domain.auth.viewer import Role, Viewer
 from fowergram.domain.errors import (
     BadUserInput,
     Conflict,
+    Forbidden,
     NotFound,
     RateLimited,
     Unauthenticated,
@@ -591,3 +592,16 @@ def test_rest_and_graphql_cannot_tell_the_difference(
         allowed = http.post("/auth/signout", headers=cookie | {"x-csrf-token": anti_csrf})
         assert allowed.status_code == 200, allowed.text
         assert sign_in(http, person.email)["user"]["username"] == person.username
+
+
+async def test_password_reset_and_social_sign_in_are_off_with_supertokens(
+    auth: SuperTokensAuth, container: Container
+) -> None:
+    """SuperTokens holds the passwords: a reset here would report success and change
+    nothing (the old password would keep working), so it is refused outright."""
+    person, _, _ = await signed_up(auth)
+    with pytest.raises(Forbidden):
+        await container.services.recovery.request_password_reset(person.email, client())
+    with pytest.raises(Forbidden):
+        await container.services.recovery.reset_password("any-token", "a new passphrase!")
+    assert container.services.social is None

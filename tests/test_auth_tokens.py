@@ -221,3 +221,10 @@ def test_tokens_verify_externally_with_the_published_jwks(
     )
     with pytest.raises(jwt.InvalidSignatureError):
         jwt.decode(forged, signing_key.key, algorithms=["EdDSA"], issuer=ISSUER)
+
+
+def test_an_oversized_token_is_refused_cheaply(live_server: LiveServer) -> None:
+    with httpx.Client(base_url=live_server.http_url, timeout=10) as client:
+        response = client.get("/auth/sessions", headers={"authorization": "Bearer " + "a" * 5000})
+    assert response.status_code == 401
+    assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"

@@ -97,7 +97,10 @@ class AuthMutation:
     @strawberry.mutation(permission_classes=[IsAuthenticated])
     async def sign_out_everywhere(self, info: Info[Context, None]) -> int:
         viewer = require_viewer(info.context.viewer)
-        return await info.context.services.auth.sign_out_everywhere(viewer)
+        revoked = await info.context.services.auth.sign_out_everywhere(viewer)
+        if info.context.response is not None:
+            clear_session_cookies(info.context.response, secure=_secure(http_request(info)))
+        return revoked
 
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],

@@ -25,15 +25,17 @@ from fowergram.graphql.auth import AuthMutation, AuthQuery
 from fowergram.graphql.context import Context
 from fowergram.graphql.depth_limit import max_depth_rule
 from fowergram.graphql.errors import ShapeErrors
+from fowergram.graphql.graph import GraphMutation, GraphQuery
 from fowergram.graphql.mfa import MfaMutation
 from fowergram.graphql.posts import PostMutation, PostQuery
+from fowergram.graphql.profile_edit import ProfileEditMutation
 from fowergram.graphql.profiles import ProfileQuery
 from fowergram.graphql.social import SocialMutation, SocialQuery
 from fowergram.graphql.types.server_info import ServerInfoType
 
 
 @strawberry.type
-class Query(AuthQuery, SocialQuery, ProfileQuery, PostQuery):
+class Query(AuthQuery, SocialQuery, ProfileQuery, PostQuery, GraphQuery):
     @strawberry.field(description="Name, version, environment and clock of this server.")
     def server_info(self, info: Info[Context, None]) -> ServerInfoType:
         return ServerInfoType.from_domain(info.context.services.server_info.current())
@@ -54,7 +56,9 @@ class Subscription:
 
 
 @strawberry.type
-class Mutation(AuthMutation, MfaMutation, SocialMutation, PostMutation):
+class Mutation(
+    AuthMutation, MfaMutation, SocialMutation, PostMutation, GraphMutation, ProfileEditMutation
+):
     pass
 
 

@@ -20,6 +20,14 @@ def _social(info: Info[Context, None]) -> SocialSignIn:
     return social
 
 
+@strawberry.type(
+    description="Send the browser to authorizationUrl; keep flowSecret for the callback."
+)
+class OAuthStart:
+    authorization_url: str
+    flow_secret: str
+
+
 @strawberry.type
 class SocialQuery:
     @strawberry.field(description="Providers configured for social sign-in.")
@@ -30,16 +38,29 @@ class SocialQuery:
 
 @strawberry.type
 class SocialMutation:
-    @strawberry.mutation(description="The provider URL to send the browser to.")
-    async def oauth_start(self, info: Info[Context, None], provider: str, redirect_uri: str) -> str:
-        return await _social(info).begin(provider, redirect_uri)
+    @strawberry.mutation(description="Where to send the browser, and the flow's secret.")
+    async def oauth_start(
+        self, info: Info[Context, None], provider: str, redirect_uri: str
+    ) -> OAuthStart:
+        client = client_info(http_request(info))
+        started = await _social(info).begin(provider, redirect_uri, client)
+        return OAuthStart(
+            authorization_url=started.authorization_url, flow_secret=started.flow_secret
+        )
 
-    @strawberry.mutation(description="Finish with the code and state the provider returned.")
+    @strawberry.mutation(
+        description="Finish with the code and state the provider returned and the flow secret."
+    )
     async def oauth_callback(
-        self, info: Info[Context, None], provider: str, code: str, state: str
+        self,
+        info: Info[Context, None],
+        provider: str,
+        code: str,
+        state: str,
+        flow_secret: str,
     ) -> AuthPayload:
         client = client_info(http_request(info))
         account, tokens = await _social(info).complete(
-            provider, code=code, state=state, client=client
+            provider, code=code, state=state, flow_secret=flow_secret, client=client
         )
         return auth_payload(info, account, tokens)

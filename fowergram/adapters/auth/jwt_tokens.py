@@ -13,6 +13,8 @@ from fowergram.domain.errors import Unauthenticated
 
 ALGORITHM = "EdDSA"
 LEEWAY_S = 5
+# Ours are ~400 bytes; anything far larger is not ours and is not worth decoding.
+MAX_TOKEN_BYTES = 4096
 
 
 class JwtAccessTokens:
@@ -36,6 +38,8 @@ class JwtAccessTokens:
         return jwt.encode(payload, key.private_key, algorithm=ALGORITHM, headers={"kid": key.kid})
 
     async def verify(self, token: str) -> AccessClaims:
+        if len(token) > MAX_TOKEN_BYTES:
+            raise Unauthenticated("access token not issued here")
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:

@@ -67,4 +67,7 @@ def validate_password(password: str) -> str:
         raise BadUserInput(f"passwords have at most {PASSWORD_MAX} characters", field="password")
     if not password.strip():
         raise BadUserInput("a password cannot be only spaces", field="password")
+    if any(unicodedata.category(ch) == "Cs" for ch in password):
+        # Lone surrogates cannot be encoded: such a password could never be typed again.
+        raise BadUserInput("the password is not valid text", field="password")
     return password

@@ -28,7 +28,7 @@ from fowergram.domain.auth.sessions import ClientInfo, RevokeReason
 from fowergram.domain.auth.token_hash import hash_token
 from fowergram.domain.auth.viewer import Viewer
 from fowergram.domain.clock import Clock
-from fowergram.domain.errors import BadUserInput, Unauthenticated
+from fowergram.domain.errors import BadUserInput, Forbidden, Unauthenticated
 from fowergram.domain.mail import Mailer, password_reset_email, verification_email
 
 INVALID_TOKEN = "this link is invalid or has expired"  # noqa: S105 - a message
@@ -89,6 +89,7 @@ class AccountRecovery:
         secrets: Secrets,
         clock: Clock,
         policy: RecoveryPolicy,
+        passwords_held_elsewhere: bool = False,
     ) -> None:
         self._accounts = accounts
         self._verification = verification
@@ -102,6 +103,8 @@ class AccountRecovery:
         self._secrets = secrets
         self._clock = clock
         self._policy = policy
+        # With an external provider (SuperTokens) the password is not ours to reset.
+        self._passwords_held_elsewhere = passwords_held_elsewhere
 
     async def signed_up(self, account: Account) -> None:
         await self.send_verification(account.id)
@@ -132,6 +135,7 @@ class AccountRecovery:
 
     async def request_password_reset(self, email: str, client: ClientInfo) -> None:
         """Same answer, known address or not: only the mailbox's owner learns which."""
+        self._refuse_if_held_elsewhere()
         address = normalize_email(email)
         if client.ip:
             await self._limiter.hit(f"reset:ip:{client.ip}", self._policy.reset_per_ip)
@@ -150,6 +154,7 @@ class AccountRecovery:
         await self._mailer.send(message)
 
     async def reset_password(self, token: str, new_password: str) -> int:
+        self._refuse_if_held_elsewhere()
         validate_password(new_password)
         owner = await self._tokens.consume(hash_token(token), Purpose.RESET_PASSWORD)
         if owner is None:
@@ -164,6 +169,10 @@ class AccountRecovery:
             await self._revocations.add(revoked)
             await self._events.sessions_revoked(account.id, revoked)
         return account.id
+
+    def _refuse_if_held_elsewhere(self) -> None:
+        if self._passwords_held_elsewhere:
+            raise Forbidden("passwords are managed by the identity provider; reset them there")
 
     async def _issue(self, user_id: int, email: str, purpose: Purpose) -> str:
         token = self._secrets.token()

@@ -43,6 +43,9 @@ MFA_CHALLENGE_TTL_S = 5 * 60
 class AuthPolicy:
     access_ttl: timedelta
     refresh_ttl: timedelta
+    # A token replaced this recently is answered 401 without ending the session: two tabs
+    # refreshing at once, or a retry after a lost response, are not theft.
+    reuse_grace: timedelta = timedelta(seconds=10)
     throttle: ThrottlePolicy = ThrottlePolicy()  # noqa: RUF009 - frozen, shared safely
 
 
@@ -169,9 +172,11 @@ class AuthService:
         record = await self._sessions.find_refresh(old_hash)
         if record is None:
             raise Unauthenticated("refresh token not recognised")
-        outcome = classify_refresh(record, now=self._clock.now())
+        outcome = classify_refresh(record, now=self._clock.now(), grace=self._policy.reuse_grace)
         if outcome is RefreshOutcome.ENDED:
             raise Unauthenticated("session ended; sign in again")
+        if outcome is RefreshOutcome.SUPERSEDED:
+            raise Unauthenticated("this refresh token was just rotated; use the newest one")
         if outcome is RefreshOutcome.ROTATE:
             new_token = self._secrets.token()
             expires_at = self._clock.now() + self._policy.refresh_ttl

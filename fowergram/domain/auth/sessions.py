@@ -5,7 +5,7 @@ stolen, so the whole session is revoked."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 
@@ -42,13 +42,18 @@ class RefreshTokenRecord:
 class RefreshOutcome(StrEnum):
     ROTATE = "rotate"
     REUSED = "reused"  # a replaced token again: theft, revoke the family
+    SUPERSEDED = "superseded"  # replaced moments ago: a race (two tabs, a retry), not theft
     ENDED = "ended"  # session expired or revoked
 
 
-def classify_refresh(record: RefreshTokenRecord, *, now: datetime) -> RefreshOutcome:
+def classify_refresh(
+    record: RefreshTokenRecord, *, now: datetime, grace: timedelta = timedelta(0)
+) -> RefreshOutcome:
     if record.session_revoked_at is not None or record.session_expires_at <= now:
         return RefreshOutcome.ENDED
     if record.replaced_at is not None:
+        if now - record.replaced_at < grace:
+            return RefreshOutcome.SUPERSEDED
         return RefreshOutcome.REUSED
     return RefreshOutcome.ROTATE
 

@@ -1,26 +1,39 @@
 """Sign-in with an external provider (OAuth2 / OpenID Connect).
 
-The pending request (state, PKCE verifier, nonce) waits server-side, keyed by state;
-redirect URIs must be on an allowlist; a provider account is linked to an existing one
-only by an email address the provider has verified.
+The pending request (state, PKCE verifier, nonce) waits server-side, keyed by state, and
+is bound to the browser or app that started it by a flow secret (login CSRF: an attacker's
+code and state are useless without it). Redirect URIs must be on an allowlist. Accounts
+are only created from, and only linked through, email addresses that are verified: by the
+provider, and (to link) by us too, so a squatter's unverified sign-up cannot capture the
+real owner's later social sign-in.
 """
 
 from __future__ import annotations
 
+import hmac
 import re
 import secrets
 from dataclasses import dataclass
 from typing import Protocol
 
 from fowergram.domain.auth.accounts import Account
-from fowergram.domain.auth.ports import Accounts
+from fowergram.domain.auth.ports import Accounts, Rate, RateLimiter, Secrets
 from fowergram.domain.auth.recovery import EmailVerification
 from fowergram.domain.auth.service import AuthService
 from fowergram.domain.auth.sessions import ClientInfo, Tokens
+from fowergram.domain.auth.token_hash import hash_token
 from fowergram.domain.errors import BadUserInput, Conflict, NotFound, Unauthenticated
 
 PENDING_TTL_S = 10 * 60
 _USERNAME_ATTEMPTS = 5
+STARTS_PER_IP = Rate(limit=30, window_s=60)
+_BINDING = b"|flow:"
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    authorization_url: str
+    flow_secret: str  # the caller keeps it (app) or gets it as a cookie (browser)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +99,8 @@ class SocialSignIn:
         verification: EmailVerification,
         auth: AuthService,
         redirect_uris: frozenset[str],
+        limiter: RateLimiter,
+        secrets_source: Secrets,
     ) -> None:
         self._gateway = gateway
         self._pending = pending
@@ -94,25 +109,35 @@ class SocialSignIn:
         self._verification = verification
         self._auth = auth
         self._redirect_uris = redirect_uris
+        self._limiter = limiter
+        self._secrets = secrets_source
 
     def providers(self) -> list[str]:
         return self._gateway.provider_names()
 
-    async def begin(self, provider: str, redirect_uri: str) -> str:
+    async def begin(self, provider: str, redirect_uri: str, client: ClientInfo) -> Started:
         if provider not in self._gateway.provider_names():
             raise NotFound(f"no sign-in provider named {provider!r}")
         if redirect_uri not in self._redirect_uris:
             raise BadUserInput("this redirect URI is not allowed", field="redirectUri")
+        if client.ip:
+            await self._limiter.hit(f"oauth:start:{client.ip}", STARTS_PER_IP)
         url, state, pending = await self._gateway.begin(provider, redirect_uri)
-        await self._pending.put(state, pending, PENDING_TTL_S)
-        return url
+        flow_secret = self._secrets.token()
+        stored = pending + _BINDING + hash_token(flow_secret).hex().encode()
+        await self._pending.put(state, stored, PENDING_TTL_S)
+        return Started(url, flow_secret)
 
     async def complete(
-        self, provider: str, *, code: str, state: str, client: ClientInfo
+        self, provider: str, *, code: str, state: str, flow_secret: str | None, client: ClientInfo
     ) -> tuple[Account, Tokens]:
-        pending = await self._pending.take(state)
-        if pending is None:
+        stored = await self._pending.take(state)
+        if stored is None:
             raise Unauthenticated("this sign-in expired or was already used; start again")
+        pending, _, binding = stored.rpartition(_BINDING)
+        expected = hash_token(flow_secret or "").hex().encode()
+        if not flow_secret or not hmac.compare_digest(binding, expected):
+            raise Unauthenticated("this sign-in was started elsewhere; start again")
         try:
             claims = await self._gateway.complete(pending, code=code, state=state)
         except ProviderLoginFailed as failure:
@@ -131,12 +156,20 @@ class SocialSignIn:
             return account
         if not claims.email:
             raise BadUserInput("the provider shared no email address", field="email")
+        if not claims.email_verified:
+            # Anyone can type any address at some providers: neither create nor link on it.
+            raise Conflict(
+                "the provider has not verified this email address; verify it there first",
+                field="email",
+            )
         existing = await self._accounts.get_by_email(claims.email)
         if existing is not None:
-            if not claims.email_verified:
-                # Anyone can type any address at some providers: never link on that.
+            if not existing.email_verified:
+                # Whoever signed up with this address never proved it was theirs.
                 raise Conflict(
-                    "an account already uses this email; sign in to it first", field="email"
+                    "an account with this email exists but its address is unverified; "
+                    "sign in to it and verify the address first",
+                    field="email",
                 )
             account = existing
         else:

@@ -10,6 +10,8 @@ from fowergram.domain.pagination import decode_cursor
 from fowergram.domain.social.profiles import Profile
 from fowergram.graphql.connection import Connection
 from fowergram.graphql.context import Context
+from fowergram.graphql.graph_loaders import relationships
+from fowergram.graphql.types.relationship import RelationshipType
 
 if TYPE_CHECKING:
     from fowergram.graphql.types.post import PostType
@@ -27,6 +29,32 @@ class UserType:
     following_count: int
     posts_count: int
     created_at: datetime
+
+    @strawberry.field(description="How the viewer stands to this person; null when signed out.")
+    async def relationship(self, info: Info[Context, None]) -> RelationshipType | None:
+        loader = relationships(info.context)
+        if loader is None:
+            return None
+        return RelationshipType.from_domain(int(self.id), await loader.load(int(self.id)))
+
+    @strawberry.field(
+        description="Accepted followers, newest first; null with FORBIDDEN if the account is "
+        "private and the viewer is not an approved follower."
+    )
+    async def followers(
+        self, info: Info[Context, None], first: int | None = None, after: str | None = None
+    ) -> Connection[UserType] | None:
+        viewer_id = info.context.viewer.user_id if info.context.viewer else None
+        page = await info.context.services.graph.followers(viewer_id, int(self.id), first, after)
+        return Connection.from_page(page, UserType.from_domain)
+
+    @strawberry.field(description="Accounts this person follows, newest first; as `followers`.")
+    async def following(
+        self, info: Info[Context, None], first: int | None = None, after: str | None = None
+    ) -> Connection[UserType] | None:
+        viewer_id = info.context.viewer.user_id if info.context.viewer else None
+        page = await info.context.services.graph.following(viewer_id, int(self.id), first, after)
+        return Connection.from_page(page, UserType.from_domain)
 
     @strawberry.field(description="The posts grid, newest first (visibility applies).")
     async def posts(
