@@ -34,6 +34,7 @@ from fowergram.adapters.nats import connection as nats_connection
 from fowergram.adapters.nats.session_events import NatsSessionEvents
 from fowergram.adapters.postgres import pool as pg_pool
 from fowergram.adapters.postgres.accounts import PostgresAccounts
+from fowergram.adapters.postgres.comments import PostgresComments
 from fowergram.adapters.postgres.follows import PostgresGraph
 from fowergram.adapters.postgres.identities import PostgresIdentities
 from fowergram.adapters.postgres.likes import PostgresLikes
@@ -43,11 +44,13 @@ from fowergram.adapters.postgres.posts import PostgresPosts
 from fowergram.adapters.postgres.profile_writes import PostgresProfileWriter
 from fowergram.adapters.postgres.profiles import PostgresProfiles
 from fowergram.adapters.postgres.relationships import PostgresRelationships
+from fowergram.adapters.postgres.search import PostgresSearch
 from fowergram.adapters.postgres.sessions import PostgresSessions
 from fowergram.adapters.postgres.signing_keys import SigningKeyStore
 from fowergram.adapters.redis import client as redis_client
 from fowergram.adapters.redis.mfa_challenges import RedisMfaChallenges
 from fowergram.adapters.redis.pending_logins import RedisPendingLogins
+from fowergram.adapters.redis.persisted_queries import RedisPersistedQueries
 from fowergram.adapters.redis.rate_limit import RedisRateLimiter
 from fowergram.adapters.redis.revocations import RedisRevocationList
 from fowergram.adapters.secrets import SystemSecrets
@@ -62,11 +65,13 @@ from fowergram.domain.auth.social import SocialSignIn
 from fowergram.domain.clock import Clock
 from fowergram.domain.mail import Mailer
 from fowergram.domain.server_info import ServerInfoService
+from fowergram.domain.social.comment_service import CommentService
 from fowergram.domain.social.graph_service import GraphService
 from fowergram.domain.social.likes import LikeService
 from fowergram.domain.social.post_service import PostService
 from fowergram.domain.social.profile_service import ProfileService
 from fowergram.domain.social.profile_update import ProfileEditor
+from fowergram.domain.social.search import SearchService
 from fowergram.graphql.app import GRAPHIQL_ASSETS_PATH, STATIC_DIR, GraphQLView
 from fowergram.graphql.schema import build_schema
 from fowergram.http.auth_routes import auth_routes
@@ -102,6 +107,7 @@ async def open_container(settings: Settings, metrics: Metrics) -> AsyncIterator[
             database_url,
             min_size=settings.db_pool_min_size,
             max_size=settings.db_pool_max_size,
+            on_query=lambda _: metrics.db_queries.inc(),
         )
         stack.push_async_callback(db.close)
         redis = redis_client.create_redis(redis_url)
@@ -173,6 +179,9 @@ async def open_container(settings: Settings, metrics: Metrics) -> AsyncIterator[
                 profiles=ProfileService(
                     store=PostgresProfiles(db), relationships=PostgresRelationships(db)
                 ),
+                search=SearchService(
+                    store=PostgresSearch(db), relationships=PostgresRelationships(db)
+                ),
                 graph=GraphService(
                     store=PostgresGraph(db),
                     owners=PostgresRelationships(db),
@@ -182,8 +191,15 @@ async def open_container(settings: Settings, metrics: Metrics) -> AsyncIterator[
                 profile_edits=ProfileEditor(writer=PostgresProfileWriter(db)),
                 posts=posts,
                 likes=LikeService(store=PostgresLikes(db), posts=posts),
+                comments=CommentService(
+                    store=PostgresComments(db),
+                    posts=posts,
+                    owners=relationships,
+                    relationships=relationships,
+                ),
             ),
             signing_keys=signing_keys,
+            persisted_queries=RedisPersistedQueries(redis, key_prefix=settings.redis_key_prefix),
             readiness_checks={
                 "postgres": lambda: pg_pool.ping(db),
                 "redis": lambda: redis_client.ping(redis),

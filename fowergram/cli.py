@@ -166,6 +166,19 @@ def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_schema(settings: Settings, args: argparse.Namespace) -> int:
+    """Print (or write) the GraphQL schema in SDL: the contract clients build against."""
+    from fowergram.graphql.schema import schema_sdl
+
+    sdl = schema_sdl()
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as handle:
+            handle.write(sdl)
+    else:
+        sys.stdout.write(sdl)
+    return 0
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -212,6 +225,10 @@ def _parser() -> argparse.ArgumentParser:
         help="stop accepting tokens signed by older keys (after a suspected leak)",
     )
     keys.set_defaults(handler=cmd_keys)
+
+    schema = commands.add_parser("schema", help="print the GraphQL schema (SDL)")
+    schema.add_argument("--output", help="write to this file instead of stdout")
+    schema.set_defaults(handler=cmd_schema)
     return parser
 
 

@@ -10,17 +10,20 @@ from nats.aio.client import Client as NATS
 from redis.asyncio import Redis
 
 from fowergram.adapters.postgres.signing_keys import SigningKeyStore
+from fowergram.adapters.redis.persisted_queries import RedisPersistedQueries
 from fowergram.config import Settings
 from fowergram.domain.auth.mfa import MfaService
 from fowergram.domain.auth.provider import AuthProvider
 from fowergram.domain.auth.recovery import AccountRecovery
 from fowergram.domain.auth.social import SocialSignIn
 from fowergram.domain.server_info import ServerInfoService
+from fowergram.domain.social.comment_service import CommentService
 from fowergram.domain.social.graph_service import GraphService
 from fowergram.domain.social.likes import LikeService
 from fowergram.domain.social.post_service import PostService
 from fowergram.domain.social.profile_service import ProfileService
 from fowergram.domain.social.profile_update import ProfileEditor
+from fowergram.domain.social.search import SearchService
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +40,8 @@ class Services:
     likes: LikeService
     graph: GraphService
     profile_edits: ProfileEditor
+    search: SearchService
+    comments: CommentService
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,4 +52,5 @@ class Container:
     nats: NATS
     services: Services
     signing_keys: SigningKeyStore
+    persisted_queries: RedisPersistedQueries
     readiness_checks: Mapping[str, Callable[[], Awaitable[None]]]

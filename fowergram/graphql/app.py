@@ -2,25 +2,32 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import orjson
 import strawberry
-from cross_web import HTTPException
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.http import GraphQLHTTPResponse
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.http.base import BaseRequestProtocol
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 from strawberry.types.unset import UNSET, UnsetType
 
 from fowergram.domain.errors import DomainError
 from fowergram.graphql.context import Context
+from fowergram.graphql.persisted_queries import (
+    PersistedQueryError,
+    PersistedQueryStore,
+    resolve_persisted,
+)
 from fowergram.http.auth_transport import (
     ACCESS_COOKIE,
     StaleSessionCookie,
@@ -31,6 +38,10 @@ from fowergram.http.errors import error_response
 from fowergram.http.responses import JSONResponse
 
 STATIC_DIR = Path(__file__).parent / "static"
+# The request's persisted-query store, for parse_http_body (which only sees an adapter).
+_persisted_store: ContextVar[PersistedQueryStore | None] = ContextVar(
+    "persisted_store", default=None
+)
 GRAPHIQL_ASSETS_PATH = "/static/graphiql"
 
 
@@ -78,6 +89,7 @@ class GraphQLView(GraphQL[Context, None]):
             await error_response(error)(scope, receive, send)
             return
         # Strawberry answers protocol errors in plain text; clients parse JSON errors.
+        store = _persisted_store.set(request.state.container.persisted_queries)
         try:
             response = await self.run(request)
         except HTTPException as exc:
@@ -85,9 +97,33 @@ class GraphQLView(GraphQL[Context, None]):
                 {"errors": [{"message": exc.reason, "extensions": {"code": "BAD_REQUEST"}}]},
                 status_code=exc.status_code,
             )
+        except PersistedQueryError as exc:
+            # Apollo clients read this from a 200 and retry with the document.
+            response = JSONResponse(
+                {"errors": [{"message": exc.message, "extensions": {"code": exc.code}}]},
+                status_code=200 if exc.code.startswith("PERSISTED_QUERY") else 400,
+            )
+        finally:
+            _persisted_store.reset(store)
         if stale_cookie and ACCESS_COOKIE not in response.headers.get("set-cookie", ""):
             clear_session_cookies(response, secure=request.state.container.settings.is_production)
         await response(scope, receive, send)
+
+    def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
+        # A GET carrying only a persisted query's hash is a query, not a visit.
+        return (
+            super().should_render_graphql_ide(request)
+            and request.query_params.get("extensions") is None
+        )
+
+    async def parse_http_body(
+        self, request: AsyncHTTPRequestAdapter
+    ) -> GraphQLRequestData | list[GraphQLRequestData]:
+        data = await super().parse_http_body(request)
+        store = _persisted_store.get()
+        if store is None or isinstance(data, list):
+            return data
+        return await resolve_persisted(data, store)
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         services = request.state.container.services

@@ -41,3 +41,13 @@ def viewer_has_liked(context: Context) -> DataLoader[int, bool]:
         return [post_id in liked for post_id in ids]
 
     return context.loader("viewer_has_liked", lambda: DataLoader(load_fn=load))
+
+
+def viewer_has_liked_comment(context: Context) -> DataLoader[int, bool]:
+    viewer_id = context.viewer.user_id if context.viewer else None
+
+    async def load(ids: Sequence[int]) -> list[bool]:
+        liked = await context.services.comments.liked_by_viewer(viewer_id, ids)
+        return [comment_id in liked for comment_id in ids]
+
+    return context.loader("viewer_has_liked_comment", lambda: DataLoader(load_fn=load))

@@ -15,6 +15,7 @@ from strawberry.extensions import (
     MaxAliasesLimiter,
     MaxTokensLimiter,
     SchemaExtension,
+    ValidationCache,
 )
 from strawberry.schema.schema import DEFAULT_ALLOWED_OPERATION_TYPES
 from strawberry.types import ExecutionContext, ExecutionResult, Info
@@ -22,20 +23,25 @@ from strawberry.types.graphql import OperationType
 
 from fowergram.domain.ticks import plan_ticks
 from fowergram.graphql.auth import AuthMutation, AuthQuery
+from fowergram.graphql.comments import CommentMutation, CommentQuery
 from fowergram.graphql.context import Context
 from fowergram.graphql.depth_limit import max_depth_rule
 from fowergram.graphql.errors import ShapeErrors
 from fowergram.graphql.graph import GraphMutation, GraphQuery
 from fowergram.graphql.mfa import MfaMutation
+from fowergram.graphql.parse_cache import CachedParse
 from fowergram.graphql.posts import PostMutation, PostQuery
 from fowergram.graphql.profile_edit import ProfileEditMutation
 from fowergram.graphql.profiles import ProfileQuery
+from fowergram.graphql.search import SearchQuery
 from fowergram.graphql.social import SocialMutation, SocialQuery
 from fowergram.graphql.types.server_info import ServerInfoType
 
+PARSED_DOCUMENTS_CACHED = 1024
+
 
 @strawberry.type
-class Query(AuthQuery, SocialQuery, ProfileQuery, PostQuery, GraphQuery):
+class Query(AuthQuery, SocialQuery, ProfileQuery, PostQuery, GraphQuery, SearchQuery, CommentQuery):
     @strawberry.field(description="Name, version, environment and clock of this server.")
     def server_info(self, info: Info[Context, None]) -> ServerInfoType:
         return ServerInfoType.from_domain(info.context.services.server_info.current())
@@ -57,7 +63,13 @@ class Subscription:
 
 @strawberry.type
 class Mutation(
-    AuthMutation, MfaMutation, SocialMutation, PostMutation, GraphMutation, ProfileEditMutation
+    AuthMutation,
+    MfaMutation,
+    SocialMutation,
+    PostMutation,
+    GraphMutation,
+    ProfileEditMutation,
+    CommentMutation,
 ):
     pass
 
@@ -99,13 +111,23 @@ def build_schema(
     # Factories, not instances: Strawberry builds fresh extensions for every operation.
     # The token limit stops the parser itself, before a huge document costs any CPU.
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
+        ShapeErrors,  # first: it wraps the others, so it sees every error they produce
+        # Parsing and validating a document costs more than running a small query:
+        # repeated documents (clients send the same few) skip both.
+        CachedParse,
+        partial(ValidationCache, maxsize=PARSED_DOCUMENTS_CACHED),
         partial(MaxTokensLimiter, max_token_count=max_tokens),
         partial(MaxAliasesLimiter, max_alias_count=max_aliases),
         partial(AddValidationRules, [max_depth_rule(max_depth)]),
-        ShapeErrors,
     ]
     if not introspection:
         extensions.append(partial(AddValidationRules, [NoSchemaIntrospectionCustomRule]))
     return FowergramSchema(
         query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions
     )
+
+
+def schema_sdl() -> str:
+    """The schema in SDL, as checked in at schema.graphql (limits do not change it)."""
+    schema = build_schema(max_depth=12, max_tokens=5000, max_aliases=30, introspection=True)
+    return schema.as_str() + "\n"

@@ -73,6 +73,11 @@ class Metrics:
             registry=self.registry,
             multiprocess_mode="livesum",
         )
+        self.db_queries = Counter(
+            "fowergram_db_queries_total",
+            "SQL statements sent to PostgreSQL (round trips).",
+            registry=self.registry,
+        )
         self._samplers: list[Callable[[], None]] = []
 
     def add_sampler(self, sampler: Callable[[], None]) -> None:

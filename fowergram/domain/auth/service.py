@@ -192,7 +192,15 @@ class AuthService:
                     raise Unauthenticated("account no longer exists")
                 tokens = await self._issue(account, record.session_id, new_token, expires_at)
                 return account, tokens
-        # A replaced token came back (or two uses raced): assume theft, end the family.
+            # Another use of this token won the race since we read it: judge it as it
+            # stands now (within the grace period that is a race, not theft).
+            raced = await self._sessions.find_refresh(old_hash)
+            if raced is not None and (
+                classify_refresh(raced, now=self._clock.now(), grace=self._policy.reuse_grace)
+                is RefreshOutcome.SUPERSEDED
+            ):
+                raise Unauthenticated("this refresh token was just rotated; use the newest one")
+        # A replaced token came back: assume theft, end the family.
         await self._revoke(record.user_id, [record.session_id], RevokeReason.REFRESH_REUSE)
         raise Unauthenticated("refresh token reused; the session has been revoked")
 

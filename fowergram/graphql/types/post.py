@@ -7,10 +7,12 @@ import strawberry
 from strawberry.types import Info
 
 from fowergram.domain.pagination import decode_cursor
+from fowergram.domain.social.comments import CommentOrder
 from fowergram.domain.social.posts import Post
 from fowergram.graphql import loaders
 from fowergram.graphql.connection import Connection
 from fowergram.graphql.context import Context
+from fowergram.graphql.types.comment import CommentType
 
 if TYPE_CHECKING:
     from fowergram.graphql.types.user import UserType
@@ -67,3 +69,17 @@ class PostType:
         shown = {profile.id: profile for profile in users if profile is not None}
         visible = page.keep(lambda user_id: user_id in shown)
         return Connection.from_page(visible, lambda user_id: UserType.from_domain(shown[user_id]))
+
+    @strawberry.field(description="Top-level comments, newest first unless order is OLDEST.")
+    async def comments(
+        self,
+        info: Info[Context, None],
+        first: int | None = None,
+        after: str | None = None,
+        order: CommentOrder | None = CommentOrder.NEWEST,
+    ) -> Connection[CommentType]:
+        viewer_id = info.context.viewer.user_id if info.context.viewer else None
+        page = await info.context.services.comments.for_post(
+            viewer_id, int(self.id), first, decode_cursor(after), order or CommentOrder.NEWEST
+        )
+        return Connection.from_page(page, CommentType.from_domain)
