@@ -53,6 +53,7 @@ from fowergram.adapters.redis.pending_logins import RedisPendingLogins
 from fowergram.adapters.redis.persisted_queries import RedisPersistedQueries
 from fowergram.adapters.redis.rate_limit import RedisRateLimiter
 from fowergram.adapters.redis.revocations import RedisRevocationList
+from fowergram.adapters.redis.socket_tickets import RedisSocketTickets
 from fowergram.adapters.secrets import SystemSecrets
 from fowergram.config import Settings, load_settings
 from fowergram.container import Container, Services
@@ -200,6 +201,7 @@ async def open_container(settings: Settings, metrics: Metrics) -> AsyncIterator[
             ),
             signing_keys=signing_keys,
             persisted_queries=RedisPersistedQueries(redis, key_prefix=settings.redis_key_prefix),
+            socket_tickets=RedisSocketTickets(redis, key_prefix=settings.redis_key_prefix),
             readiness_checks={
                 "postgres": lambda: pg_pool.ping(db),
                 "redis": lambda: redis_client.ping(redis),

@@ -166,6 +166,65 @@ def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_prune(settings: Settings, args: argparse.Namespace) -> int:
+    """Delete ended sessions, spent tokens and retired keys (run it daily, e.g. cron)."""
+    database_url = settings.database_url
+    if database_url is None:
+        print("fowergram prune needs DATABASE_URL", file=sys.stderr)
+        return EXIT_CONFIG
+
+    async def run() -> dict[str, int]:
+        from fowergram.adapters.postgres.pool import create_pool
+        from fowergram.adapters.postgres.retention import prune
+
+        pool = await create_pool(database_url, min_size=1, max_size=1)
+        try:
+            return await prune(pool)
+        finally:
+            await pool.close()
+
+    for table, count in asyncio.run(run()).items():
+        print(f"{table}: {count} deleted")
+    return 0
+
+
+def cmd_users(settings: Settings, args: argparse.Namespace) -> int:
+    """Grant a role: `fowergram users set-role <username> <user|moderator|admin>`."""
+    database_url, redis_url = settings.database_url, settings.redis_url
+    if database_url is None or redis_url is None:
+        print("fowergram users needs DATABASE_URL and REDIS_URL", file=sys.stderr)
+        return EXIT_CONFIG
+
+    async def run() -> list[str]:
+        from fowergram.adapters.postgres.pool import create_pool
+        from fowergram.adapters.postgres.retention import set_role
+        from fowergram.adapters.redis.client import create_redis
+        from fowergram.adapters.redis.revocations import RedisRevocationList
+
+        pool = await create_pool(database_url, min_size=1, max_size=1)
+        redis = create_redis(redis_url)
+        try:
+            ended = await set_role(pool, args.username, args.role)
+            # Their access tokens carry the old role: refuse them at once.
+            revocations = RedisRevocationList(
+                redis, key_prefix=settings.redis_key_prefix, ttl_s=settings.access_token_ttl_s + 60
+            )
+            if ended:
+                await revocations.add(ended)
+            return ended
+        finally:
+            await pool.close()
+            await redis.aclose()
+
+    try:
+        ended = asyncio.run(run())
+    except LookupError:
+        print(f"no user named {args.username!r}", file=sys.stderr)
+        return 1
+    print(f"{args.username} is now {args.role}; {len(ended)} session(s) signed out")
+    return 0
+
+
 def cmd_schema(settings: Settings, args: argparse.Namespace) -> int:
     """Print (or write) the GraphQL schema in SDL: the contract clients build against."""
     from fowergram.graphql.schema import schema_sdl
@@ -225,6 +284,15 @@ def _parser() -> argparse.ArgumentParser:
         help="stop accepting tokens signed by older keys (after a suspected leak)",
     )
     keys.set_defaults(handler=cmd_keys)
+
+    prune = commands.add_parser("prune", help="delete ended sessions, spent tokens, old keys")
+    prune.set_defaults(handler=cmd_prune)
+
+    users = commands.add_parser("users", help="administer accounts")
+    users.add_argument("action", choices=["set-role"])
+    users.add_argument("username")
+    users.add_argument("role", choices=["user", "moderator", "admin"])
+    users.set_defaults(handler=cmd_users)
 
     schema = commands.add_parser("schema", help="print the GraphQL schema (SDL)")
     schema.add_argument("--output", help="write to this file instead of stdout")

@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 
 from fowergram.adapters.postgres.signing_keys import SigningKeyStore
 from fowergram.adapters.redis.persisted_queries import RedisPersistedQueries
+from fowergram.adapters.redis.socket_tickets import RedisSocketTickets
 from fowergram.config import Settings
 from fowergram.domain.auth.mfa import MfaService
 from fowergram.domain.auth.provider import AuthProvider
@@ -53,4 +54,5 @@ class Container:
     services: Services
     signing_keys: SigningKeyStore
     persisted_queries: RedisPersistedQueries
+    socket_tickets: RedisSocketTickets
     readiness_checks: Mapping[str, Callable[[], Awaitable[None]]]

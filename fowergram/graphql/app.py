@@ -138,12 +138,20 @@ class GraphQLView(GraphQL[Context, None]):
         )
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
-        """Authenticate the socket from `connection_init`: {"authorization": "Bearer …"}.
-        No credentials: an anonymous socket. Bad ones: closed with 4403."""
+        """Authenticate the socket from `connection_init`: {"authorization": "Bearer …"},
+        or {"ticket": …} from POST /auth/socket-ticket (browsers in cookie mode). No
+        credentials: an anonymous socket. Bad ones: closed with 4403."""
         credentials = context.connection_params.get("authorization")
-        if credentials is None:
+        ticket = context.connection_params.get("ticket")
+        if credentials is None and ticket is None:
             anonymous: UnsetType = UNSET
             return anonymous
+        if ticket is not None:
+            tickets = context.request.state.container.socket_tickets
+            redeemed = await tickets.redeem(str(ticket))
+            if redeemed is None:
+                raise ConnectionRejectionError({"message": "unknown, used or expired ticket"})
+            credentials = f"Bearer {redeemed}"
         scheme, _, token = str(credentials).partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise ConnectionRejectionError({"message": "authorization must be 'Bearer <token>'"})

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from fowergram.adapters.redis.socket_tickets import TICKET_TTL_S
 from fowergram.container import Services
 from fowergram.domain.auth.accounts import Account
 from fowergram.domain.auth.service import Authenticated
@@ -21,6 +22,7 @@ from fowergram.http.auth_transport import (
     authenticate,
     clear_session_cookies,
     client_info,
+    presented_access_token,
     set_session_cookies,
     wants_cookies,
 )
@@ -167,6 +169,16 @@ async def revoke_session(request: Request) -> Response:
     return JSONResponse({"revoked": True})
 
 
+async def socket_ticket(request: Request) -> Response:
+    """A one-time, one-minute ticket for `connection_init` ({"ticket": …}): how a browser
+    whose access token is an httpOnly cookie authenticates a WebSocket."""
+    await signed_in(request)  # cookie sessions: the anti-CSRF header was checked here
+    presented = presented_access_token(request)
+    assert presented is not None
+    ticket = await request.state.container.socket_tickets.issue(presented.token)
+    return JSONResponse({"ticket": ticket, "expiresIn": TICKET_TTL_S})
+
+
 async def jwks(request: Request) -> Response:
     keys = await request.state.container.signing_keys.jwks()
     return JSONResponse(keys, headers={"cache-control": "public, max-age=60"})
@@ -195,6 +207,7 @@ def auth_routes() -> list[BaseRoute]:
         ("/auth/sessions", list_sessions, "GET"),
         ("/auth/sessions/{session_id:uuid}", revoke_session, "DELETE"),
         ("/auth/jwks.json", jwks, "GET"),
+        ("/auth/socket-ticket", socket_ticket, "POST"),
     ]
     return [
         Route(path, answering_errors(handler), methods=[method]) for path, handler, method in routes

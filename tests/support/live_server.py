@@ -16,6 +16,7 @@ from fowergram.server import uvicorn_options
 
 class LiveServer:
     def __init__(self, app: Starlette, settings: Settings) -> None:
+        self.settings = settings
         self.port = free_port()
         options = uvicorn_options(settings) | {"log_level": "warning"}
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, **options)
