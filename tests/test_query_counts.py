@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -28,6 +29,19 @@ query($u: String!, $n: Int!) {
 }
 """
 
+POST_PAGE = """
+query($id: ID!, $n: Int!) {
+  post(id: $id) {
+    id caption likeCount commentCount viewerHasLiked author { id username }
+    comments(first: $n) {
+      edges { node { id body createdAt likeCount replyCount viewerHasLiked parentId
+                     author { id username } } }
+      pageInfo { hasNextPage endCursor }
+    }
+  }
+}
+"""
+
 
 @pytest.fixture(scope="module")
 def server(service_urls: ServiceUrls, migrated_database: str) -> Iterator[LiveServer]:
@@ -44,12 +58,24 @@ def _queries_so_far(server: LiveServer) -> float:
     return float(match.group(1))
 
 
-def _round_trips(server: LiveServer, viewer: Member, author: Member, first: int) -> float:
+def _round_trips(
+    server: LiveServer, viewer: Member, document: str, variables: dict[str, Any]
+) -> tuple[float, dict[str, Any]]:
     before = _queries_so_far(server)
-    page = viewer.data(PROFILE_PAGE, {"u": author.username, "n": first})
-    after = _queries_so_far(server)
-    assert len(page["user"]["posts"]["edges"]) == first
-    return after - before
+    page = viewer.data(document, variables)
+    return _queries_so_far(server) - before, page
+
+
+def _profile_round_trips(server: LiveServer, viewer: Member, author: Member, n: int) -> float:
+    count, page = _round_trips(server, viewer, PROFILE_PAGE, {"u": author.username, "n": n})
+    assert len(page["user"]["posts"]["edges"]) == n
+    return count
+
+
+def _post_round_trips(server: LiveServer, viewer: Member, post_id: str, n: int) -> float:
+    count, page = _round_trips(server, viewer, POST_PAGE, {"id": post_id, "n": n})
+    assert len(page["post"]["comments"]["edges"]) == n
+    return count
 
 
 def test_profile_page_round_trips_are_constant_in_page_size(server: LiveServer) -> None:
@@ -60,11 +86,36 @@ def test_profile_page_round_trips_are_constant_in_page_size(server: LiveServer) 
                 "mutation($c: String!) { createPost(input: {caption: $c}) { id } }",
                 {"c": f"post {n} #grid"},
             )
-        _round_trips(server, viewer, author, 1)  # warm the pool and caches first
-        small = _round_trips(server, viewer, author, 1)
-        large = _round_trips(server, viewer, author, 50)
+        _profile_round_trips(server, viewer, author, 1)  # warm the pool and caches first
+        small = _profile_round_trips(server, viewer, author, 1)
+        large = _profile_round_trips(server, viewer, author, 50)
     finally:
         author.client.close()
         viewer.client.close()
     assert small == large
     assert large <= 10, f"{large} round trips for one profile page"
+
+
+def test_post_with_comments_round_trips_are_constant_in_page_size(server: LiveServer) -> None:
+    people = [join(server.http_url) for _ in range(4)]
+    author, viewer = people[0], people[1]
+    try:
+        post_id = author.data('mutation { createPost(input: {caption: "talk"}) { id } }')[
+            "createPost"
+        ]["id"]
+        for n in range(50):
+            # Not the viewer: relationship reads skip the viewer's own id, which would
+            # make a one-comment page cheaper for a reason unrelated to batching.
+            commenter = [author, *people[2:]][n % 3]
+            commenter.data(
+                "mutation($p: ID!, $b: String!) { addComment(postId: $p, body: $b) { id } }",
+                {"p": post_id, "b": f"comment {n}"},
+            )
+        _post_round_trips(server, viewer, post_id, 1)  # warm the pool and caches first
+        small = _post_round_trips(server, viewer, post_id, 1)
+        large = _post_round_trips(server, viewer, post_id, 50)
+    finally:
+        for person in people:
+            person.client.close()
+    assert small == large
+    assert large <= 15, f"{large} round trips for a post with its comments"
