@@ -8,7 +8,7 @@ PORT ?= 8000
 
 .DEFAULT_GOAL := help
 .PHONY: help install build run serve test test-unit test-integration test-coverage lint format \
-        migrate-up migrate-down migrate-status docker-build docker-run test-load schema clean
+        migrate-up migrate-down migrate-status docker-build docker-run test-load bench-http schema clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -68,6 +68,9 @@ docker-run: ## the full stack with docker compose (needs a Docker engine)
 
 test-load: $(STAMP) ## headless locust against a fresh embedded server; prints the figures
 	$(BIN)/python -m loadtests.run
+
+bench-http: $(STAMP) ## seeded HTTP benchmark: wrk against one pinned worker, figures + profile
+	$(BIN)/python -m loadtests.bench_http
 
 schema: $(STAMP) ## write the GraphQL schema (SDL) to schema.graphql
 	$(BIN)/fowergram schema --output schema.graphql
