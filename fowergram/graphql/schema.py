@@ -9,14 +9,14 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from graphql.validation import NoSchemaIntrospectionCustomRule
+from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
     AddValidationRules,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
     SchemaExtension,
     ValidationCache,
 )
+from strawberry.extensions.max_aliases import create_validator as create_alias_validator
 from strawberry.schema.schema import DEFAULT_ALLOWED_OPERATION_TYPES
 from strawberry.types import ExecutionContext, ExecutionResult, Info
 from strawberry.types.graphql import OperationType
@@ -108,6 +108,12 @@ class FowergramSchema(strawberry.Schema):
 def build_schema(
     *, max_depth: int, max_tokens: int, max_aliases: int, introspection: bool
 ) -> strawberry.Schema:
+    rules: list[type[ASTValidationRule]] = [
+        max_depth_rule(max_depth),
+        create_alias_validator(max_aliases),
+    ]
+    if not introspection:
+        rules.append(NoSchemaIntrospectionCustomRule)
     # Factories, not instances: Strawberry builds fresh extensions for every operation.
     # The token limit stops the parser itself, before a huge document costs any CPU.
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
@@ -117,11 +123,10 @@ def build_schema(
         CachedParse,
         partial(ValidationCache, maxsize=PARSED_DOCUMENTS_CACHED),
         partial(MaxTokensLimiter, max_token_count=max_tokens),
-        partial(MaxAliasesLimiter, max_alias_count=max_aliases),
-        partial(AddValidationRules, [max_depth_rule(max_depth)]),
+        # The rule classes are made once: ValidationCache keys on them, and a class made
+        # per request (as MaxAliasesLimiter does) would never hit the cache.
+        partial(AddValidationRules, rules),
     ]
-    if not introspection:
-        extensions.append(partial(AddValidationRules, [NoSchemaIntrospectionCustomRule]))
     return FowergramSchema(
         query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions
     )
