@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
 import strawberry
@@ -29,6 +29,17 @@ class Edge(Generic[Node]):
 class Connection(Generic[Node]):
     edges: list[Edge[Node]]
     page_info: PageInfo
+
+    @classmethod
+    def with_nodes(cls, page: Page[Item], nodes: Sequence[Node]) -> Connection[Node]:
+        """The page's cursors with nodes built already (in one batch, by the caller)."""
+        edges = [
+            Edge(cursor=encode_cursor(key), node=node)
+            for key, node in zip(page.keys, nodes, strict=True)
+        ]
+        return cls(
+            edges=edges, page_info=PageInfo(has_next_page=page.has_next, end_cursor=page.end_cursor)
+        )
 
     @classmethod
     def from_page(cls, page: Page[Item], to_node: Callable[[Item], Node]) -> Connection[Node]:

@@ -11,7 +11,7 @@ from fowergram.domain.pagination import decode_cursor
 from fowergram.graphql.connection import Connection
 from fowergram.graphql.context import Context
 from fowergram.graphql.permissions import IsAuthenticated
-from fowergram.graphql.types.post import PostType
+from fowergram.graphql.types.post import PostType, post_connection, post_node
 
 
 def _viewer_id(info: Info[Context, None]) -> int | None:
@@ -36,7 +36,7 @@ class PostQuery:
     @strawberry.field
     async def post(self, info: Info[Context, None], id: strawberry.ID) -> PostType:
         post = await info.context.services.posts.get(_viewer_id(info), parse_id(id, field="id"))
-        return PostType.from_domain(post)
+        return await post_node(info.context, post)
 
     @strawberry.field(description="Posts with a hashtag, newest first.")
     async def hashtag_posts(
@@ -49,7 +49,7 @@ class PostQuery:
         page = await info.context.services.posts.by_hashtag(
             _viewer_id(info), tag, first, decode_cursor(after)
         )
-        return Connection.from_page(page, PostType.from_domain)
+        return await post_connection(info.context, page)
 
     @strawberry.field(permission_classes=[IsAuthenticated], description="My bookmarks.")
     async def saved_posts(
@@ -57,7 +57,7 @@ class PostQuery:
     ) -> Connection[PostType]:
         viewer = require_viewer(info.context.viewer)
         page = await info.context.services.posts.saved(viewer, first, decode_cursor(after, arity=2))
-        return Connection.from_page(page, PostType.from_domain)
+        return await post_connection(info.context, page)
 
 
 @strawberry.type
@@ -78,7 +78,7 @@ class PostMutation:
             media_ids=[parse_id(m, field="mediaIds") for m in input.media_ids],
             idempotency_key=idempotency_key,
         )
-        return PostType.from_domain(post)
+        return await post_node(info.context, post)
 
     @strawberry.mutation(permission_classes=[IsAuthenticated])
     async def edit_post(
@@ -87,7 +87,7 @@ class PostMutation:
         post = await info.context.services.posts.edit(
             require_viewer(info.context.viewer), parse_id(id, field="id"), caption
         )
-        return PostType.from_domain(post)
+        return await post_node(info.context, post)
 
     @strawberry.mutation(permission_classes=[IsAuthenticated])
     async def delete_post(self, info: Info[Context, None], id: strawberry.ID) -> bool:

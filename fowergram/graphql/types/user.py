@@ -60,13 +60,13 @@ class UserType:
     async def posts(
         self, info: Info[Context, None], first: int | None = None, after: str | None = None
     ) -> Connection[Annotated[PostType, strawberry.lazy("fowergram.graphql.types.post")]]:
-        from fowergram.graphql.types.post import PostType
+        from fowergram.graphql.types.post import post_connection
 
         viewer_id = info.context.viewer.user_id if info.context.viewer else None
         page = await info.context.services.posts.by_author(
             viewer_id, int(self.id), first, decode_cursor(after)
         )
-        return Connection.from_page(page, PostType.from_domain)
+        return await post_connection(info.context, page)
 
     @classmethod
     def from_domain(cls, profile: Profile) -> UserType:
