@@ -6,7 +6,6 @@ from collections.abc import Sequence
 
 import asyncpg
 
-from fowergram.adapters.postgres.outbox import record_events
 from fowergram.domain.events import DomainEvent
 from fowergram.domain.pagination import Key, Page
 
@@ -18,49 +17,49 @@ _LIKERS = (
 )
 
 
+# One statement each, so one round trip: the row, the counter and the outbox event change
+# together or not at all (a statement is atomic), and only when the row did. The post's
+# row lock orders concurrent likes, so the counter stays equal to the rows.
+_LIKE = """
+WITH added AS (
+    INSERT INTO post_likes (post_id, user_id) VALUES ($1, $2)
+    ON CONFLICT DO NOTHING RETURNING post_id
+), counted AS (
+    UPDATE posts SET like_count = like_count + 1
+    WHERE id = $1 AND EXISTS (SELECT 1 FROM added) RETURNING like_count
+), recorded AS (
+    INSERT INTO outbox (kind, aggregate_id, payload) SELECT $3, $1, $4::jsonb FROM added
+)
+SELECT coalesce((SELECT like_count FROM counted), (SELECT like_count FROM posts WHERE id = $1))
+"""
+_UNLIKE = """
+WITH removed AS (
+    DELETE FROM post_likes WHERE post_id = $1 AND user_id = $2 RETURNING post_id
+), counted AS (
+    UPDATE posts SET like_count = like_count - 1
+    WHERE id = $1 AND EXISTS (SELECT 1 FROM removed) RETURNING like_count
+), recorded AS (
+    INSERT INTO outbox (kind, aggregate_id, payload) SELECT $3, $1, $4::jsonb FROM removed
+)
+SELECT coalesce((SELECT like_count FROM counted), (SELECT like_count FROM posts WHERE id = $1))
+"""
+
+
 class PostgresLikes:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
     async def like(self, user_id: int, post_id: int, *, event: DomainEvent) -> int | None:
-        async with self._pool.acquire() as conn, conn.transaction():
-            added = await conn.fetchval(
-                "INSERT INTO post_likes (post_id, user_id) VALUES ($1, $2) "
-                "ON CONFLICT DO NOTHING RETURNING true",
-                post_id,
-                user_id,
-            )
-            if not added:
-                count: int | None = await conn.fetchval(
-                    "SELECT like_count FROM posts WHERE id = $1", post_id
-                )
-                return count
-            # The row lock on the post serialises concurrent likes: the count stays exact.
-            count = await conn.fetchval(
-                "UPDATE posts SET like_count = like_count + 1 WHERE id = $1 RETURNING like_count",
-                post_id,
-            )
-            await record_events(conn, [event])
-            return count
+        count: int | None = await self._pool.fetchval(
+            _LIKE, post_id, user_id, event.kind, event.payload
+        )
+        return count
 
     async def unlike(self, user_id: int, post_id: int, *, event: DomainEvent) -> int | None:
-        async with self._pool.acquire() as conn, conn.transaction():
-            removed = await conn.fetchval(
-                "DELETE FROM post_likes WHERE post_id = $1 AND user_id = $2 RETURNING true",
-                post_id,
-                user_id,
-            )
-            if not removed:
-                count: int | None = await conn.fetchval(
-                    "SELECT like_count FROM posts WHERE id = $1", post_id
-                )
-                return count
-            count = await conn.fetchval(
-                "UPDATE posts SET like_count = like_count - 1 WHERE id = $1 RETURNING like_count",
-                post_id,
-            )
-            await record_events(conn, [event])
-            return count
+        count: int | None = await self._pool.fetchval(
+            _UNLIKE, post_id, user_id, event.kind, event.payload
+        )
+        return count
 
     async def liked(self, user_id: int, post_ids: Sequence[int]) -> set[int]:
         rows = await self._pool.fetch(
