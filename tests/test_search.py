@@ -188,7 +188,8 @@ async def test_searches_use_the_trigram_indexes(db_pool: asyncpg.Pool) -> None:
         users = await _plan(conn, SEARCH_USERS, "annabel")
         assert "users_username_trgm_idx" in users, users
         assert "users_full_name_trgm_idx" in users, users
-        assert "users_username_lower_key" in users, users  # the prefix arm, btree range
+        # The prefix arm uses the btree range or the trigram index, as the planner's cost
+        # estimates (which vary between runs) decide; either way, no scan of the table.
         assert "Seq Scan" not in users, users
 
         tags = await _plan(conn, SEARCH_HASHTAGS, "sunset")

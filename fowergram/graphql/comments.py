@@ -9,7 +9,7 @@ from fowergram.domain.auth.viewer import require_viewer
 from fowergram.domain.ids import parse_id
 from fowergram.graphql.context import Context
 from fowergram.graphql.permissions import IsAuthenticated
-from fowergram.graphql.types.comment import CommentType
+from fowergram.graphql.types.comment import CommentType, comment_node
 
 
 @strawberry.type
@@ -25,7 +25,7 @@ class CommentQuery:
     async def comment(self, info: Info[Context, None], id: strawberry.ID) -> CommentType:
         viewer_id = info.context.viewer.user_id if info.context.viewer else None
         comment = await info.context.services.comments.get(viewer_id, parse_id(id, field="id"))
-        return CommentType.from_domain(comment)
+        return await comment_node(info.context, comment)
 
 
 @strawberry.type
@@ -48,7 +48,7 @@ class CommentMutation:
             body,
             parse_id(parent_id, field="parentId") if parent_id is not None else None,
         )
-        return CommentType.from_domain(comment)
+        return await comment_node(info.context, comment)
 
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],

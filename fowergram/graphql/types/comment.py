@@ -1,12 +1,14 @@
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.types import Info
 
-from fowergram.domain.pagination import decode_cursor
+from fowergram.domain.pagination import Page, decode_cursor
 from fowergram.domain.social.comments import Comment, CommentOrder
 from fowergram.graphql import loaders
 from fowergram.graphql.connection import Connection
@@ -30,10 +32,15 @@ class CommentType:
     parent_id: strawberry.ID | None = strawberry.field(
         description="The top-level comment this replies to; null for a top-level comment."
     )
+    # Filled in for the whole page at once (comment_nodes), as for posts.
+    author: Annotated[UserType, strawberry.lazy("fowergram.graphql.types.user")] | None
+    viewer_has_liked: bool
     author_id: strawberry.Private[int]
 
     @classmethod
-    def from_domain(cls, comment: Comment) -> CommentType:
+    def from_domain(
+        cls, comment: Comment, *, author: UserType | None, viewer_has_liked: bool
+    ) -> CommentType:
         return cls(
             id=strawberry.ID(str(comment.id)),
             body=comment.body,
@@ -42,21 +49,10 @@ class CommentType:
             reply_count=comment.reply_count,
             post_id=strawberry.ID(str(comment.post_id)),
             parent_id=strawberry.ID(str(comment.parent_id)) if comment.parent_id else None,
+            author=author,
+            viewer_has_liked=viewer_has_liked,
             author_id=comment.author_id,
         )
-
-    @strawberry.field
-    async def author(
-        self, info: Info[Context, None]
-    ) -> Annotated[UserType, strawberry.lazy("fowergram.graphql.types.user")] | None:
-        from fowergram.graphql.types.user import UserType
-
-        profile = await loaders.users(info.context).load(self.author_id)
-        return UserType.from_domain(profile) if profile else None
-
-    @strawberry.field
-    async def viewer_has_liked(self, info: Info[Context, None]) -> bool:
-        return await loaders.viewer_has_liked_comment(info.context).load(int(self.id))
 
     @strawberry.field(description="Replies, oldest first (always empty for a reply).")
     async def replies(
@@ -66,4 +62,30 @@ class CommentType:
         page = await info.context.services.comments.replies(
             viewer_id, int(self.id), first, decode_cursor(after)
         )
-        return Connection.from_page(page, CommentType.from_domain)
+        return await comment_connection(info.context, page)
+
+
+async def comment_nodes(context: Context, comments: Sequence[Comment]) -> list[CommentType]:
+    """GraphQL comments with their authors and the viewer's likes, loaded for all at once."""
+    from fowergram.graphql.types.user import UserType
+
+    authors, liked = await asyncio.gather(
+        loaders.users(context).load_many([comment.author_id for comment in comments]),
+        loaders.viewer_has_liked_comment(context).load_many([c.id for c in comments]),
+    )
+    return [
+        CommentType.from_domain(
+            comment,
+            author=UserType.from_domain(profile) if profile else None,
+            viewer_has_liked=has_liked,
+        )
+        for comment, profile, has_liked in zip(comments, authors, liked, strict=True)
+    ]
+
+
+async def comment_node(context: Context, comment: Comment) -> CommentType:
+    return (await comment_nodes(context, [comment]))[0]
+
+
+async def comment_connection(context: Context, page: Page[Comment]) -> Connection[CommentType]:
+    return Connection.with_nodes(page, await comment_nodes(context, page.items))

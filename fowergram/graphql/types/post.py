@@ -14,7 +14,7 @@ from fowergram.domain.social.posts import Post
 from fowergram.graphql import loaders
 from fowergram.graphql.connection import Connection
 from fowergram.graphql.context import Context
-from fowergram.graphql.types.comment import CommentType
+from fowergram.graphql.types.comment import CommentType, comment_connection
 
 if TYPE_CHECKING:
     from fowergram.graphql.types.user import UserType
@@ -79,7 +79,7 @@ class PostType:
         page = await info.context.services.comments.for_post(
             viewer_id, int(self.id), first, decode_cursor(after), order or CommentOrder.NEWEST
         )
-        return Connection.from_page(page, CommentType.from_domain)
+        return await comment_connection(info.context, page)
 
 
 async def post_nodes(context: Context, posts: Sequence[Post]) -> list[PostType]:
