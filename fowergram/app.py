@@ -152,9 +152,7 @@ async def open_container(settings: Settings, metrics: Metrics) -> AsyncIterator[
         )
         social = await _social_sign_in(settings, db, redis, auth, stack)
         relationships = PostgresRelationships(db)
-        posts = PostService(
-            store=PostgresPosts(db), owners=relationships, relationships=relationships
-        )
+        posts = PostService(store=PostgresPosts(db), standings=relationships)
         auth_provider: AuthProvider = auth
         if settings.supertokens_connection_uri:  # sign-up, sign-in and sessions via SuperTokens
             social = None  # it would issue built-in sessions, which SuperTokens mode refuses

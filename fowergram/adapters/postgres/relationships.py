@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import asyncpg
 
-from fowergram.domain.social.relationship import Owner, Relationship
+from fowergram.domain.social.relationship import NONE, Owner, Relationship
 
 # One statement, every direction at once: follows (both ways, either status), blocks
 # (both ways) and mutes (the viewer's).
@@ -25,6 +25,27 @@ SELECT o.id AS other,
            AS blocked_by,
        EXISTS (SELECT 1 FROM mutes m WHERE m.muter_id = $1 AND m.muted_id = o.id) AS muting
 FROM unnest($2::bigint[]) AS o(id)
+"""
+
+
+# Owners and the viewer's relationship to them together: one round trip per decision.
+# With no viewer ($1 NULL) every comparison is NULL, so every EXISTS is false.
+_STANDING = """
+SELECT u.id, u.is_private, u.deleted_at IS NOT NULL AS deleted,
+       EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = $1 AND f.followee_id = u.id
+               AND f.status = 'accepted') AS following,
+       EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = u.id AND f.followee_id = $1
+               AND f.status = 'accepted') AS followed_by,
+       EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = $1 AND f.followee_id = u.id
+               AND f.status = 'pending') AS requested,
+       EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = u.id AND f.followee_id = $1
+               AND f.status = 'pending') AS requested_by,
+       EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = $1 AND b.blocked_id = u.id)
+           AS blocking,
+       EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = u.id AND b.blocked_id = $1)
+           AS blocked_by,
+       EXISTS (SELECT 1 FROM mutes m WHERE m.muter_id = $1 AND m.muted_id = u.id) AS muting
+FROM users u WHERE u.id = ANY($2::bigint[])
 """
 
 
@@ -59,3 +80,27 @@ class PostgresRelationships:
             list(set(user_ids)),
         )
         return {row["id"]: Owner(row["id"], row["is_private"], row["deleted"]) for row in rows}
+
+    async def standing(
+        self, viewer_id: int | None, user_ids: Sequence[int]
+    ) -> dict[int, tuple[Owner, Relationship]]:
+        if not user_ids:
+            return {}
+        rows = await self._pool.fetch(_STANDING, viewer_id, list(set(user_ids)))
+        return {
+            row["id"]: (
+                Owner(row["id"], row["is_private"], row["deleted"]),
+                NONE
+                if viewer_id is None or viewer_id == row["id"]
+                else Relationship(
+                    following=row["following"],
+                    followed_by=row["followed_by"],
+                    requested=row["requested"],
+                    requested_by=row["requested_by"],
+                    blocking=row["blocking"],
+                    blocked_by=row["blocked_by"],
+                    muting=row["muting"],
+                ),
+            )
+            for row in rows
+        }

@@ -18,3 +18,12 @@ class Owners(Protocol):
     async def owners(self, user_ids: Sequence[int]) -> dict[int, Owner]:
         """Privacy and deletion state of each user (unknown ids are left out)."""
         ...
+
+
+class Standings(Protocol):
+    async def standing(
+        self, viewer_id: int | None, user_ids: Sequence[int]
+    ) -> dict[int, tuple[Owner, Relationship]]:
+        """Each user's privacy/deletion state and the viewer's relationship to them, in
+        one read (what a visibility decision needs; unknown ids are left out)."""
+        ...

@@ -9,19 +9,18 @@ from fowergram.domain.errors import BadUserInput, Forbidden, NotFound
 from fowergram.domain.events import DomainEvent
 from fowergram.domain.pagination import Key, Page, page_size
 from fowergram.domain.social.captions import parse_caption
-from fowergram.domain.social.ports import Owners, Relationships
+from fowergram.domain.social.ports import Standings
 from fowergram.domain.social.posts import MAX_MEDIA, NewPost, Post, PostStore
-from fowergram.domain.social.relationship import NONE, can_see_content
+from fowergram.domain.social.relationship import can_see_content
 
 IDEMPOTENCY_WINDOW_S = 60 * 60
 NO_SUCH_POST = "no such post"
 
 
 class PostService:
-    def __init__(self, *, store: PostStore, owners: Owners, relationships: Relationships) -> None:
+    def __init__(self, *, store: PostStore, standings: Standings) -> None:
         self._store = store
-        self._owners = owners
-        self._relationships = relationships
+        self._standings = standings
 
     async def create(
         self,
@@ -79,13 +78,8 @@ class PostService:
     async def by_author(
         self, viewer_id: int | None, author_id: int, first: int | None, after: Key | None
     ) -> Page[Post]:
-        owner = (await self._owners.owners([author_id])).get(author_id)
-        relation = (
-            (await self._relationships.between(viewer_id, [author_id])).get(author_id, NONE)
-            if viewer_id
-            else NONE
-        )
-        if owner is None or not can_see_content(viewer_id, owner, relation):
+        standing = (await self._standings.standing(viewer_id, [author_id])).get(author_id)
+        if standing is None or not can_see_content(viewer_id, *standing):
             raise NotFound("no such user")
         return await self._store.by_author(author_id, after, page_size(first))
 
@@ -115,14 +109,13 @@ class PostService:
 
     async def _filter(self, viewer_id: int | None, posts: Sequence[Post]) -> list[Post]:
         authors = list({post.author_id for post in posts})
-        owners = await self._owners.owners(authors)
-        relations = await self._relationships.between(viewer_id, authors) if viewer_id else {}
+        standings = await self._standings.standing(viewer_id, authors)
         return [
             post
             for post in posts
             if not post.deleted
-            and (owner := owners.get(post.author_id)) is not None
-            and can_see_content(viewer_id, owner, relations.get(post.author_id, NONE))
+            and (standing := standings.get(post.author_id)) is not None
+            and can_see_content(viewer_id, *standing)
         ]
 
     async def _filter_page(self, viewer_id: int | None, page: Page[Post]) -> Page[Post]:
