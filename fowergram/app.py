@@ -191,10 +191,7 @@ async def open_container(settings: Settings, metrics: Metrics) -> AsyncIterator[
                 posts=posts,
                 likes=LikeService(store=PostgresLikes(db), posts=posts),
                 comments=CommentService(
-                    store=PostgresComments(db),
-                    posts=posts,
-                    owners=relationships,
-                    relationships=relationships,
+                    store=PostgresComments(db), posts=posts, standings=relationships
                 ),
             ),
             signing_keys=signing_keys,

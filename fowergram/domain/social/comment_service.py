@@ -22,9 +22,9 @@ from fowergram.domain.social.comments import (
     may_delete,
     thread_parent,
 )
-from fowergram.domain.social.ports import Owners, Relationships
+from fowergram.domain.social.ports import Standings
 from fowergram.domain.social.post_service import PostService
-from fowergram.domain.social.relationship import NONE, can_see_profile
+from fowergram.domain.social.relationship import can_see_profile
 
 NO_SUCH_COMMENT = "no such comment"
 
@@ -35,13 +35,11 @@ class CommentService:
         *,
         store: CommentStore,
         posts: PostService,
-        owners: Owners,
-        relationships: Relationships,
+        standings: Standings,
     ) -> None:
         self._store = store
         self._posts = posts
-        self._owners = owners
-        self._relationships = relationships
+        self._standings = standings
 
     async def add(
         self, viewer: Viewer, post_id: int, body: str, parent_id: int | None = None
@@ -154,14 +152,13 @@ class CommentService:
     async def _shown(self, viewer_id: int | None, comments: Sequence[Comment]) -> set[int]:
         """Ids of the live comments whose authors the viewer may see (blocks, deletions)."""
         authors = list({comment.author_id for comment in comments})
-        owners = await self._owners.owners(authors)
-        relations = await self._relationships.between(viewer_id, authors) if viewer_id else {}
+        standings = await self._standings.standing(viewer_id, authors)
         return {
             comment.id
             for comment in comments
             if not comment.deleted
-            and (owner := owners.get(comment.author_id)) is not None
-            and can_see_profile(viewer_id, owner, relations.get(comment.author_id, NONE))
+            and (standing := standings.get(comment.author_id)) is not None
+            and can_see_profile(viewer_id, *standing)
         }
 
     async def _filter_page(self, viewer_id: int | None, page: Page[Comment]) -> Page[Comment]:
