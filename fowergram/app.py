@@ -175,16 +175,12 @@ async def open_container(settings: Settings, metrics: Metrics) -> AsyncIterator[
                 recovery=recovery,
                 mfa=mfa,
                 social=social,
-                profiles=ProfileService(
-                    store=PostgresProfiles(db), relationships=PostgresRelationships(db)
-                ),
-                search=SearchService(
-                    store=PostgresSearch(db), relationships=PostgresRelationships(db)
-                ),
+                profiles=ProfileService(store=PostgresProfiles(db), relationships=relationships),
+                search=SearchService(store=PostgresSearch(db), relationships=relationships),
                 graph=GraphService(
                     store=PostgresGraph(db),
-                    owners=PostgresRelationships(db),
-                    relationships=PostgresRelationships(db),
+                    standings=relationships,
+                    relationships=relationships,
                     limiter=RedisRateLimiter(redis, key_prefix=settings.redis_key_prefix),
                 ),
                 profile_edits=ProfileEditor(writer=PostgresProfileWriter(db)),

@@ -127,7 +127,7 @@ async def small_graph(
     try:
         yield GraphService(
             store=PostgresGraph(pool),
-            owners=PostgresRelationships(pool),
+            standings=PostgresRelationships(pool),
             relationships=PostgresRelationships(pool),
             limiter=RedisRateLimiter(redis, key_prefix=f"t{uuid.uuid4().hex[:10]}:"),
             max_following=2,

@@ -71,16 +71,6 @@ class PostgresRelationships:
             for row in rows
         }
 
-    async def owners(self, user_ids: Sequence[int]) -> dict[int, Owner]:
-        if not user_ids:
-            return {}
-        rows = await self._pool.fetch(
-            "SELECT id, is_private, deleted_at IS NOT NULL AS deleted FROM users "
-            "WHERE id = ANY($1::bigint[])",
-            list(set(user_ids)),
-        )
-        return {row["id"]: Owner(row["id"], row["is_private"], row["deleted"]) for row in rows}
-
     async def standing(
         self, viewer_id: int | None, user_ids: Sequence[int]
     ) -> dict[int, tuple[Owner, Relationship]]:

@@ -12,7 +12,7 @@ from fowergram.domain.errors import BadUserInput, Forbidden, NotFound
 from fowergram.domain.pagination import Key, Page, decode_cursor, page_size
 from fowergram.domain.social import graph
 from fowergram.domain.social.graph import FOLLOWS_PER_HOUR, MAX_FOLLOWING, PairState, Transition
-from fowergram.domain.social.ports import Owners, Relationships
+from fowergram.domain.social.ports import Relationships, Standings
 from fowergram.domain.social.profiles import Profile
 from fowergram.domain.social.relationship import (
     NONE,
@@ -64,14 +64,14 @@ class GraphService:
         self,
         *,
         store: GraphStore,
-        owners: Owners,
+        standings: Standings,
         relationships: Relationships,
         limiter: RateLimiter,
         max_following: int = MAX_FOLLOWING,
         follow_rate: Rate = FOLLOWS_PER_HOUR,
     ) -> None:
         self._store = store
-        self._owners = owners
+        self._standings = standings
         self._relationships = relationships
         self._limiter = limiter
         self._max_following = max_following
@@ -119,11 +119,10 @@ class GraphService:
         target = graph.parse_user_id(user_id)
         if target == viewer.user_id:
             return NONE
-        owner = (await self._owners.owners([target])).get(target)
-        rel = (await self._relationships.between(viewer.user_id, [target])).get(target, NONE)
-        if owner is None or owner.deleted or rel.blocked_by:
+        standing = (await self._standings.standing(viewer.user_id, [target])).get(target)
+        if standing is None or standing[0].deleted or standing[1].blocked_by:
             raise NotFound(graph.NO_SUCH_USER)
-        return rel
+        return standing[1]
 
     async def relationships(self, viewer_id: int, user_ids: Sequence[int]) -> list[Relationship]:
         """The DataLoader's batch: one relationship per id, in order (yourself: all false)."""
@@ -171,14 +170,14 @@ class GraphService:
         fetch: Callable[[int, int, Key | None], Awaitable[Sequence[tuple[Key, Profile]]]],
     ) -> Page[Profile]:
         size, key = page_size(first), _cursor(after)
-        owner = (await self._owners.owners([owner_id])).get(owner_id)
-        if owner is None:
+        standing = (await self._standings.standing(viewer_id, [owner_id])).get(owner_id)
+        if standing is None:
             raise NotFound(graph.NO_SUCH_USER)
+        owner, owner_rel = standing
         rows = await fetch(owner_id, size + 1, key)
         page = Page.from_rows(rows, size)
-        ids = [owner_id, *(profile.id for profile in page.items)]
+        ids = [profile.id for profile in page.items]
         relations = await self._relationships.between(viewer_id, ids) if viewer_id else {}
-        owner_rel = relations.get(owner_id, NONE)
         if not can_see_profile(viewer_id, owner, owner_rel):
             raise NotFound(graph.NO_SUCH_USER)
         if not can_see_content(viewer_id, owner, owner_rel):

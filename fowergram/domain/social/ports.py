@@ -14,12 +14,6 @@ class Relationships(Protocol):
         ...
 
 
-class Owners(Protocol):
-    async def owners(self, user_ids: Sequence[int]) -> dict[int, Owner]:
-        """Privacy and deletion state of each user (unknown ids are left out)."""
-        ...
-
-
 class Standings(Protocol):
     async def standing(
         self, viewer_id: int | None, user_ids: Sequence[int]
