@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
@@ -11,6 +10,7 @@ from strawberry.types import Info
 from fowergram.domain.pagination import Page, decode_cursor
 from fowergram.domain.social.comments import Comment, CommentOrder
 from fowergram.graphql import loaders
+from fowergram.graphql.authored import authors_and_likes
 from fowergram.graphql.connection import Connection
 from fowergram.graphql.context import Context
 
@@ -67,19 +67,11 @@ class CommentType:
 
 async def comment_nodes(context: Context, comments: Sequence[Comment]) -> list[CommentType]:
     """GraphQL comments with their authors and the viewer's likes, loaded for all at once."""
-    from fowergram.graphql.types.user import UserType
-
-    authors, liked = await asyncio.gather(
-        loaders.users(context).load_many([comment.author_id for comment in comments]),
-        loaders.viewer_has_liked_comment(context).load_many([c.id for c in comments]),
-    )
+    liked = loaders.viewer_has_liked_comment(context)
+    extras = await authors_and_likes(context, comments, liked)
     return [
-        CommentType.from_domain(
-            comment,
-            author=UserType.from_domain(profile) if profile else None,
-            viewer_has_liked=has_liked,
-        )
-        for comment, profile, has_liked in zip(comments, authors, liked, strict=True)
+        CommentType.from_domain(comment, author=author, viewer_has_liked=has_liked)
+        for comment, (author, has_liked) in zip(comments, extras, strict=True)
     ]
 
 

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
@@ -12,6 +11,7 @@ from fowergram.domain.pagination import Page, decode_cursor
 from fowergram.domain.social.comments import CommentOrder
 from fowergram.domain.social.posts import Post
 from fowergram.graphql import loaders
+from fowergram.graphql.authored import authors_and_likes
 from fowergram.graphql.connection import Connection
 from fowergram.graphql.context import Context
 from fowergram.graphql.types.comment import CommentType, comment_connection
@@ -84,19 +84,10 @@ class PostType:
 
 async def post_nodes(context: Context, posts: Sequence[Post]) -> list[PostType]:
     """GraphQL posts with their authors and the viewer's likes, loaded for all at once."""
-    from fowergram.graphql.types.user import UserType
-
-    authors, liked = await asyncio.gather(
-        loaders.users(context).load_many([post.author_id for post in posts]),
-        loaders.viewer_has_liked(context).load_many([post.id for post in posts]),
-    )
+    extras = await authors_and_likes(context, posts, loaders.viewer_has_liked(context))
     return [
-        PostType.from_domain(
-            post,
-            author=UserType.from_domain(profile) if profile else None,
-            viewer_has_liked=has_liked,
-        )
-        for post, profile, has_liked in zip(posts, authors, liked, strict=True)
+        PostType.from_domain(post, author=author, viewer_has_liked=liked)
+        for post, (author, liked) in zip(posts, extras, strict=True)
     ]
 
 
