@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +16,7 @@ from support.services import (
     create_database,
     drop_database,
 )
+from support.social_helpers import Member, join
 
 from fowergram.adapters.postgres.migrations import Migrator
 from fowergram.app import create_app
@@ -104,3 +105,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "service_urls" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture
+def new_member(live_server: LiveServer) -> Iterator[Callable[[], Member]]:
+    """Signs up people on the shared server; their clients close after the test."""
+    made: list[Member] = []
+
+    def make() -> Member:
+        made.append(join(live_server.http_url))
+        return made[-1]
+
+    yield make
+    for member in made:
+        member.client.close()

@@ -5,7 +5,7 @@ and bad input, against a real server and database."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -35,24 +35,18 @@ REPLIES = (
 
 
 @pytest.fixture
-def author(live_server: LiveServer) -> Iterator[Member]:
-    person = join(live_server.http_url)
-    yield person
-    person.client.close()
+def author(new_member: Callable[[], Member]) -> Member:
+    return new_member()
 
 
 @pytest.fixture
-def other(live_server: LiveServer) -> Iterator[Member]:
-    person = join(live_server.http_url)
-    yield person
-    person.client.close()
+def other(new_member: Callable[[], Member]) -> Member:
+    return new_member()
 
 
 @pytest.fixture
-def third(live_server: LiveServer) -> Iterator[Member]:
-    person = join(live_server.http_url)
-    yield person
-    person.client.close()
+def third(new_member: Callable[[], Member]) -> Member:
+    return new_member()
 
 
 def _post(member: Member, caption: str = "comment on me") -> str:

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable
 
 import httpx
 import psycopg
@@ -23,10 +23,8 @@ POST = (
 
 
 @pytest.fixture
-def author(live_server: LiveServer) -> Iterator[Member]:
-    person = join(live_server.http_url)
-    yield person
-    person.client.close()
+def author(new_member: Callable[[], Member]) -> Member:
+    return new_member()
 
 
 def _post(author: Member) -> str:

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable
 
 import httpx
 import psycopg
 import pytest
 from support.auth_helpers import bearer
 from support.live_server import LiveServer
-from support.social_helpers import Member, follow_in_db, join, set_private
+from support.social_helpers import Member, follow_in_db, set_private
 
 CREATE = (
     "mutation($c: String!, $m: [ID!], $k: String) "
@@ -28,17 +28,13 @@ GRID = (
 
 
 @pytest.fixture
-def member(live_server: LiveServer) -> Iterator[Member]:
-    person = join(live_server.http_url)
-    yield person
-    person.client.close()
+def member(new_member: Callable[[], Member]) -> Member:
+    return new_member()
 
 
 @pytest.fixture
-def other(live_server: LiveServer) -> Iterator[Member]:
-    person = join(live_server.http_url)
-    yield person
-    person.client.close()
+def other(new_member: Callable[[], Member]) -> Member:
+    return new_member()
 
 
 def _create(member: Member, caption: str, key: str | None = None) -> dict[str, object]:
