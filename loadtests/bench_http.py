@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -136,6 +137,9 @@ def _parse_args() -> argparse.Namespace:
         "--profile-seconds", type=int, default=10, help="py-spy the profile page; 0 skips"
     )
     parser.add_argument("--seed", type=int, default=4, help="random seed of the data")
+    parser.add_argument(
+        "--profile-out", type=Path, help="keep py-spy's raw stacks here (flamegraph input)"
+    )
     return parser.parse_args()
 
 
@@ -153,7 +157,10 @@ def _profile_run(
         duration_s=args.profile_seconds + 2,
         threads=args.threads,
     )
-    return sampler.result()
+    profile = sampler.result()
+    if args.profile_out is not None and sampler.out.exists():
+        shutil.copyfile(sampler.out, args.profile_out)
+    return profile
 
 
 def main() -> None:

@@ -7,7 +7,7 @@ from typing import Generic, TypeVar
 
 import strawberry
 
-from fowergram.domain.pagination import Page, encode_cursor
+from fowergram.domain.pagination import Key, Page, encode_cursor
 
 Node = TypeVar("Node")
 Item = TypeVar("Item")
@@ -21,8 +21,13 @@ class PageInfo:
 
 @strawberry.type
 class Edge(Generic[Node]):
-    cursor: str
+    @strawberry.field
+    def cursor(self) -> str:
+        # Encoded only when asked for: pages often want just `pageInfo.endCursor`.
+        return encode_cursor(self.key)
+
     node: Node
+    key: strawberry.Private[Key]
 
 
 @strawberry.type
@@ -33,10 +38,7 @@ class Connection(Generic[Node]):
     @classmethod
     def with_nodes(cls, page: Page[Item], nodes: Sequence[Node]) -> Connection[Node]:
         """The page's cursors with nodes built already (in one batch, by the caller)."""
-        edges = [
-            Edge(cursor=encode_cursor(key), node=node)
-            for key, node in zip(page.keys, nodes, strict=True)
-        ]
+        edges = [Edge(node=node, key=key) for key, node in zip(page.keys, nodes, strict=True)]
         return cls(
             edges=edges, page_info=PageInfo(has_next_page=page.has_next, end_cursor=page.end_cursor)
         )
@@ -44,7 +46,7 @@ class Connection(Generic[Node]):
     @classmethod
     def from_page(cls, page: Page[Item], to_node: Callable[[Item], Node]) -> Connection[Node]:
         edges = [
-            Edge(cursor=encode_cursor(key), node=to_node(item))
+            Edge(node=to_node(item), key=key)
             for key, item in zip(page.keys, page.items, strict=True)
         ]
         return cls(

@@ -28,6 +28,7 @@ from fowergram.graphql.context import Context
 from fowergram.graphql.depth_limit import max_depth_rule
 from fowergram.graphql.errors import ShapeErrors
 from fowergram.graphql.graph import GraphMutation, GraphQuery
+from fowergram.graphql.lean_executor import leaf_plans, lean_executor
 from fowergram.graphql.mfa import MfaMutation
 from fowergram.graphql.parse_cache import CachedParse
 from fowergram.graphql.posts import PostMutation, PostQuery
@@ -127,9 +128,14 @@ def build_schema(
         # per request (as MaxAliasesLimiter does) would never hit the cache.
         partial(AddValidationRules, rules),
     ]
-    return FowergramSchema(
+    schema = FowergramSchema(
         query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions
     )
+    # Known only once the schema exists: which fields are plain attribute leaves.
+    schema.execution_context_class = lean_executor(
+        leaf_plans(schema._schema, schema.config.default_resolver)
+    )
+    return schema
 
 
 def schema_sdl() -> str:

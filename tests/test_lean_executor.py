@@ -1,0 +1,170 @@
+"""The lean executor answers exactly as Strawberry's own: data, errors and their paths."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import strawberry
+from strawberry.permission import BasePermission
+
+from fowergram.graphql.lean_executor import leaf_plans, lean_executor
+
+
+@strawberry.enum
+class Mood(enum.Enum):
+    CALM = "calm"
+    LOUD = "loud"
+
+
+class Nobody(BasePermission):
+    message = "no"
+
+    def has_permission(self, source: Any, info: Any, **kwargs: Any) -> bool:
+        return False
+
+
+@strawberry.type
+class Item:
+    id: strawberry.ID
+    name: str
+    note: str | None
+    count: int
+    mood: Mood
+    at: datetime
+    tags: list[str]
+    maybe_tags: list[str] | None
+    secret: str = strawberry.field(permission_classes=[Nobody], default="hidden")
+
+    @strawberry.field
+    def shout(self) -> str:
+        return self.name.upper()
+
+
+@dataclass
+class LooseItem:
+    """What a buggy resolver might hand over: wrong types, nulls, missing attributes."""
+
+    id: Any
+    name: Any
+    note: Any
+    count: Any
+    mood: Any
+    at: Any
+    tags: Any
+    maybe_tags: Any
+    secret: Any = "hidden"
+
+    def shout(self) -> str:
+        return "?"
+
+
+GOOD = Item(
+    id=strawberry.ID("7"),
+    name="Ana 🌸 \u202e",
+    note=None,
+    count=3,
+    mood=Mood.LOUD,
+    at=datetime(2026, 11, 26, 12, 0, tzinfo=UTC),
+    tags=["a", "b"],
+    maybe_tags=None,
+)
+BROKEN = [
+    LooseItem(7, None, 5, "three", "LOUD", "yesterday", ["a", None], [1, 2]),
+    LooseItem("8", "x", None, 2**40, Mood.CALM, GOOD.at, "ab", None),
+    LooseItem("9", 12, None, True, None, GOOD.at, ("a",), ("b", None)),
+]
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def good(self) -> Item:
+        return GOOD
+
+    @strawberry.field
+    def items(self) -> list[Item | None]:
+        return [GOOD, *BROKEN]  # type: ignore[list-item]
+
+    @strawberry.field
+    def strict_items(self) -> list[Item]:
+        return [GOOD, *BROKEN]  # type: ignore[list-item]
+
+
+DOCUMENT = """
+{
+  good { id name note count mood at tags maybeTags shout renamed: name }
+  items { id name note count mood at tags maybeTags shout }
+}
+"""
+
+
+def _schemas() -> tuple[strawberry.Schema, strawberry.Schema]:
+    plain = strawberry.Schema(query=Query)
+    lean = strawberry.Schema(query=Query)
+    lean.execution_context_class = lean_executor(
+        leaf_plans(lean._schema, lean.config.default_resolver)
+    )
+    return plain, lean
+
+
+def _shape(result: Any) -> tuple[Any, list[tuple[str, Any]]]:
+    errors = sorted((error.message, error.path) for error in result.errors or [])
+    return result.data, errors
+
+
+async def test_answers_like_strawberry_for_good_and_broken_values() -> None:
+    plain, lean = _schemas()
+    expected = await plain.execute(DOCUMENT)
+    actual = await lean.execute(DOCUMENT)
+    assert _shape(actual) == _shape(expected)
+    assert expected.errors, "the broken items must produce errors to compare"
+    assert actual.data is not None
+    assert actual.data["good"]["name"] == GOOD.name
+    assert actual.data["good"]["at"] == "2026-11-26T12:00:00+00:00"
+    assert actual.data["items"][1] is None  # Item.name is non-null: the item becomes null
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        "{ good { secret } }",
+        "{ good { name @skip(if: true) count @include(if: false) id } }",
+        "{ good { ... on Item { name } ...F } } fragment F on Item { count mood }",
+        "{ items { __typename id } }",
+        "{ strictItems { id count } }",  # the error nulls everything up to the root
+    ],
+)
+async def test_permissions_directives_and_fragments_behave_the_same(document: str) -> None:
+    plain, lean = _schemas()
+    assert _shape(await lean.execute(document)) == _shape(await plain.execute(document))
+
+
+def test_plans_cover_plain_leaves_only() -> None:
+    _, lean = _schemas()
+    plans = {t.name: set(fields) for t, fields in leaf_plans(lean._schema, getattr).items()}
+    assert plans["Item"] == {"id", "name", "note", "count", "mood", "at", "tags", "maybeTags"}
+    assert "Query" not in plans  # resolvers are never bypassed
+
+
+def test_a_custom_default_resolver_turns_the_shortcut_off() -> None:
+    _, lean = _schemas()
+    assert leaf_plans(lean._schema, lambda obj, name: getattr(obj, name)) == {}
+
+
+async def test_plain_leaves_skip_the_resolve_info() -> None:
+    _, lean = _schemas()
+    built: list[str] = []
+
+    class Counting(lean.execution_context_class):  # type: ignore[misc,name-defined]
+        def build_resolve_info(self, field_def: Any, *args: Any) -> Any:
+            built.append(args[1].name + "." + args[0][0].name.value)
+            return super().build_resolve_info(field_def, *args)
+
+    lean.execution_context_class = Counting
+    result = await lean.execute("{ good { id name note count mood at tags shout } }")
+    assert result.errors is None
+    assert sorted(built) == ["Item.shout", "Query.good"]
