@@ -8,7 +8,7 @@ from typing import Protocol
 from fowergram.domain.errors import NotFound
 from fowergram.domain.social.ports import Relationships
 from fowergram.domain.social.profiles import Profile
-from fowergram.domain.social.relationship import NONE, can_see_profile
+from fowergram.domain.social.relationship import NONE, Relationship, can_see_profile
 
 
 class ProfileStore(Protocol):
@@ -33,8 +33,19 @@ class ProfileService:
             if can_see_profile(viewer_id, profile.owner, relations.get(user_id, NONE))
         }
 
-    async def by_username(self, viewer_id: int | None, username: str) -> Profile:
+    async def by_username(
+        self, viewer_id: int | None, username: str
+    ) -> tuple[Profile, Relationship | None]:
+        """The profile and the viewer's relationship to it (None when signed out), read
+        once here so the page built on them needs neither again."""
         profile = await self._store.get_by_username(username.strip())
-        if profile is None or not (await self.visible(viewer_id, [profile.id])):
+        if profile is None:
+            raise NotFound("no such user")
+        relation = (
+            (await self._relationships.between(viewer_id, [profile.id])).get(profile.id, NONE)
+            if viewer_id
+            else None
+        )
+        if not can_see_profile(viewer_id, profile.owner, relation or NONE):
             raise NotFound("no such user")  # the same whether missing, deleted or blocked
-        return profile
+        return profile, relation
