@@ -195,3 +195,29 @@ async def test_instances_rolling_over_together_accept_each_others_keys(
     for n, token in enumerate(signed):
         for tokens in issuers:
             assert (await tokens.verify(token)).user_id == n
+
+
+async def test_a_token_verified_before_is_checked_again_for_expiry_and_key(
+    pool: asyncpg.Pool,
+) -> None:
+    clock = FakeClock()
+    store = _store(pool, clock)
+    wall = [datetime.now(UTC).timestamp()]
+    tokens = JwtAccessTokens(store, issuer=ISSUER, wall_clock=lambda: wall[0])
+    claims = _claims()
+    token = await tokens.issue(claims)
+    assert await tokens.verify(token) == claims
+    assert await tokens.verify(token) == claims  # the second time from the cache
+
+    wall[0] = claims.expires_at.timestamp() + 60
+    with pytest.raises(Unauthenticated, match="expired"):
+        await tokens.verify(token)
+
+    wall[0] = datetime.now(UTC).timestamp()
+    assert await tokens.verify(token) == claims
+    key = await store.verification_key(_kid(token))
+    assert key is not None
+    await store.rotate_now()
+    clock.advance(key.verifies_until - clock.now() + timedelta(seconds=1))
+    with pytest.raises(Unauthenticated, match="unknown key"):
+        await tokens.verify(token)
