@@ -327,6 +327,9 @@ def _revocations(settings: Settings, redis: Redis) -> RedisRevocationList:
 
 def _routes(settings: Settings, graphql: GraphQLView) -> list[BaseRoute]:
     routes: list[BaseRoute] = [
+        # First: Starlette tries routes in order, and nearly every request is GraphQL.
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql),
         Route("/health", liveness, methods=["GET"]),
         Route("/health/ready", readiness, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
@@ -334,8 +337,6 @@ def _routes(settings: Settings, graphql: GraphQLView) -> list[BaseRoute]:
         *recovery_routes(),
         *mfa_routes(),
         *social_routes(),
-        Route("/graphql", graphql, methods=["GET", "POST"]),
-        WebSocketRoute("/graphql", graphql),
     ]
     if not settings.is_production:
         assets = StaticFiles(directory=STATIC_DIR / "graphiql")

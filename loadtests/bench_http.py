@@ -134,8 +134,9 @@ def _parse_args() -> argparse.Namespace:
         help="comma-separated subset of: " + ", ".join(s.key for s in SCENARIOS),
     )
     parser.add_argument(
-        "--profile-seconds", type=int, default=10, help="py-spy the profile page; 0 skips"
+        "--profile-seconds", type=int, default=10, help="py-spy one scenario; 0 skips"
     )
+    parser.add_argument("--profile-scenario", default="profile", help="the scenario py-spy samples")
     parser.add_argument("--seed", type=int, default=4, help="random seed of the data")
     parser.add_argument(
         "--profile-out", type=Path, help="keep py-spy's raw stacks here (flamegraph input)"
@@ -151,7 +152,7 @@ def _profile_run(
     sampler = Sampler(server.pid, args.profile_seconds, work / "profile.raw")
     run_wrk(
         server,
-        work / "profile-measure.tsv",
+        work / f"{args.profile_scenario}-measure.tsv",
         tokens_file,
         connections=args.concurrency,
         duration_s=args.profile_seconds + 2,
@@ -217,10 +218,11 @@ def main() -> None:
             rows.append(Row(scenario, result))
             print(f"  {scenario.name}: {result.rps:.0f} req/s, p99 {result.p99_ms:.1f} ms")
         print_table(rows, args.concurrency, args.duration, pinning)
-        if args.profile_seconds > 0 and "profile" in chosen:
+        if args.profile_seconds > 0 and args.profile_scenario in chosen:
             profile = _profile_run(server, work, tokens_file, args)
             if isinstance(profile, Profile):
-                print_profile(profile)
+                names = {s.key: s.name for s in SCENARIOS}
+                print_profile(profile, scenario=names.get(args.profile_scenario, "?"))
             else:
                 print(f"\nno profile: {profile}")
     print(f"\nseeding {data.seconds:.0f} s, whole run {time.monotonic() - started:.0f} s")

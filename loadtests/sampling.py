@@ -119,10 +119,10 @@ def _package(frame: str) -> str:
     return path.split("/", 1)[0].removesuffix(".py")
 
 
-def print_profile(profile: Profile, *, top: int = 15) -> None:
+def print_profile(profile: Profile, *, scenario: str = "profile page", top: int = 15) -> None:
     busy = profile.samples / profile.expected * 100 if profile.expected else 0.0
     print(
-        f"\nprofile page under load, py-spy on the server's event-loop thread: "
+        f"\n{scenario} under load, py-spy on the server's event-loop thread: "
         f"{profile.samples} busy samples of {profile.expected} (~{busy:.0f}% busy; "
         f"idle waits left out; `Runner.run` = inside uvloop's C code)"
     )
