@@ -11,7 +11,7 @@ import pytest
 import strawberry
 from strawberry.permission import BasePermission
 
-from fowergram.graphql.lean_executor import leaf_plans, lean_executor
+from fowergram.graphql.lean_executor import lean_executor, plain_field_plans
 
 
 @strawberry.enum
@@ -80,7 +80,35 @@ BROKEN = [
 
 
 @strawberry.type
+class Holder:
+    """Plain object fields: present, absent, broken inside, and behind a resolver."""
+
+    item: Item
+    maybe_item: Item | None
+    inner: Holder | None
+
+    @strawberry.field
+    async def later(self) -> Item:
+        return self.item
+
+
+def _holder(item: Any, maybe_item: Any, depth: int = 1) -> Holder:
+    inner = _holder(item, maybe_item, depth - 1) if depth else None
+    return Holder(item=item, maybe_item=maybe_item, inner=inner)
+
+
+@strawberry.type
 class Query:
+    @strawberry.field
+    def holders(self) -> list[Holder | None]:
+        return [
+            _holder(GOOD, None),
+            _holder(GOOD, BROKEN[0]),  # maybeItem has a null non-null field: becomes null
+            _holder(BROKEN[0], GOOD),  # item cannot be null: the holder becomes null
+            _holder(BROKEN[1], BROKEN[2]),
+            Holder(item=None, maybe_item=GOOD, inner=None),  # type: ignore[arg-type]
+        ]
+
     @strawberry.field
     def good(self) -> Item:
         return GOOD
@@ -96,6 +124,11 @@ class Query:
 
 DOCUMENT = """
 {
+  holders {
+    item { id name count } maybeItem { id name mood }
+    inner { item { id } maybeItem { name } inner { item { name } } later { name count } }
+    later { name }
+  }
   good { id name note count mood at tags maybeTags shout renamed: name }
   items { id name note count mood at tags maybeTags shout }
 }
@@ -106,7 +139,7 @@ def _schemas() -> tuple[strawberry.Schema, strawberry.Schema]:
     plain = strawberry.Schema(query=Query)
     lean = strawberry.Schema(query=Query)
     lean.execution_context_class = lean_executor(
-        leaf_plans(lean._schema, lean.config.default_resolver)
+        plain_field_plans(lean._schema, lean.config.default_resolver)
     )
     return plain, lean
 
@@ -145,14 +178,15 @@ async def test_permissions_directives_and_fragments_behave_the_same(document: st
 
 def test_plans_cover_plain_leaves_only() -> None:
     _, lean = _schemas()
-    plans = {t.name: set(fields) for t, fields in leaf_plans(lean._schema, getattr).items()}
+    plans = {t.name: set(fields) for t, fields in plain_field_plans(lean._schema, getattr).items()}
     assert plans["Item"] == {"id", "name", "note", "count", "mood", "at", "tags", "maybeTags"}
+    assert plans["Holder"] == {"item", "maybeItem", "inner"}  # `later` has a resolver
     assert "Query" not in plans  # resolvers are never bypassed
 
 
 def test_a_custom_default_resolver_turns_the_shortcut_off() -> None:
     _, lean = _schemas()
-    assert leaf_plans(lean._schema, lambda obj, name: getattr(obj, name)) == {}
+    assert plain_field_plans(lean._schema, lambda obj, name: getattr(obj, name)) == {}
 
 
 async def test_plain_leaves_skip_the_resolve_info() -> None:
@@ -168,3 +202,10 @@ async def test_plain_leaves_skip_the_resolve_info() -> None:
     result = await lean.execute("{ good { id name note count mood at tags shout } }")
     assert result.errors is None
     assert sorted(built) == ["Item.shout", "Query.good"]
+
+    built.clear()
+    result = await lean.execute("{ holders { item { id } inner { maybeItem { id } } } }")
+    assert result.data is not None
+    assert result.data["holders"][0] == {"item": {"id": "7"}, "inner": {"maybeItem": None}}
+    # Only the broken holder (a null `item`) took the ordinary path, to report its error.
+    assert built == ["Query.holders", "Holder.item"]

@@ -3,12 +3,13 @@
 Most fields of a page are leaves read straight off an object (`id`, `caption`,
 `likeCount`, ...). For each, graphql-core builds a `GraphQLResolveInfo`, looks up
 arguments, calls Strawberry's wrapper around `getattr`, then completes the value through
-its generic path: about a third of a profile page's CPU. For a field with no resolver,
-no arguments and a scalar or enum type (or a list of non-null ones) the result is fully
-determined by `getattr` and the type's output coercion, so this executor does exactly
-that and nothing else. Anything unusual (a missing attribute, a null where the type
-forbids one, a value the scalar refuses) goes the ordinary way, which raises the same
-errors at the same paths it always did.
+its generic path: about a third of a profile page's CPU. For a field with no resolver
+and no arguments, the result is fully determined by `getattr` and then, for a scalar or
+enum (or a list of non-null ones), the type's output coercion, or for an object type
+without `is_type_of`, its own selection: this executor does exactly that and nothing
+else. Anything unusual (a missing attribute, a null where the type forbids one, a value
+the scalar refuses, an awaitable) goes the ordinary way, which raises the same errors
+at the same paths it always did.
 """
 
 from __future__ import annotations
@@ -34,13 +35,18 @@ from strawberry.types.field import StrawberryField
 _MISSING = object()
 
 
-class LeafPlan(NamedTuple):
+class FieldPlan(NamedTuple):
+    """How to answer one plain field: read `attribute`, then coerce a leaf or run the
+    object's own selection."""
+
     attribute: str
     nullable: bool
-    coerce: Callable[[Any], Any]  # the value to its output form, or Undefined if refused
+    return_type: GraphQLOutputType
+    coerce: Callable[[Any], Any] | None  # a leaf: the value's output form, or Undefined
+    object_type: GraphQLObjectType | None  # an object: whose selection runs on the value
 
 
-LeafPlans = dict[GraphQLObjectType, dict[str, LeafPlan]]
+FieldPlans = dict[GraphQLObjectType, dict[str, FieldPlan]]
 
 
 def _leaf_coercion(type_: GraphQLOutputType) -> Callable[[Any], Any] | None:
@@ -76,9 +82,21 @@ def _checked_list(coerce: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return coerce_items_or_undefined
 
 
-def leaf_plans(schema: GraphQLSchema, default_resolver: Callable[..., Any]) -> LeafPlans:
-    """Every object type's plain attribute leaves, found once when the schema is built."""
-    plans: LeafPlans = {}
+def _plan(attribute: str, type_: GraphQLOutputType) -> FieldPlan | None:
+    nullable = not isinstance(type_, GraphQLNonNull)
+    inner = type_ if nullable else type_.of_type  # type: ignore[union-attr]
+    coerce = _leaf_coercion(inner)
+    if coerce is not None:
+        return FieldPlan(attribute, nullable, type_, coerce, None)
+    # An `is_type_of` check needs the resolve info this path does without.
+    if isinstance(inner, GraphQLObjectType) and inner.is_type_of is None:
+        return FieldPlan(attribute, nullable, type_, None, inner)
+    return None
+
+
+def plain_field_plans(schema: GraphQLSchema, default_resolver: Callable[..., Any]) -> FieldPlans:
+    """Every object type's plain attribute fields, found once when the schema is built."""
+    plans: FieldPlans = {}
     if default_resolver is not getattr:
         return plans  # a custom default resolver may do more than read an attribute
     for type_ in schema.type_map.values():
@@ -92,18 +110,14 @@ def leaf_plans(schema: GraphQLSchema, default_resolver: Callable[..., Any]) -> L
                 continue
             if not getattr(field.resolve, "_is_default", False):
                 continue
-            nullable = not isinstance(field.type, GraphQLNonNull)
-            inner = field.type if nullable else field.type.of_type
-            coerce = _leaf_coercion(inner)
-            if coerce is not None:
-                plans.setdefault(type_, {})[name] = LeafPlan(
-                    definition.python_name, nullable, coerce
-                )
+            plan = _plan(definition.python_name, field.type)
+            if plan is not None:
+                plans.setdefault(type_, {})[name] = plan
     return plans
 
 
-def lean_executor(plans: LeafPlans) -> type[Executor[Any]]:
-    """Strawberry's executor, with plain leaves read directly (see the module's doc)."""
+def lean_executor(plans: FieldPlans) -> type[Executor[Any]]:
+    """Strawberry's executor, with plain fields answered directly (see the module's doc)."""
 
     class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
         def execute_field(
@@ -115,19 +129,60 @@ def lean_executor(plans: LeafPlans) -> type[Executor[Any]]:
             position_context: Any,
         ) -> Any:
             fields = plans.get(parent_type)
-            if fields is not None:
+            if fields is not None and not self._has_middleware():
                 plan = fields.get(field_details_list[0].node.name.value)
                 if plan is not None:
                     value = getattr(source, plan.attribute, _MISSING)
                     if value is None:
                         if plan.nullable:
                             return None
-                    elif value is not _MISSING:
+                    elif value is _MISSING or isinstance(value, Exception):
+                        pass
+                    elif plan.coerce is not None:
                         coerced = plan.coerce(value)
                         if coerced is not Undefined:
                             return coerced
+                    elif plan.object_type is not None and not self.is_awaitable(value):
+                        return self._complete_object(
+                            plan, field_details_list, path, value, position_context
+                        )
             return super().execute_field(
                 parent_type, source, field_details_list, path, position_context
             )
+
+        def _has_middleware(self) -> bool:
+            # A `resolve` extension must see every field: then nothing is bypassed.
+            manager = self.middleware_manager
+            return manager is not None and bool(manager.middlewares)
+
+        def _complete_object(
+            self,
+            plan: FieldPlan,
+            field_details_list: Any,
+            path: Any,
+            value: Any,
+            position_context: Any,
+        ) -> Any:
+            """graphql-core's completion of an object value, errors handled the same way:
+            located at this field, nulled here if it is nullable, else passed up."""
+            assert plan.object_type is not None
+            try:
+                completed = self.collect_and_execute_subfields(
+                    plan.object_type, field_details_list, path, value, position_context
+                )
+            except Exception as raw_error:
+                self.handle_field_error(raw_error, plan.return_type, field_details_list, path)
+                return None
+            if not self.is_awaitable(completed):
+                return completed
+
+            async def await_completed() -> Any:
+                try:
+                    return await completed
+                except Exception as raw_error:
+                    self.handle_field_error(raw_error, plan.return_type, field_details_list, path)
+                    return None
+
+            return await_completed()
 
     return LeanExecutor

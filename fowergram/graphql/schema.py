@@ -28,7 +28,7 @@ from fowergram.graphql.context import Context
 from fowergram.graphql.depth_limit import max_depth_rule
 from fowergram.graphql.errors import ShapeErrors
 from fowergram.graphql.graph import GraphMutation, GraphQuery
-from fowergram.graphql.lean_executor import leaf_plans, lean_executor
+from fowergram.graphql.lean_executor import lean_executor, plain_field_plans
 from fowergram.graphql.mfa import MfaMutation
 from fowergram.graphql.parse_cache import CachedParse
 from fowergram.graphql.posts import PostMutation, PostQuery
@@ -133,7 +133,7 @@ def build_schema(
     )
     # Known only once the schema exists: which fields are plain attribute leaves.
     schema.execution_context_class = lean_executor(
-        leaf_plans(schema._schema, schema.config.default_resolver)
+        plain_field_plans(schema._schema, schema.config.default_resolver)
     )
     return schema
 
