@@ -31,6 +31,7 @@ from fowergram.adapters.mail.background import BackgroundMailer
 from fowergram.adapters.mail.dev_mailbox import DevMailbox
 from fowergram.adapters.mail.smtp import SmtpMailer
 from fowergram.adapters.nats import connection as nats_connection
+from fowergram.adapters.nats.event_stream import JetStreamEvents
 from fowergram.adapters.nats.session_events import NatsSessionEvents
 from fowergram.adapters.postgres import pool as pg_pool
 from fowergram.adapters.postgres.accounts import PostgresAccounts
@@ -38,8 +39,10 @@ from fowergram.adapters.postgres.comments import PostgresComments
 from fowergram.adapters.postgres.follows import PostgresGraph
 from fowergram.adapters.postgres.identities import PostgresIdentities
 from fowergram.adapters.postgres.likes import PostgresLikes
+from fowergram.adapters.postgres.listener import PostgresListener
 from fowergram.adapters.postgres.mailed_tokens import PostgresMailedTokens
 from fowergram.adapters.postgres.mfa import PostgresMfaStore
+from fowergram.adapters.postgres.outbox_queue import OUTBOX_CHANNEL, PostgresOutboxQueue
 from fowergram.adapters.postgres.posts import PostgresPosts
 from fowergram.adapters.postgres.profile_writes import PostgresProfileWriter
 from fowergram.adapters.postgres.profiles import PostgresProfiles
@@ -85,6 +88,7 @@ from fowergram.http.recovery_routes import recovery_routes
 from fowergram.http.social_routes import social_routes
 from fowergram.observability.logs import configure_logging
 from fowergram.observability.metrics import Metrics
+from fowergram.realtime.outbox_relay import OutboxRelay, RelayOptions, relaying
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +121,8 @@ async def open_container(settings: Settings, metrics: Metrics) -> AsyncIterator[
             nats_url, name=f"{settings.app_name}-{os.getpid()}"
         )
         stack.push_async_callback(nats_connection.close_nats, nats)
+        if settings.outbox_relay_enabled:  # stops before NATS and the pool close
+            await stack.enter_async_context(open_outbox_relay(settings, metrics, nats))
 
         def sample_pool() -> None:
             size = db.get_size()
@@ -199,6 +205,35 @@ async def open_container(settings: Settings, metrics: Metrics) -> AsyncIterator[
                 "nats": lambda: nats_connection.ping(nats),
             },
         )
+
+
+@contextlib.asynccontextmanager
+async def open_outbox_relay(
+    settings: Settings, metrics: Metrics, nats: NATS
+) -> AsyncIterator[asyncio.Task[None]]:
+    """The outbox relay, running until exit. Its pool is its own and unobserved: the
+    relay's statements are not counted as requests' round trips."""
+    assert settings.database_url is not None
+    pool = await pg_pool.create_pool(settings.database_url, min_size=1, max_size=2)
+    try:
+        relay = OutboxRelay(
+            PostgresOutboxQueue(pool),
+            JetStreamEvents(
+                nats,
+                subject_prefix=settings.nats_subject_prefix,
+                max_age_s=settings.outbox_stream_max_age_s,
+            ),
+            PostgresListener(settings.database_url, OUTBOX_CHANNEL),
+            metrics,
+            RelayOptions(
+                batch_size=settings.outbox_relay_batch_size,
+                poll_interval_s=settings.outbox_relay_poll_interval_s,
+            ),
+        )
+        async with relaying(relay) as task:
+            yield task
+    finally:
+        await pool.close()
 
 
 async def _auth_service(

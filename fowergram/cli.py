@@ -238,6 +238,35 @@ def cmd_schema(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    """Run a background worker alone (servers run it in-process unless disabled)."""
+    if settings.database_url is None or settings.nats_url is None:
+        print(f"fowergram worker {args.name} needs DATABASE_URL and NATS_URL", file=sys.stderr)
+        return EXIT_CONFIG
+    nats_url = settings.nats_url
+
+    async def run() -> None:
+        from fowergram.adapters.nats.connection import close_nats, connect_nats
+        from fowergram.app import open_outbox_relay
+        from fowergram.observability.metrics import Metrics
+
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stopping.set)
+        nats = await connect_nats(nats_url, name=f"{settings.app_name}-relay-{os.getpid()}")
+        try:
+            async with open_outbox_relay(settings, Metrics(), nats) as relay:
+                stop = asyncio.create_task(stopping.wait())
+                await asyncio.wait([relay, stop], return_when=asyncio.FIRST_COMPLETED)
+                stop.cancel()
+        finally:
+            await close_nats(nats)
+
+    asyncio.run(run())
+    return 0
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -275,6 +304,10 @@ def _parser() -> argparse.ArgumentParser:
         "--count", type=_positive, default=1, help="migrations to roll back (down)"
     )
     migrate.set_defaults(handler=cmd_migrate)
+
+    worker = commands.add_parser("worker", help="run a background worker on its own")
+    worker.add_argument("name", choices=["relay"], help="relay: outbox events to JetStream")
+    worker.set_defaults(handler=cmd_worker)
 
     keys = commands.add_parser("keys", help="access-token signing keys")
     keys.add_argument("action", choices=["rotate"])

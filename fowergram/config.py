@@ -149,6 +149,14 @@ class Settings(BaseSettings):
     # <PUBLIC_URL>/auth/callback.
     oauth_redirect_uris: str = ""
 
+    # The outbox relay: committed domain events to the JetStream stream <PREFIX>_EVENTS
+    # (subjects <prefix>.evt.<kind>). In every server process unless disabled; `fowergram
+    # worker relay` runs it alone. Several may run at once (rows are claimed, not shared).
+    outbox_relay_enabled: bool = True
+    outbox_relay_poll_interval_s: Annotated[float, Field(gt=0, le=60)] = 1.0
+    outbox_relay_batch_size: Annotated[int, Field(ge=1, le=1000)] = 100
+    outbox_stream_max_age_s: Annotated[int, Field(ge=60)] = 7 * 24 * 3600
+
     # `fowergram dev`: where the embedded services keep their data, and their ports.
     data_dir: Path = Path(".fowergram")
     embedded_postgres_port: PortOrAuto = 0

@@ -64,6 +64,23 @@ def migrated_database(service_urls: ServiceUrls) -> Iterator[str]:
     drop_database(service_urls.database_server, url)
 
 
+@pytest.fixture(scope="session")
+def database_template(service_urls: ServiceUrls) -> Iterator[str]:
+    """A migrated database nobody connects to, copied by `private_database`."""
+    url = create_database(service_urls.database_server, prefix="fg_template")
+    Migrator(url, DEFAULT_MIGRATIONS_DIR).up()
+    yield url
+    drop_database(service_urls.database_server, url)
+
+
+@pytest.fixture
+def private_database(service_urls: ServiceUrls, database_template: str) -> Iterator[str]:
+    """A migrated database of this test's own (a copy of the template: fast)."""
+    url = create_database(service_urls.database_server, template=database_template)
+    yield url
+    drop_database(service_urls.database_server, url)
+
+
 def make_settings(service_urls: ServiceUrls, database_url: str, **overrides: object) -> Settings:
     unique = uuid.uuid4().hex[:10]
     values: dict[str, object] = {
@@ -83,6 +100,10 @@ def make_settings(service_urls: ServiceUrls, database_url: str, **overrides: obj
         "argon2_time_cost": 1,
         "argon2_memory_kib": 8192,
         "argon2_parallelism": 1,
+        # Test servers share the session database and NATS: an in-process relay in each
+        # would publish the others' rows into its own stream. Off unless a test studies it
+        # (on a private database).
+        "outbox_relay_enabled": False,
     }
     values.update(overrides)
     return load_settings(**values)

@@ -78,6 +78,23 @@ class Metrics:
             "SQL statements sent to PostgreSQL (round trips).",
             registry=self.registry,
         )
+        self.outbox_published = Counter(
+            "fowergram_outbox_events_published_total",
+            "Outbox events published to JetStream and acknowledged, by kind.",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.outbox_publish_failures = Counter(
+            "fowergram_outbox_publish_failures_total",
+            "Failed attempts to publish an outbox event (it waits and is retried).",
+            registry=self.registry,
+        )
+        self.outbox_lag = Gauge(
+            "fowergram_outbox_lag_seconds",
+            "Age of the oldest unpublished outbox event (sampled; 0 when none waits).",
+            registry=self.registry,
+            multiprocess_mode="livemax",
+        )
         self._samplers: list[Callable[[], None]] = []
 
     def add_sampler(self, sampler: Callable[[], None]) -> None:

@@ -30,11 +30,16 @@ def with_database(url: str, database: str) -> str:
     return urlunsplit(urlsplit(url)._replace(path=f"/{database}"))
 
 
-def create_database(server_url: str, prefix: str = "fg_test") -> str:
-    """Create an empty database with a unique name; return its URL."""
+def create_database(server_url: str, prefix: str = "fg_test", template: str | None = None) -> str:
+    """Create a database with a unique name (empty, or a copy of `template`'s URL's
+    database, which nobody may be connected to); return its URL."""
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+    if template is not None:
+        source = urlsplit(template).path.lstrip("/")
+        statement += sql.SQL(" TEMPLATE {}").format(sql.Identifier(source))
     with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        conn.execute(statement)
     return with_database(server_url, name)
 
 
