@@ -45,6 +45,24 @@ def test_prune_deletes_only_what_is_past_keeping(migrated_database: str) -> None
     assert left == (1,)  # the live one stays
 
 
+def test_prune_deletes_published_events_only_once_they_are_old(migrated_database: str) -> None:
+    with psycopg.connect(migrated_database, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO outbox (kind, payload, created_at, published_at) VALUES "
+            "('prune_test.old_sent', '{}', now() - interval '9 days', now() - interval '8 days'),"
+            "('prune_test.new_sent', '{}', now() - interval '2 days', now() - interval '1 day'),"
+            "('prune_test.unsent', '{}', now() - interval '30 days', NULL)"
+        )
+    result = _cli({"DATABASE_URL": migrated_database}, "prune")
+    assert result.returncode == 0, result.stderr
+    assert "outbox: " in result.stdout
+    with psycopg.connect(migrated_database) as conn:
+        kinds = conn.execute(
+            "SELECT kind FROM outbox WHERE kind LIKE 'prune_test.%' ORDER BY kind"
+        ).fetchall()
+    assert kinds == [("prune_test.new_sent",), ("prune_test.unsent",)]
+
+
 def test_set_role_grants_and_signs_the_user_out(
     live_server: LiveServer, service_urls: ServiceUrls, migrated_database: str
 ) -> None:

@@ -21,6 +21,9 @@ _PRUNE = {
     "post_idempotency_keys": (
         "DELETE FROM post_idempotency_keys WHERE created_at < now() - interval '1 day'"
     ),
+    # Published events live on in the stream (7 days by default); unpublished ones are
+    # never deleted, whatever their age: they are what the relay still owes.
+    "outbox": "DELETE FROM outbox WHERE published_at < now() - interval '7 days'",
 }
 
 
