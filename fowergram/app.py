@@ -9,38 +9,25 @@ import os
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 
-import asyncpg
-import httpx
 from nats.aio.client import Client as NATS
-from pydantic import SecretStr
-from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
-from fowergram.adapters.auth.jwt_tokens import JwtAccessTokens
-from fowergram.adapters.auth.oauth import OAuthClient
-from fowergram.adapters.auth.oauth_gateway import OAuthClientGateway
-from fowergram.adapters.auth.oauth_providers import providers_from_settings
-from fowergram.adapters.auth.passwords import Argon2Hasher
+from fowergram import auth_wiring
 from fowergram.adapters.auth.supertokens_wiring import supertokens_auth
 from fowergram.adapters.auth.totp import PyOtpTotp
 from fowergram.adapters.clock import SystemClock
 from fowergram.adapters.mail.background import BackgroundMailer
-from fowergram.adapters.mail.dev_mailbox import DevMailbox
-from fowergram.adapters.mail.smtp import SmtpMailer
 from fowergram.adapters.nats import connection as nats_connection
 from fowergram.adapters.nats.event_stream import JetStreamEvents
-from fowergram.adapters.nats.session_events import NatsSessionEvents
 from fowergram.adapters.postgres import pool as pg_pool
 from fowergram.adapters.postgres.accounts import PostgresAccounts
 from fowergram.adapters.postgres.comments import PostgresComments
 from fowergram.adapters.postgres.follows import PostgresGraph
-from fowergram.adapters.postgres.identities import PostgresIdentities
 from fowergram.adapters.postgres.likes import PostgresLikes
 from fowergram.adapters.postgres.listener import PostgresListener
-from fowergram.adapters.postgres.mailed_tokens import PostgresMailedTokens
 from fowergram.adapters.postgres.mfa import PostgresMfaStore
 from fowergram.adapters.postgres.outbox_queue import OUTBOX_CHANNEL, PostgresOutboxQueue
 from fowergram.adapters.postgres.posts import PostgresPosts
@@ -48,26 +35,16 @@ from fowergram.adapters.postgres.profile_writes import PostgresProfileWriter
 from fowergram.adapters.postgres.profiles import PostgresProfiles
 from fowergram.adapters.postgres.relationships import PostgresRelationships
 from fowergram.adapters.postgres.search import PostgresSearch
-from fowergram.adapters.postgres.sessions import PostgresSessions
 from fowergram.adapters.postgres.signing_keys import SigningKeyStore
 from fowergram.adapters.redis import client as redis_client
-from fowergram.adapters.redis.mfa_challenges import RedisMfaChallenges
-from fowergram.adapters.redis.pending_logins import RedisPendingLogins
 from fowergram.adapters.redis.persisted_queries import RedisPersistedQueries
 from fowergram.adapters.redis.rate_limit import RedisRateLimiter
-from fowergram.adapters.redis.revocations import RedisRevocationList
 from fowergram.adapters.redis.socket_tickets import RedisSocketTickets
 from fowergram.adapters.secrets import SystemSecrets
 from fowergram.config import Settings, load_settings
 from fowergram.container import Container, Services
 from fowergram.domain.auth.mfa import MfaService
-from fowergram.domain.auth.ports import SignUpListener
 from fowergram.domain.auth.provider import AuthProvider
-from fowergram.domain.auth.recovery import AccountRecovery, RecoveryPolicy
-from fowergram.domain.auth.service import AuthPolicy, AuthService
-from fowergram.domain.auth.social import SocialSignIn
-from fowergram.domain.clock import Clock
-from fowergram.domain.mail import Mailer
 from fowergram.domain.server_info import ServerInfoService
 from fowergram.domain.social.comment_service import CommentService
 from fowergram.domain.social.graph_service import GraphService
@@ -141,9 +118,9 @@ async def open_container(settings: Settings, metrics: Metrics) -> AsyncIterator[
             verify_grace=timedelta(seconds=settings.access_token_ttl_s + 60),
             refresh_s=settings.signing_keys_refresh_s,
         )
-        mailer = BackgroundMailer(_mailer(settings))
+        mailer = BackgroundMailer(auth_wiring.mailer(settings))
         stack.push_async_callback(mailer.drain)
-        recovery = _account_recovery(settings, db, redis, nats, mailer, clock)
+        recovery = auth_wiring.account_recovery(settings, db, redis, nats, mailer, clock)
         mfa = MfaService(
             store=PostgresMfaStore(db),
             totp=PyOtpTotp(),
@@ -153,10 +130,10 @@ async def open_container(settings: Settings, metrics: Metrics) -> AsyncIterator[
             clock=clock,
             issuer=settings.app_name,
         )
-        auth = await _auth_service(
+        auth = await auth_wiring.auth_service(
             settings, db, redis, nats, signing_keys, clock, on_sign_up=recovery, mfa=mfa
         )
-        social = await _social_sign_in(settings, db, redis, auth, stack)
+        social = await auth_wiring.social_sign_in(settings, db, redis, auth, stack)
         relationships = PostgresRelationships(db)
         posts = PostService(store=PostgresPosts(db), standings=relationships)
         auth_provider: AuthProvider = auth
@@ -234,130 +211,6 @@ async def open_outbox_relay(
             yield task
     finally:
         await pool.close()
-
-
-async def _auth_service(
-    settings: Settings,
-    db: asyncpg.Pool,
-    redis: Redis,
-    nats: NATS,
-    signing_keys: SigningKeyStore,
-    clock: SystemClock,
-    *,
-    on_sign_up: SignUpListener,
-    mfa: MfaService,
-) -> AuthService:
-    hasher = _password_hasher(settings)
-    return AuthService(
-        accounts=PostgresAccounts(db),
-        sessions=PostgresSessions(db),
-        hasher=hasher,
-        tokens=JwtAccessTokens(signing_keys, issuer=settings.jwt_issuer),
-        revocations=_revocations(settings, redis),
-        events=NatsSessionEvents(nats, subject_prefix=settings.nats_subject_prefix),
-        limiter=RedisRateLimiter(redis, key_prefix=settings.redis_key_prefix),
-        secrets=SystemSecrets(),
-        clock=clock,
-        policy=AuthPolicy(
-            access_ttl=timedelta(seconds=settings.access_token_ttl_s),
-            refresh_ttl=timedelta(seconds=settings.refresh_token_ttl_s),
-            reuse_grace=timedelta(seconds=settings.refresh_reuse_grace_s),
-        ),
-        # Same parameters as real hashes, so a sign-in for a missing account costs the same.
-        dummy_password_hash=await hasher.hash(SystemSecrets().token()),
-        on_sign_up=on_sign_up,
-        second_factor=mfa,
-        challenges=RedisMfaChallenges(redis, key_prefix=settings.redis_key_prefix),
-    )
-
-
-async def _social_sign_in(
-    settings: Settings,
-    db: asyncpg.Pool,
-    redis: Redis,
-    auth: AuthService,
-    stack: contextlib.AsyncExitStack,
-) -> SocialSignIn | None:
-    def secret(value: SecretStr | None) -> str | None:
-        return value.get_secret_value() if value else None
-
-    providers = providers_from_settings(
-        google_client_id=settings.oauth_google_client_id,
-        google_client_secret=secret(settings.oauth_google_client_secret),
-        github_client_id=settings.oauth_github_client_id,
-        github_client_secret=secret(settings.oauth_github_client_secret),
-        oidc_name=settings.oidc_name,
-        oidc_issuer=settings.oidc_issuer,
-        oidc_client_id=settings.oidc_client_id,
-        oidc_client_secret=secret(settings.oidc_client_secret),
-    )
-    if not providers:
-        return None
-    http = await stack.enter_async_context(httpx.AsyncClient(timeout=10))
-    return SocialSignIn(
-        gateway=OAuthClientGateway(OAuthClient(providers, http)),
-        pending=RedisPendingLogins(redis, key_prefix=settings.redis_key_prefix),
-        identities=PostgresIdentities(db),
-        accounts=PostgresAccounts(db),
-        verification=PostgresMailedTokens(db),
-        auth=auth,
-        redirect_uris=settings.allowed_redirect_uris,
-        limiter=RedisRateLimiter(redis, key_prefix=settings.redis_key_prefix),
-        secrets_source=SystemSecrets(),
-    )
-
-
-def _password_hasher(settings: Settings) -> Argon2Hasher:
-    return Argon2Hasher(
-        time_cost=settings.argon2_time_cost,
-        memory_kib=settings.argon2_memory_kib,
-        parallelism=settings.argon2_parallelism,
-    )
-
-
-def _mailer(settings: Settings) -> Mailer:
-    if settings.smtp_host is None:
-        return DevMailbox(settings.data_dir / "mail", sender=settings.mail_from)
-    password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
-    return SmtpMailer(
-        settings.smtp_host,
-        settings.smtp_port,
-        sender=settings.mail_from,
-        username=settings.smtp_username,
-        password=password,
-        starttls=settings.smtp_starttls,
-        use_tls=settings.smtp_use_tls,
-    )
-
-
-def _account_recovery(
-    settings: Settings, db: asyncpg.Pool, redis: Redis, nats: NATS, mailer: Mailer, clock: Clock
-) -> AccountRecovery:
-    tokens = PostgresMailedTokens(db)
-    return AccountRecovery(
-        accounts=PostgresAccounts(db),
-        verification=tokens,
-        tokens=tokens,
-        sessions=PostgresSessions(db),
-        revocations=_revocations(settings, redis),
-        events=NatsSessionEvents(nats, subject_prefix=settings.nats_subject_prefix),
-        hasher=_password_hasher(settings),
-        mailer=mailer,
-        limiter=RedisRateLimiter(redis, key_prefix=settings.redis_key_prefix),
-        secrets=SystemSecrets(),
-        clock=clock,
-        policy=RecoveryPolicy(
-            links_base=settings.links_base,
-            app_name=settings.app_name,
-        ),
-        passwords_held_elsewhere=settings.supertokens_connection_uri is not None,
-    )
-
-
-def _revocations(settings: Settings, redis: Redis) -> RedisRevocationList:
-    return RedisRevocationList(
-        redis, key_prefix=settings.redis_key_prefix, ttl_s=settings.access_token_ttl_s + 60
-    )
 
 
 def _routes(settings: Settings, graphql: GraphQLView) -> list[BaseRoute]:
