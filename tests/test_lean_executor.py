@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import strawberry
+from strawberry.extensions import SchemaExtension
 from strawberry.permission import BasePermission
 
 from fowergram.graphql.lean_executor import lean_executor, plain_field_plans
@@ -209,3 +210,18 @@ async def test_plain_leaves_skip_the_resolve_info() -> None:
     assert result.data["holders"][0] == {"item": {"id": "7"}, "inner": {"maybeItem": None}}
     # Only the broken holder (a null `item`) took the ordinary path, to report its error.
     assert built == ["Query.holders", "Holder.item"]
+
+
+class Shout(SchemaExtension):
+    def resolve(self, _next: Any, root: Any, info: Any, *args: Any, **kwargs: Any) -> Any:
+        result = _next(root, info, *args, **kwargs)
+        return result.upper() if isinstance(result, str) else result
+
+
+async def test_a_resolve_extension_still_sees_every_field() -> None:
+    lean = strawberry.Schema(query=Query, extensions=[Shout])
+    lean.execution_context_class = lean_executor(
+        plain_field_plans(lean._schema, lean.config.default_resolver)
+    )
+    result = await lean.execute("{ good { name } }")
+    assert result.data == {"good": {"name": GOOD.name.upper()}}

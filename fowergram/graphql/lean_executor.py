@@ -120,6 +120,12 @@ def lean_executor(plans: FieldPlans) -> type[Executor[Any]]:
     """Strawberry's executor, with plain fields answered directly (see the module's doc)."""
 
     class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            # A `resolve` extension must see every field: then nothing is bypassed.
+            manager = self.middleware_manager
+            self._plans = {} if manager is not None and manager.middlewares else plans
+
         def execute_field(
             self,
             parent_type: GraphQLObjectType,
@@ -128,8 +134,8 @@ def lean_executor(plans: FieldPlans) -> type[Executor[Any]]:
             path: Any,
             position_context: Any,
         ) -> Any:
-            fields = plans.get(parent_type)
-            if fields is not None and not self._has_middleware():
+            fields = self._plans.get(parent_type)
+            if fields is not None:
                 plan = fields.get(field_details_list[0].node.name.value)
                 if plan is not None:
                     value = getattr(source, plan.attribute, _MISSING)
@@ -149,11 +155,6 @@ def lean_executor(plans: FieldPlans) -> type[Executor[Any]]:
             return super().execute_field(
                 parent_type, source, field_details_list, path, position_context
             )
-
-        def _has_middleware(self) -> bool:
-            # A `resolve` extension must see every field: then nothing is bypassed.
-            manager = self.middleware_manager
-            return manager is not None and bool(manager.middlewares)
 
         def _complete_object(
             self,
