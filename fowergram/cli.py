@@ -10,10 +10,11 @@ import os
 import signal
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from types import FrameType
 
 import uvicorn
+from nats.aio.client import Client as NATS
 
 from fowergram.adapters.postgres.migrations import MigrationError
 from fowergram.app import create_app
@@ -239,32 +240,61 @@ def cmd_schema(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
-    """Run a background worker alone (servers run it in-process unless disabled)."""
+    """Run a background worker alone (servers run it in-process unless disabled): the
+    outbox relay, one durable consumer by name, or all of them (`consumers`)."""
+    from fowergram.realtime.workers import CONSUMERS
+
     if settings.database_url is None or settings.nats_url is None:
         print(f"fowergram worker {args.name} needs DATABASE_URL and NATS_URL", file=sys.stderr)
         return EXIT_CONFIG
-    nats_url = settings.nats_url
+    database_url, nats_url = settings.database_url, settings.nats_url
+    names = sorted(CONSUMERS) if args.name == "consumers" else [args.name]
+    if not names:
+        print("fowergram worker consumers: no consumers are registered", file=sys.stderr)
+        return EXIT_CONFIG
+
+    @contextlib.asynccontextmanager
+    async def running(nats: NATS) -> AsyncIterator[list[asyncio.Task[None]]]:
+        from fowergram.adapters.postgres.pool import create_pool
+        from fowergram.app import open_outbox_relay
+        from fowergram.observability.metrics import Metrics
+        from fowergram.realtime.workers import open_consumers
+
+        if args.name == "relay":
+            async with open_outbox_relay(settings, Metrics(), nats) as relay:
+                yield [relay]
+            return
+        pool = await create_pool(database_url, min_size=1, max_size=settings.db_pool_max_size)
+        try:
+            async with open_consumers(settings, Metrics(), nats, pool, names) as tasks:
+                yield list(tasks.values())
+        finally:
+            await pool.close()
 
     async def run() -> None:
         from fowergram.adapters.nats.connection import close_nats, connect_nats
-        from fowergram.app import open_outbox_relay
-        from fowergram.observability.metrics import Metrics
 
         stopping = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stopping.set)
-        nats = await connect_nats(nats_url, name=f"{settings.app_name}-relay-{os.getpid()}")
+        nats = await connect_nats(nats_url, name=f"{settings.app_name}-{args.name}-{os.getpid()}")
         try:
-            async with open_outbox_relay(settings, Metrics(), nats) as relay:
+            async with running(nats) as tasks:
                 stop = asyncio.create_task(stopping.wait())
-                await asyncio.wait([relay, stop], return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait([*tasks, stop], return_when=asyncio.FIRST_COMPLETED)
                 stop.cancel()
         finally:
             await close_nats(nats)
 
     asyncio.run(run())
     return 0
+
+
+def _worker_names() -> list[str]:
+    from fowergram.realtime.workers import CONSUMERS
+
+    return ["relay", "consumers", *sorted(CONSUMERS)]
 
 
 def _positive(text: str) -> int:
@@ -306,7 +336,12 @@ def _parser() -> argparse.ArgumentParser:
     migrate.set_defaults(handler=cmd_migrate)
 
     worker = commands.add_parser("worker", help="run a background worker on its own")
-    worker.add_argument("name", choices=["relay"], help="relay: outbox events to JetStream")
+    worker.add_argument(
+        "name",
+        choices=_worker_names(),
+        help="relay: outbox events to JetStream; consumers: every durable consumer; "
+        "or one consumer by name",
+    )
     worker.set_defaults(handler=cmd_worker)
 
     keys = commands.add_parser("keys", help="access-token signing keys")

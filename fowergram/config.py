@@ -157,6 +157,15 @@ class Settings(BaseSettings):
     outbox_relay_batch_size: Annotated[int, Field(ge=1, le=1000)] = 100
     outbox_stream_max_age_s: Annotated[int, Field(ge=60)] = 7 * 24 * 3600
 
+    # Durable event consumers (notifications, ...) on that stream: in every server process
+    # unless disabled; `fowergram worker <name>|consumers` runs them alone. A failing event
+    # is retried with growing delays; after CONSUMER_MAX_DELIVER deliveries it goes to the
+    # dead-letter stream <PREFIX>_DLQ. CONSUMER_ACK_WAIT_S: how long an unacknowledged
+    # delivery (a crashed consumer's) waits before it is delivered again.
+    consumers_enabled: bool = True
+    consumer_max_deliver: Annotated[int, Field(ge=1, le=100)] = 5
+    consumer_ack_wait_s: Annotated[float, Field(ge=1, le=3600)] = 30.0
+
     # `fowergram dev`: where the embedded services keep their data, and their ports.
     data_dir: Path = Path(".fowergram")
     embedded_postgres_port: PortOrAuto = 0

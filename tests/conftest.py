@@ -104,6 +104,7 @@ def make_settings(service_urls: ServiceUrls, database_url: str, **overrides: obj
         # would publish the others' rows into its own stream. Off unless a test studies it
         # (on a private database).
         "outbox_relay_enabled": False,
+        "consumers_enabled": False,
     }
     values.update(overrides)
     return load_settings(**values)

@@ -95,6 +95,20 @@ class Metrics:
             registry=self.registry,
             multiprocess_mode="livemax",
         )
+        self.consumer_events = Counter(
+            "fowergram_consumer_events_total",
+            "Events settled by a durable consumer, by consumer and outcome "
+            "(ok, retried, dead_lettered).",
+            ["consumer", "outcome"],
+            registry=self.registry,
+        )
+        self.consumer_handle_latency = Histogram(
+            "fowergram_consumer_handle_duration_seconds",
+            "Time a durable consumer's handler took per event (failures included).",
+            ["consumer"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
         self._samplers: list[Callable[[], None]] = []
 
     def add_sampler(self, sampler: Callable[[], None]) -> None:
