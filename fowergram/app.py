@@ -29,6 +29,7 @@ from fowergram.adapters.postgres.follows import PostgresGraph
 from fowergram.adapters.postgres.likes import PostgresLikes
 from fowergram.adapters.postgres.listener import PostgresListener
 from fowergram.adapters.postgres.mfa import PostgresMfaStore
+from fowergram.adapters.postgres.notifications import PostgresNotifications
 from fowergram.adapters.postgres.outbox_queue import OUTBOX_CHANNEL, PostgresOutboxQueue
 from fowergram.adapters.postgres.posts import PostgresPosts
 from fowergram.adapters.postgres.profile_writes import PostgresProfileWriter
@@ -45,6 +46,7 @@ from fowergram.config import Settings, load_settings
 from fowergram.container import Container, Services
 from fowergram.domain.auth.mfa import MfaService
 from fowergram.domain.auth.provider import AuthProvider
+from fowergram.domain.notifications.service import NotificationService
 from fowergram.domain.server_info import ServerInfoService
 from fowergram.domain.social.comment_service import CommentService
 from fowergram.domain.social.graph_service import GraphService
@@ -172,6 +174,7 @@ async def open_container(settings: Settings, metrics: Metrics) -> AsyncIterator[
                 comments=CommentService(
                     store=PostgresComments(db), posts=posts, standings=relationships
                 ),
+                notifications=NotificationService(store=PostgresNotifications(db)),
             ),
             signing_keys=signing_keys,
             persisted_queries=RedisPersistedQueries(redis, key_prefix=settings.redis_key_prefix),

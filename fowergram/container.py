@@ -17,6 +17,7 @@ from fowergram.domain.auth.mfa import MfaService
 from fowergram.domain.auth.provider import AuthProvider
 from fowergram.domain.auth.recovery import AccountRecovery
 from fowergram.domain.auth.social import SocialSignIn
+from fowergram.domain.notifications.service import NotificationService
 from fowergram.domain.server_info import ServerInfoService
 from fowergram.domain.social.comment_service import CommentService
 from fowergram.domain.social.graph_service import GraphService
@@ -43,6 +44,7 @@ class Services:
     profile_edits: ProfileEditor
     search: SearchService
     comments: CommentService
+    notifications: NotificationService
 
 
 @dataclass(frozen=True, slots=True)

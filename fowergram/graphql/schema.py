@@ -30,6 +30,7 @@ from fowergram.graphql.errors import ShapeErrors
 from fowergram.graphql.graph import GraphMutation, GraphQuery
 from fowergram.graphql.lean_executor import lean_executor, plain_field_plans
 from fowergram.graphql.mfa import MfaMutation
+from fowergram.graphql.notifications import NotificationMutation, NotificationQuery
 from fowergram.graphql.parse_cache import CachedParse
 from fowergram.graphql.posts import PostMutation, PostQuery
 from fowergram.graphql.profile_edit import ProfileEditMutation
@@ -42,7 +43,16 @@ PARSED_DOCUMENTS_CACHED = 1024
 
 
 @strawberry.type
-class Query(AuthQuery, SocialQuery, ProfileQuery, PostQuery, GraphQuery, SearchQuery, CommentQuery):
+class Query(
+    AuthQuery,
+    SocialQuery,
+    ProfileQuery,
+    PostQuery,
+    GraphQuery,
+    SearchQuery,
+    CommentQuery,
+    NotificationQuery,
+):
     @strawberry.field(description="Name, version, environment and clock of this server.")
     def server_info(self, info: Info[Context, None]) -> ServerInfoType:
         return ServerInfoType.from_domain(info.context.services.server_info.current())
@@ -71,6 +81,7 @@ class Mutation(
     GraphMutation,
     ProfileEditMutation,
     CommentMutation,
+    NotificationMutation,
 ):
     pass
 

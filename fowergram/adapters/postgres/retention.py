@@ -24,6 +24,20 @@ _PRUNE = {
     # Published events live on in the stream (7 days by default); unpublished ones are
     # never deleted, whatever their age: they are what the relay still owes.
     "outbox": "DELETE FROM outbox WHERE published_at < now() - interval '7 days'",
+    # An event can be delivered again while the stream keeps it (7 days by default).
+    "handled_events": "DELETE FROM handled_events WHERE handled_at < now() - interval '14 days'",
+    # Group keys end with their day: past it a key takes no new actors.
+    "notification_group_actors": (
+        "DELETE FROM notification_group_actors WHERE seen_at < now() - interval '3 days'"
+    ),
+    # Read ones, after 90 days; the highest id deleted is remembered, so a resume from
+    # below it is refused (resync) rather than silently missing rows.
+    "notifications": (
+        "WITH old AS (SELECT id FROM notifications WHERE read_at < now() - interval '90 days'), "
+        "mark AS (UPDATE notification_retention SET pruned_through = "
+        "greatest(pruned_through, (SELECT max(id) FROM old)) WHERE EXISTS (SELECT 1 FROM old)) "
+        "DELETE FROM notifications WHERE id IN (SELECT id FROM old)"
+    ),
 }
 
 

@@ -1,0 +1,1 @@
+"""Notifications: grouped in-app notices made from domain events, their rules and use cases."""
