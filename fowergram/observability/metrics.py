@@ -95,6 +95,29 @@ class Metrics:
             registry=self.registry,
             multiprocess_mode="livemax",
         )
+        self.channel_subscriptions = Gauge(
+            "fowergram_channel_subscriptions",
+            "Live channels (NATS subjects) this instance is subscribed to upstream.",
+            registry=self.registry,
+            multiprocess_mode="livesum",
+        )
+        self.channel_messages = Counter(
+            "fowergram_channel_messages_received_total",
+            "Messages taken from the live channels' backend by the fan-out.",
+            registry=self.registry,
+        )
+        self.channel_deliveries = Counter(
+            "fowergram_channel_deliveries_total",
+            "Messages handed to a channel's sinks (one per sink per message).",
+            registry=self.registry,
+        )
+        self.channel_dropped = Counter(
+            "fowergram_channel_dropped_total",
+            "Live channel messages lost: backlog (the backend's bounded queue was full and "
+            "dropped its oldest) or sink_error (a sink raised on delivery).",
+            ["reason"],
+            registry=self.registry,
+        )
         self.consumer_events = Counter(
             "fowergram_consumer_events_total",
             "Events settled by a durable consumer, by consumer and outcome "
