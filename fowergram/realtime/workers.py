@@ -16,7 +16,10 @@ import asyncpg
 from nats.aio.client import Client as NATS
 
 from fowergram.adapters.nats.durable_consumer import DurableEventConsumer
+from fowergram.adapters.nats.post_channel import NatsPostChannel
+from fowergram.adapters.postgres.post_activity import PostgresPostActivity
 from fowergram.config import Settings
+from fowergram.domain.social.post_activity import PostActivityPublisher
 from fowergram.observability.metrics import Metrics
 from fowergram.realtime.consumers import Consumer, ConsumerOptions, EventHandler, consuming
 
@@ -36,6 +39,18 @@ ConsumerFactory = Callable[[WorkerResources], EventHandler]
 # name -> factory of its handler (names: [A-Za-z0-9_-]; renaming one starts a new consumer
 # at the stream's first event).
 CONSUMERS: dict[str, ConsumerFactory] = {}
+
+
+def post_activity_publisher(resources: WorkerResources) -> EventHandler:
+    return PostActivityPublisher(
+        reads=PostgresPostActivity(resources.db),
+        channel=NatsPostChannel(
+            resources.nats, subject_prefix=resources.settings.nats_subject_prefix
+        ),
+    )
+
+
+CONSUMERS["post_activity"] = post_activity_publisher
 
 
 class UnknownConsumer(LookupError):

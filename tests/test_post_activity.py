@@ -1,0 +1,367 @@
+"""Live post activity on real PostgreSQL and NATS: the publisher is fed the outbox rows of
+real likes and comments and watched on the post's live subject like a subscriber would;
+once more through the consumer registry and the event stream. (The message builder on
+its own: test_post_activity_message.py.)"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import nats
+import orjson
+import pytest
+from conftest import make_settings
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.js.errors import NotFoundError
+from support.services import ServiceUrls
+from support.social_helpers import Member
+
+from fowergram.adapters.nats.durable_consumer import dlq_stream_name
+from fowergram.adapters.nats.event_stream import JetStreamEvents, stream_name
+from fowergram.adapters.nats.post_channel import NatsPostChannel, post_subject
+from fowergram.adapters.postgres.pool import create_pool
+from fowergram.adapters.postgres.post_activity import PostgresPostActivity
+from fowergram.domain.events import RecordedEvent
+from fowergram.domain.social.post_activity import PostActivityPublisher
+from fowergram.observability.metrics import Metrics
+from fowergram.realtime.consumers import ConsumerOptions
+from fowergram.realtime.workers import open_consumers
+
+PROBE = {"type": "probe"}
+
+
+@pytest.fixture
+async def pool(migrated_database: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(migrated_database, min_size=1, max_size=3)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture
+async def nc(service_urls: ServiceUrls) -> AsyncIterator[NATS]:
+    client = await nats.connect(service_urls.nats)
+    yield client
+    await client.close()
+
+
+@pytest.fixture
+def prefix() -> str:
+    return f"t{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def publisher(pool: asyncpg.Pool, nc: NATS, prefix: str) -> PostActivityPublisher:
+    return PostActivityPublisher(
+        reads=PostgresPostActivity(pool), channel=NatsPostChannel(nc, subject_prefix=prefix)
+    )
+
+
+class Watcher:
+    """A raw subscriber to one post's live subject."""
+
+    def __init__(self, nc: NATS, subject: str) -> None:
+        self._nc = nc
+        self._subject = subject
+        self._received: asyncio.Queue[Msg] = asyncio.Queue()
+
+    async def start(self) -> None:
+        await self._nc.subscribe(self._subject, cb=self._received.put)
+        await self._nc.flush()
+
+    async def next(self, timeout: float = 10) -> dict[str, Any]:
+        msg = await asyncio.wait_for(self._received.get(), timeout)
+        assert msg.subject == self._subject
+        message: dict[str, Any] = orjson.loads(msg.data)
+        return message
+
+    async def nothing_more(self) -> None:
+        """Nothing was published before now: a probe sent now is the next message."""
+        await self._nc.publish(self._subject, orjson.dumps(PROBE))
+        assert await self.next() == PROBE
+
+
+@pytest.fixture
+def watch(nc: NATS, prefix: str) -> Callable[[int], Any]:
+    async def start(post_id: int) -> Watcher:
+        watcher = Watcher(nc, post_subject(prefix, post_id))
+        await watcher.start()
+        return watcher
+
+    return start
+
+
+async def _event(pool: asyncpg.Pool, kind: str, aggregate_id: int) -> RecordedEvent:
+    """The latest outbox event of `kind` about `aggregate_id`, as the relay would send it."""
+    row = await pool.fetchrow(
+        "SELECT id, kind, aggregate_id, payload, created_at FROM outbox "
+        "WHERE kind = $1 AND aggregate_id = $2 ORDER BY id DESC LIMIT 1",
+        kind,
+        aggregate_id,
+    )
+    assert row is not None, (kind, aggregate_id)
+    return RecordedEvent(
+        row["id"], row["kind"], row["aggregate_id"], row["payload"], row["created_at"]
+    )
+
+
+def _post(author: Member) -> int:
+    query = 'mutation { createPost(input: {caption: "look"}) { id } }'
+    return int(author.data(query)["createPost"]["id"])
+
+
+def _like(member: Member, post_id: int, mutation: str = "likePost") -> None:
+    member.data(f"mutation($id: ID!) {{ {mutation}(id: $id) {{ likeCount }} }}", {"id": post_id})
+
+
+def _comment(member: Member, post_id: int, body: str, parent: int | None = None) -> int:
+    query = (
+        "mutation($p: ID!, $b: String!, $r: ID) { addComment(postId: $p, body: $b, "
+        "parentId: $r) { id } }"
+    )
+    return int(member.data(query, {"p": post_id, "b": body, "r": parent})["addComment"]["id"])
+
+
+def _delete_comment(member: Member, comment_id: int) -> None:
+    member.data("mutation($id: ID!) { deleteComment(id: $id) }", {"id": comment_id})
+
+
+def _counts(message: dict[str, Any]) -> tuple[int, int]:
+    return message["likeCount"], message["commentCount"]
+
+
+async def test_likes_and_unlikes_publish_the_counts_and_who(
+    new_member: Callable[[], Member],
+    pool: asyncpg.Pool,
+    publisher: PostActivityPublisher,
+    watch: Callable[[int], Any],
+) -> None:
+    owner, ana, bo = new_member(), new_member(), new_member()
+    post_id = _post(owner)
+    watcher: Watcher = await watch(post_id)
+
+    _like(ana, post_id)
+    await publisher.handle(await _event(pool, "post.liked", post_id))
+    message = await watcher.next()
+    assert message == {
+        "type": "post.activity",
+        "postId": post_id,
+        "likeCount": 1,
+        "commentCount": 0,
+        "actorId": ana.id,
+        "comment": None,
+        "deletedCommentId": None,
+    }
+
+    _like(bo, post_id)
+    await publisher.handle(await _event(pool, "post.liked", post_id))
+    message = await watcher.next()
+    assert (_counts(message), message["actorId"]) == ((2, 0), bo.id)
+
+    _like(ana, post_id, "unlikePost")
+    await publisher.handle(await _event(pool, "post.unliked", post_id))
+    message = await watcher.next()
+    assert (message["type"], _counts(message), message["actorId"]) == (
+        "post.activity",
+        (1, 0),
+        ana.id,
+    )
+    await watcher.nothing_more()
+
+
+async def test_a_late_event_publishes_the_state_now_and_twice_the_same(
+    new_member: Callable[[], Member],
+    pool: asyncpg.Pool,
+    publisher: PostActivityPublisher,
+    watch: Callable[[int], Any],
+) -> None:
+    owner, ana, bo = new_member(), new_member(), new_member()
+    post_id = _post(owner)
+    watcher: Watcher = await watch(post_id)
+    _like(ana, post_id)
+    first = await _event(pool, "post.liked", post_id)
+    _like(bo, post_id)
+
+    # Handled after the second like was committed: the count read now, not then.
+    await publisher.handle(first)
+    late = await watcher.next()
+    assert (_counts(late), late["actorId"]) == ((2, 0), ana.id)
+
+    # Delivered again (a crash before the acknowledgement): the same state again.
+    await publisher.handle(first)
+    assert await watcher.next() == late
+    await watcher.nothing_more()
+
+
+async def test_comments_and_replies_publish_the_comment_with_its_author(
+    new_member: Callable[[], Member],
+    pool: asyncpg.Pool,
+    publisher: PostActivityPublisher,
+    watch: Callable[[int], Any],
+) -> None:
+    owner, bo, cy = new_member(), new_member(), new_member()
+    post_id = _post(owner)
+    watcher: Watcher = await watch(post_id)
+
+    top = _comment(bo, post_id, "first! ✨")
+    await publisher.handle(await _event(pool, "comment.created", top))
+    message = await watcher.next()
+    created_at = await pool.fetchval("SELECT created_at FROM comments WHERE id = $1", top)
+    assert (_counts(message), message["actorId"], message["deletedCommentId"]) == (
+        (0, 1),
+        bo.id,
+        None,
+    )
+    assert message["comment"] == {
+        "id": top,
+        "body": "first! ✨",
+        "parentId": None,
+        "createdAt": message["comment"]["createdAt"],
+        "author": {"id": bo.id, "username": bo.username},
+    }
+    assert datetime.fromisoformat(message["comment"]["createdAt"]) == created_at
+
+    reply = _comment(cy, post_id, "indeed", parent=top)
+    await publisher.handle(await _event(pool, "comment.created", reply))
+    message = await watcher.next()
+    assert _counts(message) == (0, 2)
+    assert message["comment"]["id"] == reply
+    assert message["comment"]["parentId"] == top
+    assert message["comment"]["author"] == {"id": cy.id, "username": cy.username}
+
+    # A reply to a reply is a reply to its thread's top comment.
+    nested = _comment(owner, post_id, "thanks", parent=reply)
+    await publisher.handle(await _event(pool, "comment.created", nested))
+    message = await watcher.next()
+    assert (message["comment"]["parentId"], message["actorId"], _counts(message)) == (
+        top,
+        owner.id,
+        (0, 3),
+    )
+    await watcher.nothing_more()
+
+
+async def test_deletions_name_the_comment_and_the_deleter_and_silence_its_creation(
+    new_member: Callable[[], Member],
+    pool: asyncpg.Pool,
+    publisher: PostActivityPublisher,
+    watch: Callable[[int], Any],
+) -> None:
+    owner, bo, cy = new_member(), new_member(), new_member()
+    post_id = _post(owner)
+    top = _comment(bo, post_id, "hm")
+    reply = _comment(cy, post_id, "hm?", parent=top)
+    kept = _comment(cy, post_id, "stays")
+    watcher: Watcher = await watch(post_id)
+
+    _delete_comment(cy, reply)  # by its author
+    await publisher.handle(await _event(pool, "comment.deleted", reply))
+    message = await watcher.next()
+    assert (message["deletedCommentId"], message["actorId"], message["comment"]) == (
+        reply,
+        cy.id,
+        None,
+    )
+    assert _counts(message) == (0, 2)
+
+    _comment(cy, post_id, "again", parent=top)
+    _delete_comment(owner, top)  # by the post's owner; its replies go with it
+    await publisher.handle(await _event(pool, "comment.deleted", top))
+    message = await watcher.next()
+    assert (message["deletedCommentId"], message["actorId"], _counts(message)) == (
+        top,
+        owner.id,
+        (0, 1),
+    )
+
+    # Their creations handled only now: nothing to show (the deletions told the counts).
+    await publisher.handle(await _event(pool, "comment.created", top))
+    await publisher.handle(await _event(pool, "comment.created", reply))
+    await watcher.nothing_more()
+
+    # A live comment whose author's account has since been deleted is not shown either.
+    await pool.execute("UPDATE users SET deleted_at = now() WHERE id = $1", cy.id)
+    await publisher.handle(await _event(pool, "comment.created", kept))
+    await watcher.nothing_more()
+
+
+async def test_a_deleted_post_publishes_nothing_at_all(
+    new_member: Callable[[], Member],
+    pool: asyncpg.Pool,
+    publisher: PostActivityPublisher,
+    watch: Callable[[int], Any],
+) -> None:
+    owner, fan = new_member(), new_member()
+    post_id = _post(owner)
+    _like(fan, post_id)
+    comment = _comment(fan, post_id, "bye")
+    _delete_comment(fan, comment)
+    watcher: Watcher = await watch(post_id)
+    owner.data("mutation($id: ID!) { deletePost(id: $id) }", {"id": post_id})
+
+    for kind, aggregate in [
+        ("post.liked", post_id),
+        ("comment.created", comment),
+        ("comment.deleted", comment),
+    ]:
+        await publisher.handle(await _event(pool, kind, aggregate))  # does not raise
+    await watcher.nothing_more()
+
+    # Nor a post that never existed.
+    missing = post_id + 10_000_000
+    payload = {"actorId": fan.id}
+    await publisher.handle(RecordedEvent(1, "post.liked", missing, payload, datetime.now(UTC)))
+    await watcher.nothing_more()
+
+    # Nor one whose author's account has been deleted since (nobody may see it).
+    leaver = new_member()
+    orphan = _post(leaver)
+    _like(fan, orphan)
+    orphan_watcher: Watcher = await watch(orphan)
+    await pool.execute("UPDATE users SET deleted_at = now() WHERE id = $1", leaver.id)
+    await publisher.handle(await _event(pool, "post.liked", orphan))
+    await orphan_watcher.nothing_more()
+
+
+async def test_the_registered_consumer_publishes_from_the_stream(
+    new_member: Callable[[], Member],
+    service_urls: ServiceUrls,
+    migrated_database: str,
+    pool: asyncpg.Pool,
+    nc: NATS,
+) -> None:
+    settings = make_settings(service_urls, migrated_database)
+    prefix = settings.nats_subject_prefix
+    owner, fan = new_member(), new_member()
+    post_id = _post(owner)
+    _like(fan, post_id)
+    watcher = Watcher(nc, post_subject(prefix, post_id))
+    await watcher.start()
+    events = JetStreamEvents(nc, subject_prefix=prefix, max_age_s=3600)
+    await events.ensure_stream()
+    # Another kind first: the consumer asks the stream for its kinds only.
+    await events.publish(await _event(pool, "post.created", post_id))
+    await events.publish(await _event(pool, "post.liked", post_id))
+    options = ConsumerOptions(fetch_wait_s=0.5)
+    try:
+        async with open_consumers(
+            settings, Metrics(), nc, pool, ["post_activity"], options=options
+        ) as tasks:
+            assert list(tasks) == ["post_activity"]
+            message = await watcher.next(timeout=30)
+        assert (message["type"], _counts(message), message["actorId"]) == (
+            "post.activity",
+            (1, 0),
+            fan.id,
+        )
+        await watcher.nothing_more()
+    finally:
+        for stream in (stream_name(prefix), dlq_stream_name(prefix)):
+            with contextlib.suppress(NotFoundError):
+                await nc.jetstream().delete_stream(stream)
