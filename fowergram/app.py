@@ -67,6 +67,7 @@ from fowergram.http.recovery_routes import recovery_routes
 from fowergram.http.social_routes import social_routes
 from fowergram.observability.logs import configure_logging
 from fowergram.observability.metrics import Metrics
+from fowergram.presence_wiring import open_presence
 from fowergram.realtime.outbox_relay import OutboxRelay, RelayOptions, relaying
 
 log = logging.getLogger(__name__)
@@ -175,6 +176,9 @@ async def open_container(settings: Settings, metrics: Metrics) -> AsyncIterator[
                     store=PostgresComments(db), posts=posts, standings=relationships
                 ),
                 notifications=NotificationService(store=PostgresNotifications(db)),
+                presence=await stack.enter_async_context(
+                    open_presence(settings, db, redis, nats, clock, metrics)
+                ),
             ),
             signing_keys=signing_keys,
             persisted_queries=RedisPersistedQueries(redis, key_prefix=settings.redis_key_prefix),

@@ -166,6 +166,12 @@ class Settings(BaseSettings):
     consumer_max_deliver: Annotated[int, Field(ge=1, le=100)] = 5
     consumer_ack_wait_s: Annotated[float, Field(ge=1, le=3600)] = 30.0
 
+    # Presence: each instance beats a heartbeat in Redis every PRESENCE_HEARTBEAT_S; one
+    # silent for PRESENCE_INSTANCE_TTL_S (must be longer) is declared dead by the others,
+    # and its users go offline (within about TTL + one heartbeat of its death).
+    presence_heartbeat_s: Annotated[float, Field(gt=0, le=60)] = 5.0
+    presence_instance_ttl_s: Annotated[float, Field(gt=0, le=600)] = 20.0
+
     # `fowergram dev`: where the embedded services keep their data, and their ports.
     data_dir: Path = Path(".fowergram")
     embedded_postgres_port: PortOrAuto = 0

@@ -18,6 +18,7 @@ from fowergram.domain.auth.provider import AuthProvider
 from fowergram.domain.auth.recovery import AccountRecovery
 from fowergram.domain.auth.social import SocialSignIn
 from fowergram.domain.notifications.service import NotificationService
+from fowergram.domain.presence_service import PresenceService
 from fowergram.domain.server_info import ServerInfoService
 from fowergram.domain.social.comment_service import CommentService
 from fowergram.domain.social.graph_service import GraphService
@@ -45,6 +46,7 @@ class Services:
     search: SearchService
     comments: CommentService
     notifications: NotificationService
+    presence: PresenceService
 
 
 @dataclass(frozen=True, slots=True)

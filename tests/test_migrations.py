@@ -42,6 +42,21 @@ def _tables(url: str) -> set[str]:
     return {name for (name,) in rows if not name.startswith("_yoyo") and name != "yoyo_lock"}
 
 
+def _columns(url: str) -> set[str]:
+    """Every column of the public tables, as "table.column"."""
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema = 'public'"
+        ).fetchall()
+    yoyo = {"yoyo_lock"}
+    return {
+        f"{table}.{column}"
+        for table, column in rows
+        if not table.startswith("_yoyo") and table not in yoyo
+    }
+
+
 def _migration_ids() -> list[str]:
     return sorted(
         path.name.removesuffix(".sql")
@@ -76,13 +91,13 @@ def test_up_down_up_round_trip(empty_database: str) -> None:
 def test_down_rolls_back_only_the_latest(empty_database: str) -> None:
     migrator = Migrator(empty_database, DEFAULT_MIGRATIONS_DIR)
     migrator.up()
-    before = _tables(empty_database)
+    before = _columns(empty_database)
     assert migrator.down() == [_migration_ids()[-1]]
     statuses = migrator.status()
     assert [s.applied for s in statuses] == [True] * (len(statuses) - 1) + [False]
-    after = _tables(empty_database)
-    assert after < before  # the latest migration's tables, and only those, are gone
-    assert "users" in after
+    after = _columns(empty_database)
+    assert after < before  # what the latest migration added (tables or columns), only that, is gone
+    assert "users.id" in after
 
 
 def test_concurrent_instances_migrate_once(empty_database: str) -> None:

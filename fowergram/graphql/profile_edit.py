@@ -30,6 +30,11 @@ class UpdateProfileInput:
         default=strawberry.UNSET, description='An http(s) URL; null or "" removes it.'
     )
     is_private: bool | None = strawberry.UNSET
+    show_activity_status: bool | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Let the people you follow back see when you are active; off also hides "
+        "theirs from you.",
+    )
 
 
 def _given(value: T | None) -> T | Keep:
@@ -42,6 +47,7 @@ def _edit(data: UpdateProfileInput) -> ProfileEdit:
         bio=_given(data.bio),
         website=KEEP if data.website is strawberry.UNSET else data.website,
         is_private=_given(data.is_private),
+        show_activity_status=_given(data.show_activity_status),
     )
 
 

@@ -33,6 +33,7 @@ from fowergram.graphql.mfa import MfaMutation
 from fowergram.graphql.notifications import NotificationMutation, NotificationQuery
 from fowergram.graphql.parse_cache import CachedParse
 from fowergram.graphql.posts import PostMutation, PostQuery
+from fowergram.graphql.presence import PresenceQuery
 from fowergram.graphql.profile_edit import ProfileEditMutation
 from fowergram.graphql.profiles import ProfileQuery
 from fowergram.graphql.search import SearchQuery
@@ -52,6 +53,7 @@ class Query(
     SearchQuery,
     CommentQuery,
     NotificationQuery,
+    PresenceQuery,
 ):
     @strawberry.field(description="Name, version, environment and clock of this server.")
     def server_info(self, info: Info[Context, None]) -> ServerInfoType:

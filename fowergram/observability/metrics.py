@@ -132,6 +132,12 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.presence_local_users = Gauge(
+            "fowergram_presence_local_users",
+            "Users with at least one socket open on this instance.",
+            registry=self.registry,
+            multiprocess_mode="livesum",
+        )
         self._samplers: list[Callable[[], None]] = []
 
     def add_sampler(self, sampler: Callable[[], None]) -> None:

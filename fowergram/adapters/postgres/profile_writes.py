@@ -12,7 +12,8 @@ from fowergram.domain.social.profiles import Profile
 
 Conn = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
 
-_COLUMNS = ("full_name", "bio", "website", "is_private")  # the only ones an edit may set
+# the only ones an edit may set
+_COLUMNS = ("full_name", "bio", "website", "is_private", "show_activity_status")
 _PROFILE = (
     "id, username, full_name, bio, website, avatar_media_id, is_private, "
     "followers_count, following_count, posts_count, created_at, deleted_at IS NOT NULL AS deleted"

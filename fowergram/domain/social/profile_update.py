@@ -47,6 +47,7 @@ class ProfileEdit:
     bio: str | Keep = KEEP
     website: str | Keep | None = KEEP  # None (or "") removes it
     is_private: bool | Keep = KEEP
+    show_activity_status: bool | Keep = KEEP
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +127,8 @@ def validate(edit: ProfileEdit) -> ProfileChanges:
         fields["website"] = clean_website(edit.website)
     if not isinstance(edit.is_private, Keep):
         fields["is_private"] = edit.is_private
+    if not isinstance(edit.show_activity_status, Keep):
+        fields["show_activity_status"] = edit.show_activity_status
     return ProfileChanges(fields)
 
 

@@ -30,6 +30,16 @@ class UserType:
     posts_count: int
     created_at: datetime
 
+    @strawberry.field(
+        description="Yours only: whether you show your activity status (and so see others'); "
+        "null on anyone else's profile."
+    )
+    async def show_activity_status(self, info: Info[Context, None]) -> bool | None:
+        viewer = info.context.viewer
+        if viewer is None or viewer.user_id != int(self.id):
+            return None
+        return await info.context.services.presence.shows_activity_status(viewer.user_id)
+
     @strawberry.field(description="How the viewer stands to this person; null when signed out.")
     async def relationship(self, info: Info[Context, None]) -> RelationshipType | None:
         loader = relationships(info.context)
