@@ -68,7 +68,11 @@ from fowergram.http.social_routes import social_routes
 from fowergram.observability.logs import configure_logging
 from fowergram.observability.metrics import Metrics
 from fowergram.presence_wiring import open_presence
+from fowergram.realtime.endpoint import SocketEndpoint
+from fowergram.realtime.hub import ConnectionHub
+from fowergram.realtime.hub_wiring import open_hub, socket_endpoint
 from fowergram.realtime.outbox_relay import OutboxRelay, RelayOptions, relaying
+from fowergram.realtime.workers import open_consumers
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +107,8 @@ async def open_container(settings: Settings, metrics: Metrics) -> AsyncIterator[
         stack.push_async_callback(nats_connection.close_nats, nats)
         if settings.outbox_relay_enabled:  # stops before NATS and the pool close
             await stack.enter_async_context(open_outbox_relay(settings, metrics, nats))
+        if settings.consumers_enabled:  # every registered consumer, in this process
+            await stack.enter_async_context(open_consumers(settings, metrics, nats, db, None))
 
         def sample_pool() -> None:
             size = db.get_size()
@@ -220,11 +226,11 @@ async def open_outbox_relay(
         await pool.close()
 
 
-def _routes(settings: Settings, graphql: GraphQLView) -> list[BaseRoute]:
+def _routes(settings: Settings, graphql: GraphQLView, sockets: SocketEndpoint) -> list[BaseRoute]:
     routes: list[BaseRoute] = [
         # First: Starlette tries routes in order, and nearly every request is GraphQL.
         Route("/graphql", graphql, methods=["GET", "POST"]),
-        WebSocketRoute("/graphql", graphql),
+        WebSocketRoute("/graphql", sockets),
         Route("/health", liveness, methods=["GET"]),
         Route("/health/ready", readiness, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
@@ -247,22 +253,30 @@ def create_app(settings: Settings) -> Starlette:
         max_aliases=settings.graphql_max_aliases,
         introspection=not settings.is_production,
     )
-    graphql = GraphQLView(
-        schema,
-        graphiql=not settings.is_production,
-        connection_init_timeout_s=settings.ws_connection_init_timeout_s,
-        max_subscriptions=settings.ws_max_subscriptions,
-    )
+    graphql = GraphQLView(schema, graphiql=not settings.is_production)
+
+    sockets = socket_endpoint(schema, settings, metrics)
 
     @contextlib.asynccontextmanager
-    async def lifespan(_: Starlette) -> AsyncIterator[dict[str, Container]]:
-        async with open_container(settings, metrics) as container:
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Container | ConnectionHub]]:
+        async with (
+            open_container(settings, metrics) as container,
+            open_hub(
+                settings,
+                metrics,
+                container.nats,
+                schema,
+                container.db,
+                presence=container.services.presence.tracker,
+            ) as hub,
+        ):
+            app.state.hub = hub  # for the server's drain on SIGTERM
             log.info("ready", extra={"environment": settings.environment})
-            yield {"container": container}
+            yield {"container": container, "hub": hub}
         log.info("stopped")
 
     app = Starlette(
-        routes=_routes(settings, graphql),
+        routes=_routes(settings, graphql, sockets),
         middleware=[
             Middleware(ObserveRequests, metrics=metrics),
             Middleware(LimitRequestBody, max_bytes=settings.max_body_bytes),
@@ -279,3 +293,10 @@ def create_app_from_env() -> Starlette:
     settings = load_settings()
     configure_logging(settings.log_level)
     return create_app(settings)
+
+
+async def drain_sockets(app: Starlette) -> None:
+    """Before the server stops: close this instance's sockets with 1012, in batches."""
+    hub: ConnectionHub | None = getattr(app.state, "hub", None)
+    if hub is not None:
+        await hub.drain()

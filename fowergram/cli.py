@@ -11,13 +11,14 @@ import signal
 import sys
 import tempfile
 from collections.abc import AsyncIterator, Sequence
+from functools import partial
 from types import FrameType
 
 import uvicorn
 from nats.aio.client import Client as NATS
 
 from fowergram.adapters.postgres.migrations import MigrationError
-from fowergram.app import create_app
+from fowergram.app import create_app, drain_sockets
 from fowergram.config import ConfigError, Settings, load_settings
 from fowergram.embedded.process import EmbeddedServiceError, free_port
 from fowergram.observability.logs import configure_logging
@@ -57,10 +58,9 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         _migrate(settings)
     host, port = args.host or settings.host, args.port or settings.port
     if args.workers == 1:
-        config = uvicorn.Config(
-            create_app(settings), host=host, port=port, **uvicorn_options(settings)
-        )
-        Server(config).run()
+        app = create_app(settings)
+        config = uvicorn.Config(app, host=host, port=port, **uvicorn_options(settings))
+        Server(config, drain=partial(drain_sockets, app)).run()
         return 0
     with contextlib.ExitStack() as cleanup:
         if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -89,13 +89,10 @@ def cmd_dev(settings: Settings, args: argparse.Namespace) -> int:
         urls = stack.start()
         settings = settings.model_copy(update=urls)
         _migrate(settings)
-        config = uvicorn.Config(
-            create_app(settings),
-            host=args.host or "127.0.0.1",
-            port=args.port or DEV_PORT,
-            **uvicorn_options(settings),
-        )
-        Server(config).run()
+        app = create_app(settings)
+        host, port = args.host or "127.0.0.1", args.port or DEV_PORT
+        config = uvicorn.Config(app, host=host, port=port, **uvicorn_options(settings))
+        Server(config, drain=partial(drain_sockets, app)).run()
     except (KeyboardInterrupt, _Stop):
         pass
     finally:

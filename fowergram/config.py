@@ -110,6 +110,16 @@ class Settings(BaseSettings):
     graphql_max_aliases: Annotated[int, Field(ge=1, le=1_000)] = 30
     ws_connection_init_timeout_s: Annotated[float, Field(gt=0, le=60)] = 3.0
     ws_max_subscriptions: Annotated[int, Field(ge=1, le=1000)] = 100
+    # Browser origins (besides this server's own) allowed to open sockets, comma separated;
+    # "*" allows any. Apps that send no Origin are always allowed.
+    ws_allowed_origins: str = ""
+    ws_max_message_bytes: Annotated[int, Field(ge=1024, le=16 * 1024 * 1024)] = 64 * 1024
+    ws_ping_interval_s: Annotated[float, Field(gt=0, le=3600)] = 15.0
+    ws_dead_peer_s: Annotated[float, Field(gt=0, le=7200)] = 45.0
+    ws_outbound_max_frames: Annotated[int, Field(ge=8, le=100_000)] = 256
+    ws_outbound_max_bytes: Annotated[int, Field(ge=64 * 1024, le=64 * 1024 * 1024)] = 1024 * 1024
+    ws_drain_batch: Annotated[int, Field(ge=1, le=100_000)] = 500
+    ws_drain_deadline_s: Annotated[float, Field(gt=0, le=600)] = 10.0
 
     # Auth: access tokens (JWT, asymmetric, rotating keys) and opaque refresh tokens.
     access_token_ttl_s: Annotated[int, Field(ge=30, le=24 * 3600)] = 15 * 60

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from contextvars import ContextVar
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +14,8 @@ from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.base import BaseRequestProtocol
-from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
-from strawberry.types.unset import UNSET, UnsetType
 
 from fowergram.domain.errors import DomainError
 from fowergram.graphql.context import Context
@@ -56,23 +52,17 @@ class GraphQLView(GraphQL[Context, None]):
         schema: strawberry.Schema,
         *,
         graphiql: bool,
-        connection_init_timeout_s: float,
-        max_subscriptions: int,
     ) -> None:
+        # HTTP only: sockets at /graphql are served by the realtime hub's endpoint.
         super().__init__(
             schema,
             graphql_ide="graphiql" if graphiql else None,
             allow_queries_via_get=True,
-            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL),
-            connection_init_wait_timeout=timedelta(seconds=connection_init_timeout_s),
-            max_subscriptions_per_connection=max_subscriptions,
+            subscription_protocols=(),
         )
         self._graphiql_page = render_graphiql_page("/graphql") if graphiql else ""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await super().__call__(scope, receive, send)
-            return
         request = Request(scope, receive)
         stale_cookie = False
         try:
@@ -127,8 +117,6 @@ class GraphQLView(GraphQL[Context, None]):
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         services = request.state.container.services
-        if isinstance(request, WebSocket):
-            return Context(request=request, services=services)
         auth = request.state.auth
         return Context(
             request=request,
@@ -137,39 +125,8 @@ class GraphQLView(GraphQL[Context, None]):
             response=response if isinstance(response, Response) else None,
         )
 
-    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
-        """Authenticate the socket from `connection_init`: {"authorization": "Bearer …"},
-        or {"ticket": …} from POST /auth/socket-ticket (browsers in cookie mode). No
-        credentials: an anonymous socket. Bad ones: closed with 4403."""
-        credentials = context.connection_params.get("authorization")
-        ticket = context.connection_params.get("ticket")
-        if credentials is None and ticket is None:
-            anonymous: UnsetType = UNSET
-            return anonymous
-        if ticket is not None:
-            tickets = context.request.state.container.socket_tickets
-            redeemed = await tickets.redeem(str(ticket))
-            if redeemed is None:
-                raise ConnectionRejectionError({"message": "unknown, used or expired ticket"})
-            credentials = f"Bearer {redeemed}"
-        scheme, _, token = str(credentials).partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise ConnectionRejectionError({"message": "authorization must be 'Bearer <token>'"})
-        try:
-            authenticated = await context.services.auth.authenticate(token.strip())
-        except DomainError as error:
-            raise ConnectionRejectionError({"message": error.message}) from None
-        context.viewer = authenticated.viewer
-        context.socket_auth = authenticated
-        return {"userId": str(authenticated.viewer.user_id)}
-
     async def render_graphql_ide(self, request: Request) -> Response:
         return HTMLResponse(self._graphiql_page)
-
-    def encode_json(self, data: object) -> str:
-        # A str makes Strawberry send WebSocket *text* frames: browser clients (graphql-ws
-        # in GraphiQL) reject binary ones. HTTP responses skip this via create_response.
-        return orjson.dumps(data).decode()
 
     def create_response(
         self,

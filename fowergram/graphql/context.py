@@ -18,11 +18,12 @@ LoaderT = TypeVar("LoaderT")
 
 if TYPE_CHECKING:
     from fowergram.container import Services
+    from fowergram.realtime.live_source import LiveSource
 
 
 @dataclass(slots=True)
 class Context:
-    request: Request | WebSocket
+    request: Request | WebSocket | None  # None: a stream shared by many sockets
     services: Services
     viewer: Viewer | None = None
     # Sockets authenticate once; this is re-checked on each of their operations.
@@ -42,3 +43,6 @@ class Context:
     response: Response | None = None
     # Filled by the WebSocket protocol handler from `connection_init`'s payload.
     connection_params: dict[str, Any] = field(default_factory=dict)
+    # Where a live subscription listens: its socket, or a stream shared by many; None
+    # over HTTP.
+    live: LiveSource | None = None

@@ -29,6 +29,9 @@ from fowergram.graphql.depth_limit import max_depth_rule
 from fowergram.graphql.errors import ShapeErrors
 from fowergram.graphql.graph import GraphMutation, GraphQuery
 from fowergram.graphql.lean_executor import lean_executor, plain_field_plans
+from fowergram.graphql.live.notifications import NotificationSubscription
+from fowergram.graphql.live.post_activity import PostSubscription
+from fowergram.graphql.live.presence import PresenceSubscription
 from fowergram.graphql.mfa import MfaMutation
 from fowergram.graphql.notifications import NotificationMutation, NotificationQuery
 from fowergram.graphql.parse_cache import CachedParse
@@ -61,7 +64,7 @@ class Query(
 
 
 @strawberry.type
-class Subscription:
+class Subscription(NotificationSubscription, PostSubscription, PresenceSubscription):
     @strawberry.subscription(
         description="A counter every `every` milliseconds (10 to 60000), `count` times or for ever."
     )

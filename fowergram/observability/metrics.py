@@ -61,6 +61,27 @@ class Metrics:
             "WebSocket connections accepted.",
             registry=self.registry,
         )
+        self.ws_refused = Counter(
+            "fowergram_websocket_refused_total",
+            "WebSocket connections refused, by reason (origin, draining, credentials).",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.ws_slow_consumers = Counter(
+            "fowergram_websocket_slow_consumers_total",
+            "Sockets closed because their bounded outbound buffer overflowed.",
+            registry=self.registry,
+        )
+        self.ws_dead_peers = Counter(
+            "fowergram_websocket_dead_peers_total",
+            "Sockets closed because the peer stopped answering pings.",
+            registry=self.registry,
+        )
+        self.ws_operations = Counter(
+            "fowergram_websocket_operations_total",
+            "GraphQL operations started over WebSockets.",
+            registry=self.registry,
+        )
         self.db_pool_size = Gauge(
             "fowergram_db_pool_connections",
             "Connections open in the PostgreSQL pool.",

@@ -16,9 +16,14 @@ import asyncpg
 from nats.aio.client import Client as NATS
 
 from fowergram.adapters.nats.durable_consumer import DurableEventConsumer
+from fowergram.adapters.nats.live_channel import NatsLiveChannel
 from fowergram.adapters.nats.post_channel import NatsPostChannel
+from fowergram.adapters.postgres.notification_facts import PostgresEventFacts
+from fowergram.adapters.postgres.notifications import PostgresNotifications
 from fowergram.adapters.postgres.post_activity import PostgresPostActivity
+from fowergram.adapters.postgres.relationships import PostgresRelationships
 from fowergram.config import Settings
+from fowergram.domain.notifications.recorder import NotificationRecorder
 from fowergram.domain.social.post_activity import PostActivityPublisher
 from fowergram.observability.metrics import Metrics
 from fowergram.realtime.consumers import Consumer, ConsumerOptions, EventHandler, consuming
@@ -36,9 +41,21 @@ class WorkerResources:
 
 ConsumerFactory = Callable[[WorkerResources], EventHandler]
 
+
 # name -> factory of its handler (names: [A-Za-z0-9_-]; renaming one starts a new consumer
 # at the stream's first event).
-CONSUMERS: dict[str, ConsumerFactory] = {}
+def notification_recorder(resources: WorkerResources) -> EventHandler:
+    return NotificationRecorder(
+        store=PostgresNotifications(resources.db),
+        facts=PostgresEventFacts(resources.db),
+        standings=PostgresRelationships(resources.db),
+        live=NatsLiveChannel(resources.nats, subject_prefix=resources.settings.nats_subject_prefix),
+    )
+
+
+# name -> factory of its handler (names: [A-Za-z0-9_-]; renaming one starts a new consumer
+# at the stream's first event).
+CONSUMERS: dict[str, ConsumerFactory] = {"notifications": notification_recorder}
 
 
 def post_activity_publisher(resources: WorkerResources) -> EventHandler:

@@ -1,0 +1,1 @@
+"""Live subscriptions served by the connection hub, one module each."""

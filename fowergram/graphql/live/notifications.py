@@ -1,0 +1,58 @@
+"""`notifications(after)`: my notifications live, resumed without gap or duplicate."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator
+
+import strawberry
+from strawberry.types import Info
+
+from fowergram.domain.auth.viewer import require_viewer
+from fowergram.domain.ids import parse_id
+from fowergram.domain.notifications.model import Notification, notification_from_wire
+from fowergram.domain.notifications.service import MAX_SINCE
+from fowergram.graphql.context import Context
+from fowergram.graphql.live.source import live_source
+from fowergram.graphql.permissions import IsAuthenticated
+from fowergram.graphql.types.notification import NotificationType
+from fowergram.realtime.live_feed import LiveFeed
+from fowergram.realtime.resume import resumed
+
+log = logging.getLogger(__name__)
+
+
+async def _notifications(feed: LiveFeed) -> AsyncIterator[Notification]:
+    async for message in feed:
+        try:
+            yield notification_from_wire(message["notification"])
+        except (KeyError, TypeError, ValueError):
+            log.warning("malformed notification message dropped")
+
+
+@strawberry.type
+class NotificationSubscription:
+    @strawberry.subscription(
+        permission_classes=[IsAuthenticated],
+        description="My notifications as they are created or regrouped. With `after` (the "
+        "last id received), first those missed since, then live, with no gap and no "
+        "duplicate; RESYNC_REQUIRED when that point is older than what is kept.",
+    )
+    async def notifications(
+        self, info: Info[Context, None], after: strawberry.ID | None = None
+    ) -> AsyncGenerator[NotificationType, None]:
+        viewer = require_viewer(info.context.viewer)
+        after_id = parse_id(after, field="after") if after is not None else None
+        socket = live_source(info)
+        service = info.context.services.notifications
+        feed = socket.open_feed("notification")  # registered before the catch-up read
+
+        async def read_after(cursor: int) -> list[Notification]:
+            return await service.since(viewer.user_id, cursor, MAX_SINCE)
+
+        try:
+            stream = resumed(_notifications(feed), read_after, after_id, lambda n: n.id, MAX_SINCE)
+            async for notification in stream:
+                yield NotificationType.from_domain(notification)
+        finally:
+            socket.drop_feed(feed)

@@ -1,0 +1,174 @@
+"""The connection hub: every socket of this instance, by user, and their upstream interest.
+
+An authenticated socket joins its user's channel (`<prefix>.user.<id>`); the channel
+router subscribes upstream only while some socket of that user is here. The hub also
+keeps sockets alive (pings, dead-peer detection) and drains them for a deploy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from fowergram.observability.metrics import Metrics
+from fowergram.realtime.connection import ChannelSinkLike, Connection
+from fowergram.realtime.protocol import Close
+
+if TYPE_CHECKING:
+    from fowergram.realtime.multiplex import Multiplexer
+
+log = logging.getLogger(__name__)
+
+
+class Upstream(Protocol):
+    """The instance's channel fan-out (Channels)."""
+
+    async def join(self, channel: str, sink: ChannelSinkLike) -> None: ...
+
+    async def leave(self, channel: str, sink: ChannelSinkLike) -> None: ...
+
+
+class PresencePort(Protocol):
+    async def connected(self, user_id: int, connection_id: str) -> None: ...
+
+    async def disconnected(self, user_id: int, connection_id: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class KeepAlive:
+    ping_interval_s: float = 15.0
+    # A transport-ws peer that has sent nothing (not even a pong) for this long is dead.
+    dead_after_s: float = 45.0
+
+
+@dataclass(frozen=True, slots=True)
+class Drain:
+    batch: int = 500
+    pause_s: float = 0.05
+    deadline_s: float = 10.0
+
+
+class ConnectionHub:
+    def __init__(
+        self,
+        channels: Upstream,
+        subject_prefix: str,
+        metrics: Metrics,
+        *,
+        keepalive: KeepAlive = KeepAlive(),
+        drain: Drain = Drain(),
+        presence: PresencePort | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.channels = channels
+        self._prefix = subject_prefix
+        self._metrics = metrics
+        self._keepalive = keepalive
+        self._drain = drain
+        self._presence = presence
+        self.clock = clock
+        self.connections: set[Connection] = set()
+        self.by_user: dict[int, set[Connection]] = {}
+        self.draining = False
+        self.multiplexer: Multiplexer | None = None  # set by the composition root
+        self._emptied = asyncio.Event()
+
+    def topic(self, kind: str, key: int) -> str:
+        return f"{self._prefix}.{kind}.{key}"
+
+    async def join(self, channel: str, sink: ChannelSinkLike) -> None:
+        await self.channels.join(channel, sink)
+
+    async def leave(self, channel: str, sink: ChannelSinkLike) -> None:
+        await self.channels.leave(channel, sink)
+
+    def add(self, connection: Connection) -> None:
+        self.connections.add(connection)
+
+    async def attach(self, connection: Connection) -> None:
+        """An acknowledged socket: to its user's channel (and presence), if it has one."""
+        viewer = connection.viewer
+        if viewer is None:
+            return
+        sockets = self.by_user.setdefault(viewer.user_id, set())
+        sockets.add(connection)
+        await self.channels.join(self.topic("user", viewer.user_id), connection)
+        if self._presence is not None:
+            try:
+                await self._presence.connected(viewer.user_id, connection.id)
+            except Exception:
+                log.exception("presence update failed")
+
+    async def remove(self, connection: Connection) -> None:
+        self.connections.discard(connection)
+        if not self.connections:
+            self._emptied.set()
+        await connection.leave_all()
+        viewer = connection.viewer
+        if viewer is None or not connection.acked:
+            return
+        sockets = self.by_user.get(viewer.user_id)
+        if sockets is not None:
+            sockets.discard(connection)
+            if not sockets:
+                del self.by_user[viewer.user_id]
+        await self.channels.leave(self.topic("user", viewer.user_id), connection)
+        if self._presence is not None:
+            try:
+                await self._presence.disconnected(viewer.user_id, connection.id)
+            except Exception:
+                log.exception("presence update failed")
+
+    def sweep(self) -> None:
+        """Ping idle sockets; close the ones whose peer stopped answering."""
+        now = self.clock()
+        keepalive = self._keepalive
+        for connection in list(self.connections):
+            if connection.closing is not None or not connection.acked:
+                continue
+            silent_for = now - connection.last_seen
+            if not connection.dialect.legacy and silent_for >= keepalive.dead_after_s:
+                self._metrics.ws_dead_peers.inc()
+                connection.close(Close.GOING_AWAY, "no pong: peer presumed dead", flush=False)
+            elif silent_for >= keepalive.ping_interval_s or connection.dialect.legacy:
+                connection.push(connection.dialect.keepalive_frame)
+
+    async def keep_alive(self) -> None:
+        while True:
+            await asyncio.sleep(self._keepalive.ping_interval_s)
+            self.sweep()
+
+    async def drain(self) -> None:
+        """Refuse new sockets, close the open ones with 1012 in batches (clients reconnect
+        elsewhere and resume), and wait for them to go, within the deadline."""
+        self.draining = True
+        drain = self._drain
+        deadline = self.clock() + drain.deadline_s
+        pending = list(self.connections)
+        log.info("draining sockets", extra={"sockets": len(pending)})
+        for start in range(0, len(pending), drain.batch):
+            for connection in pending[start : start + drain.batch]:
+                connection.close(Close.SERVICE_RESTART, "server restarting")
+            if self.clock() >= deadline:
+                break
+            await asyncio.sleep(drain.pause_s)
+        if self.connections:
+            self._emptied.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._emptied.wait(), max(0.0, deadline - self.clock()))
+
+
+@contextlib.asynccontextmanager
+async def hub_running(hub: ConnectionHub) -> AsyncIterator[ConnectionHub]:
+    keeper = asyncio.create_task(hub.keep_alive(), name="hub-keepalive")
+    try:
+        yield hub
+    finally:
+        keeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await keeper

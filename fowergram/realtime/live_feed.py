@@ -1,0 +1,61 @@
+"""A subscription's view of its socket's live messages: bounded, in order, closable."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+
+class FeedOverflow(Exception):
+    """The subscription fell further behind than its buffer allows."""
+
+
+class LiveFeed:
+    """Messages of one `type` from the socket's channels, for one running subscription.
+
+    `put` never blocks (it is called from the channel fan-out); when the buffer is full
+    `on_overflow` is called — the socket closes as a slow consumer — instead of growing.
+    """
+
+    __slots__ = ("_closed", "_items", "_limit", "_on_overflow", "_ready", "kind")
+
+    def __init__(self, kind: str, limit: int, on_overflow: Callable[[], None]) -> None:
+        self.kind = kind
+        self._items: deque[dict[str, Any]] = deque()
+        self._limit = limit
+        self._ready = asyncio.Event()
+        self._closed = False
+        self._on_overflow = on_overflow
+
+    def put(self, message: dict[str, Any]) -> None:
+        if self._closed:
+            return
+        if len(self._items) >= self._limit:
+            self._on_overflow()
+            return
+        self._items.append(message)
+        self._ready.set()
+
+    def take_pending(self) -> list[dict[str, Any]]:
+        """What has arrived and not been read yet, without waiting (for batching)."""
+        pending = list(self._items)
+        self._items.clear()
+        return pending
+
+    def close(self) -> None:
+        self._closed = True
+        self._ready.set()
+
+    def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
+        return self._messages()
+
+    async def _messages(self) -> AsyncIterator[dict[str, Any]]:
+        while True:
+            while self._items:
+                yield self._items.popleft()
+            if self._closed:
+                return
+            self._ready.clear()
+            await self._ready.wait()

@@ -1,0 +1,208 @@
+"""The connection hub through a real server and real clients: handshake policy, limits,
+keep-alive, revocation and drain."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from conftest import make_settings
+from support.auth_helpers import async_http_client, bearer
+from support.live_server import LiveServer
+from support.services import ServiceUrls
+from support.ws_client import (
+    LEGACY_WS,
+    TRANSPORT_WS,
+    bearer_init,
+    closed_with,
+    init,
+    receive,
+    receive_skipping_pings,
+    send,
+    signed_up,
+    subscribe,
+)
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import InvalidStatus
+
+from fowergram.app import create_app
+
+ALLOWED_ORIGIN = "https://app.example"
+
+
+@pytest.fixture(scope="module")
+def hub_server(service_urls: ServiceUrls, migrated_database: str) -> Iterator[LiveServer]:
+    settings = make_settings(
+        service_urls,
+        migrated_database,
+        ws_allowed_origins=f" {ALLOWED_ORIGIN} , https://other.example",
+        ws_max_subscriptions=2,
+        ws_max_message_bytes=4096,
+        ws_ping_interval_s=0.2,
+        ws_dead_peer_s=1.0,
+        ws_connection_init_timeout_s=2,
+    )
+    with LiveServer(create_app(settings), settings) as server:
+        yield server
+
+
+def _metric(server: LiveServer, name: str) -> float:
+    text = httpx.get(f"{server.http_url}/metrics").text
+    for line in text.splitlines():
+        if line.startswith(name + " ") or line.startswith(name + "{"):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+async def test_pages_of_other_sites_are_refused_before_the_upgrade(hub_server: LiveServer) -> None:
+    with pytest.raises(InvalidStatus) as refused:
+        async with connect(
+            hub_server.ws_url, subprotocols=[TRANSPORT_WS], origin="https://evil.example"
+        ):
+            pass
+    assert refused.value.response.status_code == 403
+    for origin in (ALLOWED_ORIGIN, f"http://127.0.0.1:{hub_server.port}", None):
+        async with connect(hub_server.ws_url, subprotocols=[TRANSPORT_WS], origin=origin) as ws:
+            await init(ws)
+
+
+async def test_an_oversize_message_closes_with_1009(hub_server: LiveServer) -> None:
+    async with connect(hub_server.ws_url, subprotocols=[TRANSPORT_WS]) as ws:
+        await init(ws)
+        await subscribe(ws, "big", "{ serverInfo { version } }", padding="x" * 5000)
+        assert await closed_with(ws) == 1009
+
+
+async def test_operations_per_socket_are_capped(hub_server: LiveServer) -> None:
+    async with connect(hub_server.ws_url, subprotocols=[TRANSPORT_WS]) as ws:
+        await init(ws)
+        await subscribe(ws, "a", "subscription { ticks(every: 50) }")
+        await subscribe(ws, "b", "subscription { ticks(every: 50) }")
+        await subscribe(ws, "c", "subscription { ticks(every: 50) }")
+        seen: dict[str, list[str]] = {"a": [], "b": [], "c": []}
+        while len(seen["a"]) < 2 or len(seen["b"]) < 2 or not seen["c"]:
+            frame = await receive_skipping_pings(ws)
+            seen[frame["id"]].append(frame["type"])
+        assert seen["c"] == ["error"]
+        refused = None
+        await send(ws, {"id": "a", "type": "complete"})
+        # The freed slot can be used again.
+        await subscribe(ws, "d", "subscription { ticks(every: 50, count: 1) }")
+        while (frame := await receive_skipping_pings(ws))["id"] != "d":
+            refused = frame
+        assert frame["type"] == "next"
+    assert refused is None or refused["id"] in ("a", "b")
+
+
+async def test_a_reused_running_id_closes_with_4409(hub_server: LiveServer) -> None:
+    async with connect(hub_server.ws_url, subprotocols=[TRANSPORT_WS]) as ws:
+        await init(ws)
+        await subscribe(ws, "same", "subscription { ticks(every: 1000) }")
+        await subscribe(ws, "same", "subscription { ticks(every: 1000) }")
+        assert await closed_with(ws) == 4409
+
+
+async def test_a_second_connection_init_closes_with_4429(hub_server: LiveServer) -> None:
+    async with connect(hub_server.ws_url, subprotocols=[TRANSPORT_WS]) as ws:
+        await init(ws)
+        await send(ws, {"type": "connection_init"})
+        assert await closed_with(ws) == 4429
+
+
+async def test_a_protocol_error_after_init_closes_with_4400(hub_server: LiveServer) -> None:
+    async with connect(hub_server.ws_url, subprotocols=[TRANSPORT_WS]) as ws:
+        await init(ws)
+        await send(ws, {"id": "1", "type": "subscribe", "payload": {"query": ["{ a }"]}})
+        assert await closed_with(ws) == 4400
+
+
+async def test_the_server_pings_and_answers_pings(hub_server: LiveServer) -> None:
+    async with connect(hub_server.ws_url, subprotocols=[TRANSPORT_WS]) as ws:
+        await init(ws)
+        await send(ws, {"type": "ping"})
+        frames = [await receive(ws), await receive(ws)]
+        assert {"type": "pong"} in frames or await receive(ws) == {"type": "pong"}
+        # Idle: the server pings within its interval (0.2 s here).
+        while (await receive(ws, timeout=2))["type"] != "ping":
+            pass
+
+
+async def test_a_peer_that_stops_answering_is_closed_and_counted(hub_server: LiveServer) -> None:
+    before = _metric(hub_server, "fowergram_websocket_dead_peers_total")
+    async with connect(hub_server.ws_url, subprotocols=[TRANSPORT_WS]) as ws:
+        await init(ws)
+        started = time.monotonic()
+        # Never answer the server's pings.
+        assert await closed_with(ws, timeout=5) == 1001
+        assert time.monotonic() - started < 4
+    assert _metric(hub_server, "fowergram_websocket_dead_peers_total") == before + 1
+
+
+async def test_a_peer_that_answers_pings_stays(hub_server: LiveServer) -> None:
+    async with connect(hub_server.ws_url, subprotocols=[TRANSPORT_WS]) as ws:
+        await init(ws)
+        deadline = time.monotonic() + 2.5  # well past the 1 s dead-peer bound
+        while time.monotonic() < deadline:
+            if (await receive(ws, timeout=2))["type"] == "ping":
+                await send(ws, {"type": "pong"})
+        await subscribe(ws, "q", "{ serverInfo { version } }")
+        assert (await receive_skipping_pings(ws))["type"] == "next"
+
+
+async def test_legacy_sockets_get_keep_alives(hub_server: LiveServer) -> None:
+    async with connect(hub_server.ws_url, subprotocols=[LEGACY_WS]) as ws:
+        await init(ws)
+        assert (await receive(ws, timeout=2)) == {"type": "ka"}
+
+
+async def test_signing_out_closes_that_sessions_sockets_within_a_second(
+    hub_server: LiveServer,
+) -> None:
+    session = await signed_up(hub_server.http_url)
+    other = await signed_up(hub_server.http_url)
+    async with (
+        connect(hub_server.ws_url, subprotocols=[TRANSPORT_WS]) as mine,
+        connect(hub_server.ws_url, subprotocols=[TRANSPORT_WS]) as theirs,
+    ):
+        await init(mine, bearer_init(session))
+        await init(theirs, bearer_init(other))
+        async with async_http_client(hub_server.http_url) as client:
+            response = await client.post("/auth/signout", headers=bearer(session["accessToken"]))
+        assert response.status_code == 200
+        started = time.monotonic()
+        assert await closed_with(mine, timeout=3) == 4403
+        assert time.monotonic() - started < 1.0
+        # Someone else's socket is untouched.
+        await subscribe(theirs, "me", "{ me { id } }")
+        assert (await receive_skipping_pings(theirs))["payload"]["data"]["me"]["id"]
+
+
+async def test_draining_closes_sockets_with_1012_and_refuses_new_ones(
+    service_urls: ServiceUrls, migrated_database: str
+) -> None:
+    settings = make_settings(service_urls, migrated_database, ws_drain_batch=2)
+    server = LiveServer(create_app(settings), settings).start()
+    try:
+        sockets = [
+            await connect(server.ws_url, subprotocols=[TRANSPORT_WS]).__aenter__() for _ in range(5)
+        ]
+        for ws in sockets:
+            await init(ws)
+        closed_at: list[float] = []
+
+        async def close_time(ws: ClientConnection) -> int:
+            code = await closed_with(ws)
+            closed_at.append(time.monotonic())
+            return code
+
+        stopping = asyncio.get_running_loop().run_in_executor(None, server.stop)
+        codes = await asyncio.gather(*(close_time(ws) for ws in sockets))
+        await stopping
+    finally:
+        server.stop()
+    assert codes == [1012] * 5
+    # Two at a time with a pause between batches (uvicorn alone closes all at once).
+    assert max(closed_at) - min(closed_at) >= 0.09

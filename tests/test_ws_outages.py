@@ -1,0 +1,88 @@
+"""Sockets when Redis fails: open ones keep receiving; new ones are told to retry (1011)
+instead of hanging or being treated as bad credentials; all is well once it returns."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+from conftest import make_settings
+from support.live_server import LiveServer
+from support.services import ServiceUrls
+from support.social_helpers import join
+from support.ws_client import (
+    TRANSPORT_WS,
+    closed_with,
+    init,
+    receive_skipping_pings,
+    send,
+    subscribe,
+)
+from websockets.asyncio.client import connect
+
+from fowergram.adapters.nats.connection import close_nats, connect_nats
+from fowergram.app import create_app
+from fowergram.embedded.process import free_port
+from fowergram.embedded.redis import EmbeddedRedis
+
+LIVE = "subscription { notifications { id kind } }"
+
+
+def _notification(user_id: int, notification_id: int) -> bytes:
+    now = datetime.now(UTC).isoformat()
+    wire = {
+        "id": notification_id,
+        "recipientId": user_id,
+        "kind": "like",
+        "groupKey": f"like:post:1:{notification_id}",
+        "actorIds": [1],
+        "actorCount": 1,
+        "postId": None,
+        "commentId": None,
+        "createdAt": now,
+        "updatedAt": now,
+        "readAt": None,
+    }
+    return orjson.dumps({"type": "notification", "notification": wire})
+
+
+async def test_redis_going_away_and_coming_back(
+    service_urls: ServiceUrls, migrated_database: str, tmp_path: Path
+) -> None:
+    port = free_port()
+    redis = EmbeddedRedis(tmp_path, port)
+    redis.launch()
+    urls = ServiceUrls(service_urls.database_server, redis.wait_ready(), service_urls.nats)
+    settings = make_settings(urls, migrated_database)
+    nats = await connect_nats(service_urls.nats, name="test-outage")
+    try:
+        with LiveServer(create_app(settings), settings) as server:
+            member = join(server.http_url)
+            auth = {"authorization": f"Bearer {member.token}"}
+            subject = f"{settings.nats_subject_prefix}.user.{member.id}"
+            async with connect(server.ws_url, subprotocols=[TRANSPORT_WS]) as open_socket:
+                await init(open_socket, auth)
+                await subscribe(open_socket, "n", LIVE)
+                await asyncio.sleep(0.2)
+
+                redis.stop()
+                await nats.publish(subject, _notification(member.id, 41))
+                frame = await receive_skipping_pings(open_socket)
+                assert frame["payload"]["data"]["notifications"] == {"id": "41", "kind": "LIKE"}
+                async with connect(server.ws_url, subprotocols=[TRANSPORT_WS]) as refused:
+                    await send(refused, {"type": "connection_init", "payload": auth})
+                    assert await closed_with(refused) == 1011
+
+                redis = EmbeddedRedis(tmp_path, port)
+                redis.launch()
+                redis.wait_ready()
+                async with connect(server.ws_url, subprotocols=[TRANSPORT_WS]) as again:
+                    await init(again, auth)
+                await nats.publish(subject, _notification(member.id, 42))
+                frame = await receive_skipping_pings(open_socket)
+                assert frame["payload"]["data"]["notifications"]["id"] == "42"
+    finally:
+        await close_nats(nats)
+        redis.stop()

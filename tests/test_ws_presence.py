@@ -1,0 +1,87 @@
+"""The `presence` subscription through a real server: a snapshot, then batched changes,
+only of people the viewer may see."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from conftest import make_settings
+from support.live_server import LiveServer
+from support.services import ServiceUrls
+from support.social_helpers import follow_in_db, join
+from support.ws_client import TRANSPORT_WS, init, receive_skipping_pings, subscribe
+from websockets.asyncio.client import connect
+
+from fowergram.app import create_app
+
+WATCH = "subscription P($ids: [ID!]!) { presence(userIds: $ids) { userId status lastSeenAt } }"
+
+
+@pytest.fixture(scope="module")
+def server(service_urls: ServiceUrls, migrated_database: str) -> Iterator[LiveServer]:
+    settings = make_settings(service_urls, migrated_database)
+    with LiveServer(create_app(settings), settings) as live:
+        yield live
+
+
+async def test_a_friend_coming_and_going_is_seen_and_a_stranger_is_not(
+    server: LiveServer,
+) -> None:
+    database = server.settings.database_url or ""
+    me, friend, stranger = (join(server.http_url) for _ in range(3))
+    follow_in_db(database, me, friend)
+    follow_in_db(database, friend, me)
+    follow_in_db(database, me, stranger)  # one-way: not enough
+    async with connect(server.ws_url, subprotocols=[TRANSPORT_WS]) as ws:
+        await init(ws, {"authorization": f"Bearer {me.token}"})
+        await subscribe(ws, "p", WATCH, ids=[str(friend.id), str(stranger.id)])
+        snapshot = (await receive_skipping_pings(ws))["payload"]["data"]["presence"]
+        assert snapshot == [{"userId": str(friend.id), "status": "OFFLINE", "lastSeenAt": None}]
+        async with connect(server.ws_url, subprotocols=[TRANSPORT_WS]) as theirs:
+            await init(theirs, {"authorization": f"Bearer {friend.token}"})
+            online = (await receive_skipping_pings(ws))["payload"]["data"]["presence"]
+            assert online == [{"userId": str(friend.id), "status": "ONLINE", "lastSeenAt": None}]
+            async with connect(server.ws_url, subprotocols=[TRANSPORT_WS]) as strangers:
+                await init(strangers, {"authorization": f"Bearer {stranger.token}"})
+        offline = (await receive_skipping_pings(ws))["payload"]["data"]["presence"]
+    assert [(p["userId"], p["status"]) for p in offline] == [(str(friend.id), "OFFLINE")]
+    assert offline[0]["lastSeenAt"] is not None
+
+
+async def test_too_many_or_bad_ids_are_refused(server: LiveServer) -> None:
+    me = join(server.http_url)
+    async with connect(server.ws_url, subprotocols=[TRANSPORT_WS]) as ws:
+        await init(ws, {"authorization": f"Bearer {me.token}"})
+        await subscribe(ws, "many", WATCH, ids=[str(n) for n in range(1, 102)])
+        await subscribe(ws, "bad", WATCH, ids=["1; DROP TABLE users"])
+        codes: dict[str, str] = {}
+        while len(codes) < 2:
+            frame = await receive_skipping_pings(ws)
+            if frame["type"] == "complete":
+                continue
+            errors = frame["payload"] if frame["type"] == "error" else frame["payload"]["errors"]
+            codes[frame["id"]] = errors[0]["extensions"]["code"]
+    assert codes == {"many": "BAD_USER_INPUT", "bad": "BAD_USER_INPUT"}
+
+
+async def test_a_client_whose_network_drops_goes_offline_and_frees_its_socket(
+    server: LiveServer,
+) -> None:
+    database = server.settings.database_url or ""
+    me, friend = join(server.http_url), join(server.http_url)
+    follow_in_db(database, me, friend)
+    follow_in_db(database, friend, me)
+    async with connect(server.ws_url, subprotocols=[TRANSPORT_WS]) as ws:
+        await init(ws, {"authorization": f"Bearer {me.token}"})
+        await subscribe(ws, "p", WATCH, ids=[str(friend.id)])
+        await receive_skipping_pings(ws)  # the snapshot
+        theirs = await connect(server.ws_url, subprotocols=[TRANSPORT_WS]).__aenter__()
+        await init(theirs, {"authorization": f"Bearer {friend.token}"})
+        await subscribe(theirs, "t", "subscription { ticks(every: 50) }")
+        assert (await receive_skipping_pings(ws))["payload"]["data"]["presence"][0][
+            "status"
+        ] == "ONLINE"
+        theirs.transport.abort()  # no close frame, no FIN handshake: the network is gone
+        offline = (await receive_skipping_pings(ws))["payload"]["data"]["presence"]
+    assert offline[0]["status"] == "OFFLINE"
