@@ -8,7 +8,8 @@ PORT ?= 8000
 
 .DEFAULT_GOAL := help
 .PHONY: help install build run serve test test-unit test-integration test-coverage lint format \
-        migrate-up migrate-down migrate-status docker-build docker-run test-load bench-http schema clean
+        migrate-up migrate-down migrate-status docker-build docker-run test-load bench-http bench-ws \
+        schema clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -71,6 +72,9 @@ test-load: $(STAMP) ## headless locust against a fresh embedded server; prints t
 
 bench-http: $(STAMP) ## seeded HTTP benchmark: wrk against one pinned worker, figures + profile
 	$(BIN)/python -m loadtests.bench_http
+
+bench-ws: $(STAMP) ## WebSocket benchmark: 10,000 subscribed sockets on one pinned server process
+	$(BIN)/python -m loadtests.bench_ws
 
 schema: $(STAMP) ## write the GraphQL schema (SDL) to schema.graphql
 	$(BIN)/fowergram schema --output schema.graphql

@@ -1,0 +1,270 @@
+"""WebSocket benchmark of the connection hub: one server process, real sockets, figures.
+
+    python -m loadtests.bench_ws [--connections 10000] [--duration 10] [--rate 0]
+                                 [--scenarios memory,per-user] [--profile-seconds 0]
+
+1. A fresh database (on DATABASE_URL's server; REDIS_URL and NATS_URL with a key and
+   subject prefix of the run's own; without DATABASE_URL, embedded services started for
+   the run), migrated with `fowergram migrate up`; --connections users (+ --warmup)
+   inserted with SQL, each with a session and access token from the auth service itself.
+2. `fowergram serve --workers 1` pinned to CPU 0; the load generator
+   (loadtests/ws_loadgen.py, a lean uvloop client) pinned to CPU 1. Both may open as many
+   files as the hard limit allows.
+3. memory: RSS of the server before and after --connections sockets each authenticated
+   (`connection_init` with a bearer token) and holding `notifications { id updatedAt }`;
+   the rate they were set up at; a published event reaching a sample of them proves the
+   subscriptions live.
+4. per-user: notifications published with core NATS on random users' subjects
+   (`<prefix>.user.<id>`), the publish time in `updatedAt`. With --rate 0 the rate grows
+   by half every --step-seconds until deliveries are lost or queue up (median over
+   --max-p50-ms), then the highest rate kept up runs for --duration; otherwise --rate
+   does. Every frame is counted, one in --sample-every decoded for latency.
+5. Pauses: a probe socket pings every 20 ms (the server answers in its read loop; the
+   longest round trip is its longest stall seen from outside), and the longest gap
+   between two deliveries while publishing.
+
+Prints figures; asserts nothing. The generator's CPU is printed beside each figure: near
+100% means it, not the server, was the limit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import resource
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+
+from fowergram.config import Settings
+from fowergram.embedded.process import free_port
+from fowergram.embedded.stack import EmbeddedStack
+from loadtests.server import SERVER_CPU, _fresh_database, can_pin, other_cpus
+from loadtests.ws_report import cleanup_services, print_profile_summary, print_report
+from loadtests.ws_users import make_users
+
+ACCESS_TTL_S = 4 * 3600  # tokens minted before the run must outlive it
+GC_PROBE = Path(__file__).with_name("gc_probe")
+
+
+@dataclass(frozen=True)
+class Services:
+    database_url: str  # the server's admin URL: the run's database is created on it
+    redis_url: str
+    nats_url: str
+    embedded: bool
+
+
+@contextlib.contextmanager
+def _services(data_dir: Path) -> Iterator[Services]:
+    names = ("DATABASE_URL", "REDIS_URL", "NATS_URL")
+    if all(os.environ.get(name) for name in names):
+        database, redis, nats = (os.environ[name] for name in names)
+        yield Services(database, redis, nats, embedded=False)
+        return
+    print("DATABASE_URL, REDIS_URL and NATS_URL are not all set: starting embedded ones")
+    stack = EmbeddedStack(data_dir, free_port(), free_port(), free_port(), durable=False)
+    with stack as urls:
+        yield Services(urls["database_url"], urls["redis_url"], urls["nats_url"], embedded=True)
+
+
+def _pinned(argv: list[str], cpus: set[int]) -> list[str]:
+    if can_pin() and (taskset := shutil.which("taskset")):
+        return [taskset, "-c", ",".join(map(str, sorted(cpus))), *argv]
+    return argv
+
+
+def _with_open_files(argv: list[str]) -> list[str]:
+    """`argv` allowed the hard limit of open files (10,000 sockets need 10,000)."""
+    prlimit = shutil.which("prlimit")
+    if prlimit is None:
+        return argv
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    limit = "unlimited" if hard == resource.RLIM_INFINITY else str(hard)
+    return [prlimit, f"--nofile={limit}:{limit}", *argv]
+
+
+@contextlib.contextmanager
+def _server(env: dict[str, str], port: int, log_path: Path) -> Iterator[int]:
+    argv = [sys.executable, "-m", "fowergram.cli", "serve", "--workers", "1", "--port", str(port)]
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            _pinned(_with_open_files(argv), {SERVER_CPU}),
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            _wait_ready(f"http://127.0.0.1:{port}", process, log_path)
+            yield process.pid  # taskset and prlimit exec: this is the server itself
+        finally:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _wait_ready(url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            tail = log_path.read_text(errors="replace")[-3000:]
+            raise SystemExit(f"the server exited with status {process.returncode}:\n{tail}")
+        with contextlib.suppress(httpx.TransportError):
+            if httpx.get(f"{url}/health/ready").status_code == 200:
+                return
+        time.sleep(0.2)
+    raise SystemExit("the server did not become ready")
+
+
+def _metrics(port: int) -> str:
+    with contextlib.suppress(httpx.HTTPError):
+        return httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+    return ""
+
+
+def _parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--connections", type=int, default=10_000)
+    parser.add_argument("--duration", type=float, default=10, help="seconds of the final run")
+    parser.add_argument("--rate", type=float, default=0, help="publishes/s; 0: highest kept up")
+    parser.add_argument("--scenarios", default="memory,per-user", help="memory,per-user")
+    parser.add_argument("--warmup", type=int, default=100, help="sockets before the baseline")
+    parser.add_argument("--concurrency", type=int, default=100, help="handshakes in flight")
+    parser.add_argument("--start-rate", type=float, default=1000, help="first step (rate 0)")
+    parser.add_argument("--step-seconds", type=float, default=3)
+    parser.add_argument("--max-p50-ms", type=float, default=50, help="a step kept up if under")
+    parser.add_argument("--sample-every", type=int, default=10, help="decode 1 in N deliveries")
+    parser.add_argument("--profile-seconds", type=int, default=0, help="py-spy the final run")
+    parser.add_argument("--profile-out", type=Path, help="keep py-spy's raw stacks here")
+    return parser.parse_args()
+
+
+def _exit_on_term(_signum: int, _frame: object) -> None:
+    # SIGTERM (a timeout, Ctrl-C from a supervisor) unwinds like Ctrl-C does: the run's
+    # database, Redis keys and streams are removed and the server stopped.
+    sys.exit(143)
+
+
+def main() -> None:
+    args = _parse_args()
+    signal.signal(signal.SIGTERM, _exit_on_term)
+    started = time.monotonic()
+    run_id = secrets.token_hex(4)
+    prefix = f"benchws{run_id}"
+    with tempfile.TemporaryDirectory(prefix="bench-ws-") as tmp, _services(Path(tmp)) as svc:
+        work = Path(tmp)
+        with _fresh_database(svc.database_url) as database_url:
+            env = dict(os.environ) | {
+                "DATABASE_URL": database_url,
+                "REDIS_URL": svc.redis_url,
+                "NATS_URL": svc.nats_url,
+                "REDIS_KEY_PREFIX": f"{prefix}:",
+                "NATS_SUBJECT_PREFIX": prefix,
+                "ACCESS_TOKEN_TTL_S": str(ACCESS_TTL_S),
+                "DATA_DIR": str(work / "data"),
+                "LOG_LEVEL": "WARNING",
+                "ENVIRONMENT": "development",
+                # loadtests/gc_probe/sitecustomize.py times the server's collections.
+                "PYTHONPATH": os.pathsep.join(
+                    [str(GC_PROBE), *filter(None, [os.environ.get("PYTHONPATH")])]
+                ),
+                "BENCH_GC_LOG": str(work / "gc.json"),
+            }
+            subprocess.run(
+                [sys.executable, "-m", "fowergram.cli", "migrate", "up"],
+                env={k: v for k, v in env.items() if k != "BENCH_GC_LOG"},
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
+            settings = Settings(
+                database_url=database_url,
+                redis_url=svc.redis_url,
+                nats_url=svc.nats_url,
+                redis_key_prefix=f"{prefix}:",
+                nats_subject_prefix=prefix,
+                access_token_ttl_s=ACCESS_TTL_S,
+            )
+            print(f"creating {args.connections + args.warmup} users with sessions", flush=True)
+            users = asyncio.run(make_users(settings, args.connections + args.warmup))
+            users_file = work / "users.txt"
+            users_file.write_text("".join(f"{u.user_id} {u.token}\n" for u in users))
+            port = free_port()
+            try:
+                with _server(env, port, work / "server.log") as pid:
+                    print(f"server ready on port {port} (pid {pid})", flush=True)
+                    result = _generate(args, port, pid, users_file, svc, prefix, work)
+                    metrics = _metrics(port)
+                    result["gc_totals"] = _gc_totals(work / "gc.json")
+            finally:
+                asyncio.run(cleanup_services(svc.redis_url, svc.nats_url, prefix))
+        print_report(args, result, metrics, pinning=_pinning_line())
+        if args.profile_seconds > 0:
+            print_profile_summary(result, args.profile_out or work / "profile.raw")
+    print(f"\nwhole run {time.monotonic() - started:.0f} s")
+
+
+def _generate(
+    args: argparse.Namespace,
+    port: int,
+    pid: int,
+    users_file: Path,
+    svc: Services,
+    prefix: str,
+    work: Path,
+) -> dict[str, Any]:
+    out = work / "result.json"
+    profile_out = args.profile_out or work / "profile.raw"
+    argv = [
+        sys.executable, "-m", "loadtests.ws_loadgen",
+        "--url", f"http://127.0.0.1:{port}", "--server-pid", str(pid),
+        "--users", str(users_file), "--warmup", str(args.warmup),
+        "--nats", svc.nats_url, "--prefix", prefix, "--out", str(out),
+        "--scenarios", args.scenarios, "--concurrency", str(args.concurrency),
+        "--duration", str(args.duration), "--rate", str(args.rate),
+        "--start-rate", str(args.start_rate), "--step-seconds", str(args.step_seconds),
+        "--max-p50-ms", str(args.max_p50_ms), "--sample-every", str(args.sample_every),
+        "--profile-seconds", str(args.profile_seconds), "--profile-out", str(profile_out),
+        "--gc-log", str(work / "gc.json"),
+    ]  # fmt: skip
+    generator = subprocess.run(_pinned(_with_open_files(argv), other_cpus()), check=False)
+    if generator.returncode != 0 or not out.exists():
+        raise SystemExit(f"the load generator failed (status {generator.returncode})")
+    result: dict[str, Any] = orjson.loads(out.read_bytes())
+    return result
+
+
+def _gc_totals(path: Path) -> dict[str, Any] | None:
+    if not path.exists():
+        return None
+    totals: dict[str, Any] = orjson.loads(path.read_bytes())
+    totals.pop("notable", None)
+    return totals
+
+
+def _pinning_line() -> str:
+    if not can_pin():
+        return "not pinned (fewer than 2 CPUs available)"
+    cpus = ",".join(map(str, sorted(other_cpus())))
+    return f"server on CPU {SERVER_CPU}, load generator (and publisher) on CPU {cpus}"
+
+
+if __name__ == "__main__":
+    main()
