@@ -20,6 +20,13 @@ class ShapeErrors(MaskErrors):
     def __init__(self) -> None:
         super().__init__(should_mask_error=lambda _: True)
 
+    def _process_result(self, result: object) -> None:
+        # MaskErrors checks `isinstance` against a runtime-checkable Protocol, which costs
+        # ~15 µs per streamed subscription event; this is the same check, structurally.
+        errors = getattr(result, "errors", None)
+        if errors:
+            result.errors = self._process_errors(errors)  # type: ignore[attr-defined]
+
     def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
         return [self._shape(error) for error in errors]
 

@@ -27,12 +27,27 @@ from graphql import (
     GraphQLSchema,
     Undefined,
 )
-from graphql.execution import Executor
+from graphql.execution import ExecutionResult, Executor
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
+from fowergram.graphql.event_projection import FAILED, EventPlan, compile_event, project_event
+
 _MISSING = object()
+_UNCOMPILED = object()
+
+
+class _Projected:
+    """Stands in for a per-event executor whose answer is already known."""
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self._data = data
+
+    def execute_operation(self, serially: bool | None = None) -> ExecutionResult:
+        return ExecutionResult(data=self._data, errors=None)
 
 
 class FieldPlan(NamedTuple):
@@ -125,6 +140,24 @@ def lean_executor(plans: FieldPlans) -> type[Executor[Any]]:
             # A `resolve` extension must see every field: then nothing is bypassed.
             manager = self.middleware_manager
             self._plans = {} if manager is not None and manager.middlewares else plans
+            self._event_plan: EventPlan | object | None = _UNCOMPILED
+
+        def build_per_event_executor(self, payload: Any) -> Any:
+            """A subscription event: projected when the selection allows it (see
+            `event_projection`), otherwise executed as graphql-core does."""
+            if self._event_plan is _UNCOMPILED:
+                self._event_plan = (
+                    compile_event(
+                        self.operation, self.schema.subscription_type, self._plans, self.fragments
+                    )
+                    if self._plans
+                    else None
+                )
+            if isinstance(self._event_plan, EventPlan):
+                data = project_event(self._event_plan, payload)
+                if data is not FAILED:
+                    return _Projected(data)
+            return super().build_per_event_executor(payload)
 
         def execute_field(
             self,

@@ -1,0 +1,138 @@
+"""Subscription events answered by a compiled projection must equal what graphql-core's
+per-event execution answers (a differential test), and anything unusual goes its way."""
+
+from __future__ import annotations
+
+import asyncio
+import types
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import pytest
+import strawberry
+from graphql import OperationDefinitionNode, parse
+
+from fowergram.domain.auth.viewer import Role, Viewer
+from fowergram.graphql.context import Context
+from fowergram.graphql.event_projection import FAILED, compile_event, project
+from fowergram.graphql.lean_executor import lean_executor, plain_field_plans
+from fowergram.graphql.schema import build_schema
+from fowergram.realtime.connection import Connection, OutboundLimits
+from fowergram.realtime.operations import run_operation
+from fowergram.realtime.protocol import TRANSPORT_WS, Dialect, Subscribe
+
+
+def _schemas() -> tuple[strawberry.Schema, strawberry.Schema]:
+    projected = build_schema(max_depth=12, max_tokens=5000, max_aliases=30, introspection=True)
+    ordinary = build_schema(max_depth=12, max_tokens=5000, max_aliases=30, introspection=True)
+    ordinary.execution_context_class = lean_executor({})  # no plans: graphql-core's way
+    return projected, ordinary
+
+
+def _message(notification_id: int, *, read: bool) -> bytes:
+    now = datetime(2026, 11, 26, 12, 0, notification_id % 60, tzinfo=UTC).isoformat()
+    wire = {
+        "id": notification_id,
+        "recipientId": 5,
+        "kind": "comment" if notification_id % 2 else "follow",
+        "groupKey": "g",
+        "actorIds": [1, 2],
+        "actorCount": 2,
+        "postId": None,
+        "commentId": None,
+        "createdAt": now,
+        "updatedAt": now,
+        "readAt": now if read else None,
+    }
+    return orjson.dumps({"type": "notification", "notification": wire})
+
+
+async def _frames(schema: strawberry.Schema, query: str, variables: Any = None) -> list[Any]:
+    sent: list[Any] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(orjson.loads(message["text"]))
+
+    connection = Connection(
+        "c", Dialect(TRANSPORT_WS), send, OutboundLimits(), now=0, on_slow=lambda: None
+    )
+    connection.viewer = Viewer(user_id=5, session_id="s", role=Role.USER)
+    connection.start()
+    context = Context(
+        request=None,
+        services=types.SimpleNamespace(notifications=None),  # type: ignore[arg-type]
+        viewer=connection.viewer,
+        live=connection,
+    )
+    task = asyncio.create_task(
+        run_operation(
+            schema, connection, Subscribe("1", query, variables, None, None), lambda _: context
+        )
+    )
+    await asyncio.sleep(0.05)
+    for n in range(1, 5):
+        connection.deliver("fg.user.5", _message(n, read=n == 3))
+    await asyncio.sleep(0.05)
+    task.cancel()
+    await connection.finish()
+    return sent
+
+
+QUERIES = [
+    "subscription { notifications { id kind actorCount createdAt updatedAt read } }",
+    "subscription { n: notifications { a: id k: kind t: __typename } }",
+    "subscription { notifications { ...F read } } fragment F on Notification { id kind }",
+    "subscription { notifications { ... on Notification { id } __typename } }",
+    "subscription S($x: Boolean!) { notifications { id kind @include(if: $x) } }",
+    "subscription { notifications { id id kind } }",
+]
+
+
+@pytest.mark.parametrize("query", QUERIES)
+async def test_projected_events_equal_executed_ones(query: str) -> None:
+    projected, ordinary = _schemas()
+    variables = {"x": True} if "$x" in query else None
+    fast = await _frames(projected, query, variables)
+    slow = await _frames(ordinary, query, variables)
+    assert len(fast) == 4
+    assert fast == slow
+
+
+def _operation(query: str) -> OperationDefinitionNode:
+    definition = parse(query).definitions[0]
+    assert isinstance(definition, OperationDefinitionNode)
+    return definition
+
+
+def test_only_plain_selections_compile() -> None:
+    schema, _ = _schemas()
+    core = schema._schema
+    plans = plain_field_plans(core, schema.config.default_resolver)
+    compiles = "subscription { notifications { id kind } }"
+    assert compile_event(_operation(compiles), core.subscription_type, plans, {}) is not None
+    for query in (
+        "subscription { notifications { id actors { id } } }",  # a resolver
+        "subscription { notifications { id @skip(if: true) } }",  # a directive
+        "subscription { ticks }",  # not an object
+        "subscription { notifications { id } ticks }",  # two root fields
+    ):
+        assert compile_event(_operation(query), core.subscription_type, plans, {}) is None
+
+
+def test_a_value_the_projection_cannot_settle_is_left_to_execution() -> None:
+    schema, _ = _schemas()
+    core = schema._schema
+    plans = plain_field_plans(core, schema.config.default_resolver)
+    plan = compile_event(
+        _operation("subscription { notifications { id actorCount } }"),
+        core.subscription_type,
+        plans,
+        {},
+    )
+    assert plan is not None
+    good = types.SimpleNamespace(id="3", actor_count=2)
+    assert project(plan.projection, good) == {"id": "3", "actorCount": 2}
+    assert project(plan.projection, types.SimpleNamespace(id="3", actor_count=None)) is FAILED
+    assert project(plan.projection, types.SimpleNamespace(id="3", actor_count="x")) is FAILED
+    assert project(plan.projection, types.SimpleNamespace(id="3")) is FAILED
