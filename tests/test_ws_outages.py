@@ -4,9 +4,11 @@ instead of hanging or being treated as bad credentials; all is well once it retu
 from __future__ import annotations
 
 import asyncio
+import socket
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import orjson
 from conftest import make_settings
 from support.live_server import LiveServer
@@ -86,3 +88,46 @@ async def test_redis_going_away_and_coming_back(
     finally:
         await close_nats(nats)
         redis.stop()
+
+
+async def test_a_client_that_stops_reading_is_closed_and_counted(
+    service_urls: ServiceUrls, migrated_database: str
+) -> None:
+    settings = make_settings(
+        service_urls, migrated_database, ws_outbound_max_frames=8, ws_outbound_max_bytes=65536
+    )
+    nats = await connect_nats(service_urls.nats, name="test-slow-reader")
+    try:
+        with LiveServer(create_app(settings), settings) as server:
+            member = join(server.http_url)
+            subject = f"{settings.nats_subject_prefix}.user.{member.id}"
+            # A tiny receive window, and then no reading at all.
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.connect(("127.0.0.1", server.port))
+            async with connect(
+                server.ws_url, subprotocols=[TRANSPORT_WS], sock=sock, max_queue=1
+            ) as ws:
+                await init(ws, {"authorization": f"Bearer {member.token}"})
+                await subscribe(ws, "n", LIVE)
+                await asyncio.sleep(0.2)
+                before = _slow_consumers(server)
+                for n in range(1, 20_001):
+                    await nats.publish(subject, _notification(member.id, n))
+                    if n % 500 == 0:
+                        await nats.flush()
+                        if _slow_consumers(server) > before:
+                            break
+                assert _slow_consumers(server) == before + 1
+                # Reading again: what was already on its way, then the 4429 close.
+                assert await closed_with(ws, timeout=10) == 4429
+    finally:
+        await close_nats(nats)
+
+
+def _slow_consumers(server: LiveServer) -> float:
+    text = httpx.get(f"{server.http_url}/metrics").text
+    for line in text.splitlines():
+        if line.startswith("fowergram_websocket_slow_consumers_total "):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
