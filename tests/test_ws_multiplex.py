@@ -192,3 +192,33 @@ async def test_a_blocked_commenters_comment_is_not_sent_across_the_block(
     assert only["payload"]["data"]["postActivity"]["newComment"] is None
     for ws in (hidden, shown):
         await ws.close()
+
+
+async def test_a_users_channel_is_held_while_any_of_their_sockets_is_here(
+    app_and_server: tuple[Starlette, LiveServer],
+) -> None:
+    app, server = app_and_server
+    channels: Any = _hub(app).channels
+    member = join(server.http_url)
+    channel = f"{server.settings.nats_subject_prefix}.user.{member.id}"
+    auth = {"authorization": f"Bearer {member.token}"}
+    phone = await connect(server.ws_url, subprotocols=[TRANSPORT_WS]).__aenter__()
+    laptop = await connect(server.ws_url, subprotocols=[TRANSPORT_WS]).__aenter__()
+    await init(phone, auth)
+    await init(laptop, auth)
+    assert channels.interest(channel) == 2
+    assert channel in channels.upstream
+    await phone.close()
+    await _until(lambda: channels.interest(channel) == 1)
+    assert channel in channels.upstream
+    await laptop.close()
+    await _until(lambda: channels.interest(channel) == 0)
+    await _until(lambda: channel not in channels.upstream)
+
+
+async def _until(check: Any) -> None:
+    for _ in range(100):
+        if check():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("condition not reached")
