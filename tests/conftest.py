@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from support.live_server import LiveServer
+from support.nats_server import private_nats
 from support.services import (
     ServiceUrls,
     configured_url,
@@ -21,6 +22,7 @@ from support.social_helpers import Member, join
 from fowergram.adapters.postgres.migrations import Migrator
 from fowergram.app import create_app
 from fowergram.config import DEFAULT_MIGRATIONS_DIR, Settings, load_settings
+from fowergram.embedded.nats import EmbeddedNats
 from fowergram.embedded.process import free_port
 from fowergram.embedded.stack import EmbeddedStack
 
@@ -79,6 +81,17 @@ def private_database(service_urls: ServiceUrls, database_template: str) -> Itera
     url = create_database(service_urls.database_server, template=database_template)
     yield url
     drop_database(service_urls.database_server, url)
+
+
+@pytest.fixture
+def nats_server(tmp_path: Path) -> Iterator[EmbeddedNats]:
+    """A NATS server of this test's own: the test stops it and starts it again
+    (`support.nats_server.start_nats`)."""
+    server = private_nats(tmp_path)
+    server.launch()
+    server.wait_ready()
+    yield server
+    server.stop()
 
 
 def make_settings(service_urls: ServiceUrls, database_url: str, **overrides: object) -> Settings:

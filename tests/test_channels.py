@@ -13,19 +13,19 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import nats.errors
 import pytest
 from broadcaster._backends.memory import MemoryBackend
 from nats.aio.client import Client as NATS
+from support.nats_server import private_nats, start_nats
 from support.services import ServiceUrls
 
 from fowergram.adapters.nats.broadcast_backend import NatsBackend, RawEvent
 from fowergram.adapters.nats.connection import close_nats, connect_nats
 from fowergram.embedded.nats import EmbeddedNats
-from fowergram.embedded.process import free_port
 from fowergram.observability.metrics import Metrics
 from fowergram.realtime.channels import Channels
 
@@ -329,20 +329,6 @@ async def test_the_listener_lets_other_tasks_run_while_it_drains_a_backlog() -> 
 # --- a private server: stopped and restarted ---------------------------------
 
 
-@pytest.fixture
-def nats_server(tmp_path: Path) -> Iterator[EmbeddedNats]:
-    server = EmbeddedNats(tmp_path, free_port())
-    server.launch()
-    server.wait_ready()
-    yield server
-    server.stop()
-
-
-async def _restart(server: EmbeddedNats) -> None:
-    server.launch()
-    await asyncio.to_thread(server.wait_ready)
-
-
 async def _publish(url: str, *messages: tuple[str, bytes]) -> None:
     publisher = await connect_nats(url, name="test-publisher")
     try:
@@ -371,7 +357,7 @@ async def test_channels_deliver_after_nats_restarts(nats_server: EmbeddedNats, p
             await channels.join(f"{prefix}.user.2", joined_in_outage)  # does not wait
             assert channels.upstream == {f"{prefix}.user.1", f"{prefix}.user.2"}
 
-            await _restart(nats_server)
+            await start_nats(nats_server)
             await _reconnected(nc)
             await _publish(
                 nats_server.url,
@@ -387,22 +373,21 @@ async def test_channels_deliver_after_nats_restarts(nats_server: EmbeddedNats, p
 
 
 async def test_an_owned_connection_waits_for_nats_to_come_up(tmp_path: Path, prefix: str) -> None:
-    server = EmbeddedNats(tmp_path, free_port())  # not started yet
+    server = private_nats(tmp_path)  # not started yet
     channel, inbox = f"{prefix}.user.1", Inbox()
     stack = contextlib.AsyncExitStack()
     entering = asyncio.create_task(stack.enter_async_context(Channels(NatsBackend(server.url))))
     try:
         await asyncio.sleep(1)
         assert not entering.done()  # waiting (not failed) while nothing listens
-        server.launch()
-        await asyncio.to_thread(server.wait_ready)
+        await start_nats(server)
         channels = await asyncio.wait_for(entering, 30)
         await channels.join(channel, inbox)
         await _publish(server.url, (channel, b"first"))
         await _eventually(lambda: len(inbox.messages) == 1)
 
         await asyncio.to_thread(server.stop)
-        await _restart(server)
+        await start_nats(server)
 
         # No handle on the owned client: publish until one gets through its reconnection.
         async def delivered() -> None:

@@ -9,10 +9,9 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import replace
 from datetime import UTC, datetime
-from pathlib import Path
 
 import orjson
 import pytest
@@ -20,6 +19,7 @@ from conftest import make_settings
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js.errors import NotFoundError
+from support.nats_server import start_nats
 from support.services import ServiceUrls
 
 from fowergram.adapters.nats.connection import close_nats, connect_nats
@@ -42,7 +42,6 @@ from fowergram.adapters.nats.event_stream import (
 from fowergram.adapters.postgres.pool import create_pool
 from fowergram.domain.events import RecordedEvent
 from fowergram.embedded.nats import EmbeddedNats
-from fowergram.embedded.process import free_port
 from fowergram.observability.metrics import Metrics
 from fowergram.realtime.consumers import Consumer, ConsumerOptions, consuming
 from fowergram.realtime.outbox_relay import Backoff
@@ -379,16 +378,6 @@ async def test_a_stopping_consumer_hands_back_the_rest_of_its_batch(nc: NATS, pr
     assert after.seen == list(range(len(handled) + 1, 11))
 
 
-@pytest.fixture
-def nats_server(tmp_path: Path) -> Iterator[EmbeddedNats]:
-    """A NATS server of this test's own: the test stops and restarts it."""
-    server = EmbeddedNats(tmp_path, free_port())
-    server.launch()
-    server.wait_ready()
-    yield server
-    server.stop()
-
-
 async def test_nothing_is_lost_across_a_nats_outage(
     nats_server: EmbeddedNats, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -404,8 +393,7 @@ async def test_nothing_is_lost_across_a_nats_outage(
             await asyncio.to_thread(nats_server.stop)
             await _eventually(lambda: _outage_logs(caplog) == 1)
             await asyncio.sleep(1.0)  # several failed attempts: still one log line
-            nats_server.launch()  # same port and store: the stream and consumer survive
-            await asyncio.to_thread(nats_server.wait_ready)
+            await start_nats(nats_server)  # same store: the stream and consumer survive
             await _eventually(lambda: client.is_connected)
 
             await _publish(client, prefix, *(_event(n) for n in range(6, 11)))

@@ -16,6 +16,8 @@ import orjson
 import pytest
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
+from support.outbox_events import Deliver, delivering, latest_event
+from support.post_writes import add_comment, create_post, like_post
 from support.services import ServiceUrls
 from support.social_helpers import Member, set_private
 
@@ -25,7 +27,6 @@ from fowergram.adapters.postgres.notification_facts import PostgresEventFacts
 from fowergram.adapters.postgres.notifications import PostgresNotifications
 from fowergram.adapters.postgres.pool import create_pool
 from fowergram.adapters.postgres.relationships import PostgresRelationships
-from fowergram.domain.events import RecordedEvent
 from fowergram.domain.notifications.model import notification_from_wire
 from fowergram.domain.notifications.recorder import NotificationRecorder
 
@@ -77,18 +78,9 @@ def recorder(pool: asyncpg.Pool, nc: NATS, prefix: str) -> NotificationRecorder:
     )
 
 
-async def _event(pool: asyncpg.Pool, kind: str, aggregate_id: int) -> RecordedEvent:
-    """The latest outbox event of `kind` about `aggregate_id`, as the relay would send it."""
-    row = await pool.fetchrow(
-        "SELECT id, kind, aggregate_id, payload, created_at FROM outbox "
-        "WHERE kind = $1 AND aggregate_id = $2 ORDER BY id DESC LIMIT 1",
-        kind,
-        aggregate_id,
-    )
-    assert row is not None, (kind, aggregate_id)
-    return RecordedEvent(
-        row["id"], row["kind"], row["aggregate_id"], row["payload"], row["created_at"]
-    )
+@pytest.fixture
+def deliver(pool: asyncpg.Pool, recorder: NotificationRecorder) -> Deliver:
+    return delivering(pool, recorder.handle)
 
 
 async def _rows(pool: asyncpg.Pool, recipient: Member) -> list[dict[str, Any]]:
@@ -100,36 +92,19 @@ async def _rows(pool: asyncpg.Pool, recipient: Member) -> list[dict[str, Any]]:
     return [dict(row) for row in rows]
 
 
-def _post(author: Member, caption: str = "look") -> int:
-    query = "mutation($c: String!) { createPost(input: {caption: $c}) { id } }"
-    return int(author.data(query, {"c": caption})["createPost"]["id"])
-
-
-def _like(member: Member, post_id: int, mutation: str = "likePost") -> None:
-    member.data(f"mutation($id: ID!) {{ {mutation}(id: $id) {{ likeCount }} }}", {"id": post_id})
-
-
-def _comment(member: Member, post_id: int, body: str, parent: int | None = None) -> int:
-    query = (
-        "mutation($p: ID!, $b: String!, $r: ID) { addComment(postId: $p, body: $b, "
-        "parentId: $r) { id } }"
-    )
-    return int(member.data(query, {"p": post_id, "b": body, "r": parent})["addComment"]["id"])
-
-
 def _graph(member: Member, mutation: str, other: Member) -> None:
     member.data(f"mutation($u: ID!) {{ {mutation}(userId: $u) {{ userId }} }}", {"u": other.id})
 
 
 async def test_likes_group_into_one_notification_updated_in_place(
-    new_member: Callable[[], Member], pool: asyncpg.Pool, recorder: NotificationRecorder
+    new_member: Callable[[], Member], pool: asyncpg.Pool, deliver: Deliver
 ) -> None:
     ana, bo, cy, owner = new_member(), new_member(), new_member(), new_member()
-    post_id = _post(owner)
+    post_id = create_post(owner)
     ids = []
     for fan in (cy, bo, ana):
-        _like(fan, post_id)
-        await recorder.handle(await _event(pool, "post.liked", post_id))
+        like_post(fan, post_id)
+        await deliver("post.liked", post_id)
         ids.append((await _rows(pool, owner))[0]["id"])
     [row] = await _rows(pool, owner)
     assert row["kind"] == "like"
@@ -140,9 +115,9 @@ async def test_likes_group_into_one_notification_updated_in_place(
     assert len(set(ids)) == 3  # re-keyed on each bump: it sorts first, a resume sees it
 
     # Un-like and like again: a new event, but bo is in the group already.
-    _like(bo, post_id, "unlikePost")
-    _like(bo, post_id)
-    await recorder.handle(await _event(pool, "post.liked", post_id))
+    like_post(bo, post_id, "unlikePost")
+    like_post(bo, post_id)
+    await deliver("post.liked", post_id)
     assert await _rows(pool, owner) == [row]
 
     data = owner.data(NOTIFICATIONS)
@@ -170,9 +145,9 @@ async def test_a_redelivered_event_changes_nothing_and_publishes_nothing(
     received: asyncio.Queue[Msg] = asyncio.Queue()
     subscription = await nc.subscribe(user_subject(prefix, owner.id), cb=received.put)
     await nc.flush()
-    post_id = _post(owner)
-    _like(fan, post_id)
-    event = await _event(pool, "post.liked", post_id)
+    post_id = create_post(owner)
+    like_post(fan, post_id)
+    event = await latest_event(pool, "post.liked", post_id)
 
     await recorder.handle(event)
     message = orjson.loads((await asyncio.wait_for(received.get(), 5)).data)
@@ -203,16 +178,16 @@ async def test_a_redelivered_event_changes_nothing_and_publishes_nothing(
 
 
 async def test_comments_and_replies_reach_the_post_author_and_the_parent_author(
-    new_member: Callable[[], Member], pool: asyncpg.Pool, recorder: NotificationRecorder
+    new_member: Callable[[], Member], pool: asyncpg.Pool, deliver: Deliver
 ) -> None:
     owner, bo, cy = new_member(), new_member(), new_member()
-    post_id = _post(owner)
-    top = _comment(bo, post_id, "first!")
-    await recorder.handle(await _event(pool, "comment.created", top))
-    reply = _comment(cy, post_id, "indeed", parent=top)
-    await recorder.handle(await _event(pool, "comment.created", reply))
-    own_reply = _comment(owner, post_id, "thanks", parent=top)  # to bo; owner is not told
-    await recorder.handle(await _event(pool, "comment.created", own_reply))
+    post_id = create_post(owner)
+    top = add_comment(bo, post_id, "first!")
+    await deliver("comment.created", top)
+    reply = add_comment(cy, post_id, "indeed", parent=top)
+    await deliver("comment.created", reply)
+    own_reply = add_comment(owner, post_id, "thanks", parent=top)  # to bo; owner is not told
+    await deliver("comment.created", own_reply)
 
     [to_owner] = await _rows(pool, owner)
     assert (to_owner["kind"], to_owner["actor_ids"], to_owner["actor_count"]) == (
@@ -237,42 +212,42 @@ async def test_comments_and_replies_reach_the_post_author_and_the_parent_author(
 async def test_mentions_respect_blocks_and_what_the_mentioned_may_see(
     new_member: Callable[[], Member],
     pool: asyncpg.Pool,
-    recorder: NotificationRecorder,
+    deliver: Deliver,
     migrated_database: str,
 ) -> None:
     author, friend, blocker, stranger = new_member(), new_member(), new_member(), new_member()
     _graph(blocker, "block", author)
-    post_id = _post(author, f"with @{friend.username} @{blocker.username} @{author.username}")
-    await recorder.handle(await _event(pool, "post.created", post_id))
+    post_id = create_post(author, f"with @{friend.username} @{blocker.username} @{author.username}")
+    await deliver("post.created", post_id)
     [row] = await _rows(pool, friend)
     assert (row["kind"], row["actor_ids"], row["post_id"]) == ("mention", [author.id], post_id)
     assert await _rows(pool, blocker) == []
     assert await _rows(pool, author) == []  # never for your own doing
 
     set_private(migrated_database, author)  # a stranger may not see the post: not told
-    hidden = _post(author, f"psst @{stranger.username}")
-    await recorder.handle(await _event(pool, "post.created", hidden))
+    hidden = create_post(author, f"psst @{stranger.username}")
+    await deliver("post.created", hidden)
     assert await _rows(pool, stranger) == []
 
 
 async def test_follows_requests_and_acceptances(
     new_member: Callable[[], Member],
     pool: asyncpg.Pool,
-    recorder: NotificationRecorder,
+    deliver: Deliver,
     migrated_database: str,
 ) -> None:
     star, fan, shy = new_member(), new_member(), new_member()
     _graph(fan, "follow", star)
-    await recorder.handle(await _event(pool, "user.followed", star.id))
+    await deliver("user.followed", star.id)
     [row] = await _rows(pool, star)
     assert (row["kind"], row["actor_ids"]) == ("follow", [fan.id])
     assert row["group_key"].startswith("follow:")
 
     set_private(migrated_database, shy)
     _graph(fan, "follow", shy)
-    await recorder.handle(await _event(pool, "follow.requested", shy.id))
+    await deliver("follow.requested", shy.id)
     _graph(shy, "approveFollowRequest", fan)
-    await recorder.handle(await _event(pool, "follow.accepted", fan.id))
+    await deliver("follow.accepted", fan.id)
     assert [(r["kind"], r["actor_ids"]) for r in await _rows(pool, shy)] == [
         ("follow_request", [fan.id])
     ]
@@ -283,7 +258,7 @@ async def test_follows_requests_and_acceptances(
 
 
 async def test_mutes_and_disabled_kinds_silence_only_what_they_name(
-    new_member: Callable[[], Member], pool: asyncpg.Pool, recorder: NotificationRecorder
+    new_member: Callable[[], Member], pool: asyncpg.Pool, deliver: Deliver
 ) -> None:
     owner, pest, fan = new_member(), new_member(), new_member()
     _graph(owner, "mute", pest)
@@ -292,14 +267,14 @@ async def test_mutes_and_disabled_kinds_silence_only_what_they_name(
     assert "LIKE" in settings["enabledKinds"]
     assert "COMMENT" not in settings["enabledKinds"]
 
-    post_id = _post(owner)
-    _like(pest, post_id)
-    await recorder.handle(await _event(pool, "post.liked", post_id))
+    post_id = create_post(owner)
+    like_post(pest, post_id)
+    await deliver("post.liked", post_id)
     assert await _rows(pool, owner) == []  # muted
-    await recorder.handle(await _event(pool, "comment.created", _comment(fan, post_id, "hey")))
+    await deliver("comment.created", add_comment(fan, post_id, "hey"))
     assert await _rows(pool, owner) == []  # comments turned off
-    _like(fan, post_id)
-    await recorder.handle(await _event(pool, "post.liked", post_id))
+    like_post(fan, post_id)
+    await deliver("post.liked", post_id)
     assert [r["actor_ids"] for r in await _rows(pool, owner)] == [[fan.id]]
 
     owner.data(UPDATE_SETTINGS, {"on": ["COMMENT"], "off": ["FOLLOW"]})
@@ -307,24 +282,24 @@ async def test_mutes_and_disabled_kinds_silence_only_what_they_name(
 
 
 async def test_content_deleted_before_the_event_is_handled_makes_nothing(
-    new_member: Callable[[], Member], pool: asyncpg.Pool, recorder: NotificationRecorder
+    new_member: Callable[[], Member], pool: asyncpg.Pool, deliver: Deliver
 ) -> None:
     owner, fan = new_member(), new_member()
-    post_id = _post(owner)
-    _like(fan, post_id)
+    post_id = create_post(owner)
+    like_post(fan, post_id)
     owner.data("mutation($id: ID!) { deletePost(id: $id) }", {"id": post_id})
-    await recorder.handle(await _event(pool, "post.liked", post_id))  # does not raise
+    await deliver("post.liked", post_id)  # does not raise
     assert await _rows(pool, owner) == []
 
 
 async def test_reading_closes_the_group_and_pages_walk_newest_first(
-    new_member: Callable[[], Member], pool: asyncpg.Pool, recorder: NotificationRecorder
+    new_member: Callable[[], Member], pool: asyncpg.Pool, deliver: Deliver
 ) -> None:
     owner, bo, cy = new_member(), new_member(), new_member()
-    first_post, second_post = _post(owner), _post(owner)
+    first_post, second_post = create_post(owner), create_post(owner)
     for post_id in (first_post, second_post):
-        _like(bo, post_id)
-        await recorder.handle(await _event(pool, "post.liked", post_id))
+        like_post(bo, post_id)
+        await deliver("post.liked", post_id)
 
     page = owner.data(NOTIFICATIONS, {"n": 1})["notifications"]
     assert page["pageInfo"]["hasNextPage"] is True
@@ -339,8 +314,8 @@ async def test_reading_closes_the_group_and_pages_walk_newest_first(
     assert owner.data(MARK_READ)["markNotificationsRead"] == 0
     assert owner.data(NOTIFICATIONS)["unreadNotificationsCount"] == 0
 
-    _like(cy, second_post)  # its group was read: a new one starts
-    await recorder.handle(await _event(pool, "post.liked", second_post))
+    like_post(cy, second_post)  # its group was read: a new one starts
+    await deliver("post.liked", second_post)
     rows = await _rows(pool, owner)
     assert [(r["actor_ids"], r["read_at"] is None) for r in rows] == [
         ([cy.id], True),
@@ -351,13 +326,13 @@ async def test_reading_closes_the_group_and_pages_walk_newest_first(
 
 
 async def test_actors_and_content_hidden_since_drop_out_of_the_notification(
-    new_member: Callable[[], Member], pool: asyncpg.Pool, recorder: NotificationRecorder
+    new_member: Callable[[], Member], deliver: Deliver
 ) -> None:
     owner, fan, pest = new_member(), new_member(), new_member()
-    post_id = _post(owner)
+    post_id = create_post(owner)
     for liker in (fan, pest):
-        _like(liker, post_id)
-        await recorder.handle(await _event(pool, "post.liked", post_id))
+        like_post(liker, post_id)
+        await deliver("post.liked", post_id)
     _graph(owner, "block", pest)
     node = owner.data(NOTIFICATIONS)["notifications"]["edges"][0]["node"]
     assert [actor["username"] for actor in node["actors"]] == [fan.username]
@@ -370,12 +345,12 @@ async def test_actors_and_content_hidden_since_drop_out_of_the_notification(
 
 
 async def test_someone_elses_notifications_stay_theirs(
-    new_member: Callable[[], Member], pool: asyncpg.Pool, recorder: NotificationRecorder
+    new_member: Callable[[], Member], pool: asyncpg.Pool, deliver: Deliver
 ) -> None:
     owner, fan = new_member(), new_member()
-    post_id = _post(owner)
-    _like(fan, post_id)
-    await recorder.handle(await _event(pool, "post.liked", post_id))
+    post_id = create_post(owner)
+    like_post(fan, post_id)
+    await deliver("post.liked", post_id)
     [row] = await _rows(pool, owner)
 
     seen = fan.data(NOTIFICATIONS)

@@ -8,13 +8,13 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
-from pathlib import Path
 
 import asyncpg
 import pytest
 from nats.aio.client import Client as NATS
+from support.nats_server import start_nats
 
 from fowergram.adapters.nats.connection import close_nats, connect_nats
 from fowergram.adapters.nats.event_stream import (
@@ -30,7 +30,6 @@ from fowergram.adapters.postgres.outbox_queue import OUTBOX_CHANNEL, PostgresOut
 from fowergram.adapters.postgres.pool import create_pool
 from fowergram.domain.events import DomainEvent, RecordedEvent
 from fowergram.embedded.nats import EmbeddedNats
-from fowergram.embedded.process import free_port
 from fowergram.observability.metrics import Metrics
 from fowergram.realtime.outbox_relay import Backoff, OutboxRelay, RelayOptions, relaying
 
@@ -53,22 +52,6 @@ def test_an_event_round_trips_through_its_wire_encoding() -> None:
     )
     assert decode_event(encode_event(event)) == event
     assert b'"aggregateId":7' in encode_event(event)
-
-
-@pytest.fixture
-def nats_server(tmp_path: Path) -> Iterator[EmbeddedNats]:
-    """A NATS server of this test's own: the test stops and restarts it."""
-    server = EmbeddedNats(tmp_path, free_port())
-    server.launch()
-    server.wait_ready()
-    yield server
-    server.stop()
-
-
-async def _restart(server: EmbeddedNats) -> None:
-    """Same port, same store directory: the stream and its de-duplication state survive."""
-    server.launch()
-    await asyncio.to_thread(server.wait_ready)
 
 
 @contextlib.asynccontextmanager
@@ -182,7 +165,7 @@ async def test_events_wait_out_a_nats_outage_and_arrive_once_in_order(
             await _eventually(lambda: _is(lambda: _value(metrics, LAG) > 0))
             assert _value(metrics, "fowergram_outbox_publish_failures_total") >= 1
 
-            await _restart(nats_server)
+            await start_nats(nats_server)  # same store: the stream and its de-dup window survive
             await _commit(pool, 21, 5)
             await _eventually(lambda: _all_published(pool))
             errors = "SELECT count(*) FROM outbox WHERE last_error IS NOT NULL"

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,6 +20,8 @@ from conftest import make_settings
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js.errors import NotFoundError
+from support.outbox_events import Deliver, delivering, latest_event
+from support.post_writes import add_comment, create_post, like_post
 from support.services import ServiceUrls
 from support.social_helpers import Member
 
@@ -63,6 +65,11 @@ def publisher(pool: asyncpg.Pool, nc: NATS, prefix: str) -> PostActivityPublishe
     )
 
 
+@pytest.fixture
+def deliver(pool: asyncpg.Pool, publisher: PostActivityPublisher) -> Deliver:
+    return delivering(pool, publisher.handle)
+
+
 class Watcher:
     """A raw subscriber to one post's live subject."""
 
@@ -87,45 +94,19 @@ class Watcher:
         assert await self.next() == PROBE
 
 
+Watch = Callable[[int], Awaitable[Watcher]]
+
+
 @pytest.fixture
-def watch(nc: NATS, prefix: str) -> Callable[[int], Any]:
+def watch(nc: NATS, prefix: str) -> Watch:
+    """Start watching a post's live subject."""
+
     async def start(post_id: int) -> Watcher:
         watcher = Watcher(nc, post_subject(prefix, post_id))
         await watcher.start()
         return watcher
 
     return start
-
-
-async def _event(pool: asyncpg.Pool, kind: str, aggregate_id: int) -> RecordedEvent:
-    """The latest outbox event of `kind` about `aggregate_id`, as the relay would send it."""
-    row = await pool.fetchrow(
-        "SELECT id, kind, aggregate_id, payload, created_at FROM outbox "
-        "WHERE kind = $1 AND aggregate_id = $2 ORDER BY id DESC LIMIT 1",
-        kind,
-        aggregate_id,
-    )
-    assert row is not None, (kind, aggregate_id)
-    return RecordedEvent(
-        row["id"], row["kind"], row["aggregate_id"], row["payload"], row["created_at"]
-    )
-
-
-def _post(author: Member) -> int:
-    query = 'mutation { createPost(input: {caption: "look"}) { id } }'
-    return int(author.data(query)["createPost"]["id"])
-
-
-def _like(member: Member, post_id: int, mutation: str = "likePost") -> None:
-    member.data(f"mutation($id: ID!) {{ {mutation}(id: $id) {{ likeCount }} }}", {"id": post_id})
-
-
-def _comment(member: Member, post_id: int, body: str, parent: int | None = None) -> int:
-    query = (
-        "mutation($p: ID!, $b: String!, $r: ID) { addComment(postId: $p, body: $b, "
-        "parentId: $r) { id } }"
-    )
-    return int(member.data(query, {"p": post_id, "b": body, "r": parent})["addComment"]["id"])
 
 
 def _delete_comment(member: Member, comment_id: int) -> None:
@@ -138,16 +119,15 @@ def _counts(message: dict[str, Any]) -> tuple[int, int]:
 
 async def test_likes_and_unlikes_publish_the_counts_and_who(
     new_member: Callable[[], Member],
-    pool: asyncpg.Pool,
-    publisher: PostActivityPublisher,
-    watch: Callable[[int], Any],
+    deliver: Deliver,
+    watch: Watch,
 ) -> None:
     owner, ana, bo = new_member(), new_member(), new_member()
-    post_id = _post(owner)
-    watcher: Watcher = await watch(post_id)
+    post_id = create_post(owner)
+    watcher = await watch(post_id)
 
-    _like(ana, post_id)
-    await publisher.handle(await _event(pool, "post.liked", post_id))
+    like_post(ana, post_id)
+    await deliver("post.liked", post_id)
     message = await watcher.next()
     assert message == {
         "type": "post.activity",
@@ -159,13 +139,13 @@ async def test_likes_and_unlikes_publish_the_counts_and_who(
         "deletedCommentId": None,
     }
 
-    _like(bo, post_id)
-    await publisher.handle(await _event(pool, "post.liked", post_id))
+    like_post(bo, post_id)
+    await deliver("post.liked", post_id)
     message = await watcher.next()
     assert (_counts(message), message["actorId"]) == ((2, 0), bo.id)
 
-    _like(ana, post_id, "unlikePost")
-    await publisher.handle(await _event(pool, "post.unliked", post_id))
+    like_post(ana, post_id, "unlikePost")
+    await deliver("post.unliked", post_id)
     message = await watcher.next()
     assert (message["type"], _counts(message), message["actorId"]) == (
         "post.activity",
@@ -179,14 +159,14 @@ async def test_a_late_event_publishes_the_state_now_and_twice_the_same(
     new_member: Callable[[], Member],
     pool: asyncpg.Pool,
     publisher: PostActivityPublisher,
-    watch: Callable[[int], Any],
+    watch: Watch,
 ) -> None:
     owner, ana, bo = new_member(), new_member(), new_member()
-    post_id = _post(owner)
-    watcher: Watcher = await watch(post_id)
-    _like(ana, post_id)
-    first = await _event(pool, "post.liked", post_id)
-    _like(bo, post_id)
+    post_id = create_post(owner)
+    watcher = await watch(post_id)
+    like_post(ana, post_id)
+    first = await latest_event(pool, "post.liked", post_id)
+    like_post(bo, post_id)
 
     # Handled after the second like was committed: the count read now, not then.
     await publisher.handle(first)
@@ -202,15 +182,15 @@ async def test_a_late_event_publishes_the_state_now_and_twice_the_same(
 async def test_comments_and_replies_publish_the_comment_with_its_author(
     new_member: Callable[[], Member],
     pool: asyncpg.Pool,
-    publisher: PostActivityPublisher,
-    watch: Callable[[int], Any],
+    deliver: Deliver,
+    watch: Watch,
 ) -> None:
     owner, bo, cy = new_member(), new_member(), new_member()
-    post_id = _post(owner)
-    watcher: Watcher = await watch(post_id)
+    post_id = create_post(owner)
+    watcher = await watch(post_id)
 
-    top = _comment(bo, post_id, "first! ✨")
-    await publisher.handle(await _event(pool, "comment.created", top))
+    top = add_comment(bo, post_id, "first! ✨")
+    await deliver("comment.created", top)
     message = await watcher.next()
     created_at = await pool.fetchval("SELECT created_at FROM comments WHERE id = $1", top)
     assert (_counts(message), message["actorId"], message["deletedCommentId"]) == (
@@ -227,8 +207,8 @@ async def test_comments_and_replies_publish_the_comment_with_its_author(
     }
     assert datetime.fromisoformat(message["comment"]["createdAt"]) == created_at
 
-    reply = _comment(cy, post_id, "indeed", parent=top)
-    await publisher.handle(await _event(pool, "comment.created", reply))
+    reply = add_comment(cy, post_id, "indeed", parent=top)
+    await deliver("comment.created", reply)
     message = await watcher.next()
     assert _counts(message) == (0, 2)
     assert message["comment"]["id"] == reply
@@ -236,8 +216,8 @@ async def test_comments_and_replies_publish_the_comment_with_its_author(
     assert message["comment"]["author"] == {"id": cy.id, "username": cy.username}
 
     # A reply to a reply is a reply to its thread's top comment.
-    nested = _comment(owner, post_id, "thanks", parent=reply)
-    await publisher.handle(await _event(pool, "comment.created", nested))
+    nested = add_comment(owner, post_id, "thanks", parent=reply)
+    await deliver("comment.created", nested)
     message = await watcher.next()
     assert (message["comment"]["parentId"], message["actorId"], _counts(message)) == (
         top,
@@ -250,18 +230,18 @@ async def test_comments_and_replies_publish_the_comment_with_its_author(
 async def test_deletions_name_the_comment_and_the_deleter_and_silence_its_creation(
     new_member: Callable[[], Member],
     pool: asyncpg.Pool,
-    publisher: PostActivityPublisher,
-    watch: Callable[[int], Any],
+    deliver: Deliver,
+    watch: Watch,
 ) -> None:
     owner, bo, cy = new_member(), new_member(), new_member()
-    post_id = _post(owner)
-    top = _comment(bo, post_id, "hm")
-    reply = _comment(cy, post_id, "hm?", parent=top)
-    kept = _comment(cy, post_id, "stays")
-    watcher: Watcher = await watch(post_id)
+    post_id = create_post(owner)
+    top = add_comment(bo, post_id, "hm")
+    reply = add_comment(cy, post_id, "hm?", parent=top)
+    kept = add_comment(cy, post_id, "stays")
+    watcher = await watch(post_id)
 
     _delete_comment(cy, reply)  # by its author
-    await publisher.handle(await _event(pool, "comment.deleted", reply))
+    await deliver("comment.deleted", reply)
     message = await watcher.next()
     assert (message["deletedCommentId"], message["actorId"], message["comment"]) == (
         reply,
@@ -270,9 +250,9 @@ async def test_deletions_name_the_comment_and_the_deleter_and_silence_its_creati
     )
     assert _counts(message) == (0, 2)
 
-    _comment(cy, post_id, "again", parent=top)
+    add_comment(cy, post_id, "again", parent=top)
     _delete_comment(owner, top)  # by the post's owner; its replies go with it
-    await publisher.handle(await _event(pool, "comment.deleted", top))
+    await deliver("comment.deleted", top)
     message = await watcher.next()
     assert (message["deletedCommentId"], message["actorId"], _counts(message)) == (
         top,
@@ -281,13 +261,13 @@ async def test_deletions_name_the_comment_and_the_deleter_and_silence_its_creati
     )
 
     # Their creations handled only now: nothing to show (the deletions told the counts).
-    await publisher.handle(await _event(pool, "comment.created", top))
-    await publisher.handle(await _event(pool, "comment.created", reply))
+    await deliver("comment.created", top)
+    await deliver("comment.created", reply)
     await watcher.nothing_more()
 
     # A live comment whose author's account has since been deleted is not shown either.
     await pool.execute("UPDATE users SET deleted_at = now() WHERE id = $1", cy.id)
-    await publisher.handle(await _event(pool, "comment.created", kept))
+    await deliver("comment.created", kept)
     await watcher.nothing_more()
 
 
@@ -295,14 +275,15 @@ async def test_a_deleted_post_publishes_nothing_at_all(
     new_member: Callable[[], Member],
     pool: asyncpg.Pool,
     publisher: PostActivityPublisher,
-    watch: Callable[[int], Any],
+    deliver: Deliver,
+    watch: Watch,
 ) -> None:
     owner, fan = new_member(), new_member()
-    post_id = _post(owner)
-    _like(fan, post_id)
-    comment = _comment(fan, post_id, "bye")
+    post_id = create_post(owner)
+    like_post(fan, post_id)
+    comment = add_comment(fan, post_id, "bye")
     _delete_comment(fan, comment)
-    watcher: Watcher = await watch(post_id)
+    watcher = await watch(post_id)
     owner.data("mutation($id: ID!) { deletePost(id: $id) }", {"id": post_id})
 
     for kind, aggregate in [
@@ -310,7 +291,7 @@ async def test_a_deleted_post_publishes_nothing_at_all(
         ("comment.created", comment),
         ("comment.deleted", comment),
     ]:
-        await publisher.handle(await _event(pool, kind, aggregate))  # does not raise
+        await deliver(kind, aggregate)  # does not raise
     await watcher.nothing_more()
 
     # Nor a post that never existed.
@@ -321,11 +302,11 @@ async def test_a_deleted_post_publishes_nothing_at_all(
 
     # Nor one whose author's account has been deleted since (nobody may see it).
     leaver = new_member()
-    orphan = _post(leaver)
-    _like(fan, orphan)
-    orphan_watcher: Watcher = await watch(orphan)
+    orphan = create_post(leaver)
+    like_post(fan, orphan)
+    orphan_watcher = await watch(orphan)
     await pool.execute("UPDATE users SET deleted_at = now() WHERE id = $1", leaver.id)
-    await publisher.handle(await _event(pool, "post.liked", orphan))
+    await deliver("post.liked", orphan)
     await orphan_watcher.nothing_more()
 
 
@@ -339,15 +320,15 @@ async def test_the_registered_consumer_publishes_from_the_stream(
     settings = make_settings(service_urls, migrated_database)
     prefix = settings.nats_subject_prefix
     owner, fan = new_member(), new_member()
-    post_id = _post(owner)
-    _like(fan, post_id)
+    post_id = create_post(owner)
+    like_post(fan, post_id)
     watcher = Watcher(nc, post_subject(prefix, post_id))
     await watcher.start()
     events = JetStreamEvents(nc, subject_prefix=prefix, max_age_s=3600)
     await events.ensure_stream()
     # Another kind first: the consumer asks the stream for its kinds only.
-    await events.publish(await _event(pool, "post.created", post_id))
-    await events.publish(await _event(pool, "post.liked", post_id))
+    await events.publish(await latest_event(pool, "post.created", post_id))
+    await events.publish(await latest_event(pool, "post.liked", post_id))
     options = ConsumerOptions(fetch_wait_s=0.5)
     try:
         async with open_consumers(
