@@ -57,8 +57,10 @@ async def test_the_byte_bound_counts_too() -> None:
     connection = _connection(client, slow, OutboundLimits(max_frames=1000, max_bytes=100))
     connection.start()
     await asyncio.sleep(0)
-    connection.push("x" * 60)
-    connection.push("y" * 60)
+    connection.push("x" * 60)  # in flight, stuck
+    connection.push("y" * 60)  # queued: 60 bytes
+    assert connection.closing is None
+    connection.push("z" * 60)  # queued: 120 bytes, over the bound
     assert connection.closing is not None
     assert connection.closing[0] == Close.SLOW_CONSUMER
     await connection.finish()
@@ -87,8 +89,9 @@ async def test_a_client_that_never_takes_the_close_frame_is_dropped() -> None:
         connection = _connection(client, slow, OutboundLimits(max_frames=1))
         connection.start()
         await asyncio.sleep(0)
-        connection.push("1")
-        connection.push("2")  # over the bound: closing, and the close cannot be sent
+        connection.push("1")  # in flight, stuck
+        connection.push("2")  # queued
+        connection.push("3")  # over the bound: closing, and the close cannot be sent
         await asyncio.sleep(60)
 
     task = asyncio.create_task(handler())
@@ -114,4 +117,19 @@ async def test_revocation_of_its_session_closes_the_socket() -> None:
     assert connection.closing == (Close.FORBIDDEN, "session revoked")
     received = [message async for message in feed]
     assert received == [{"type": "notification", "n": 1, "channel": "fg.user.5"}]
+    await connection.finish()
+
+
+async def test_frames_behind_a_send_that_had_to_wait_go_out_in_order() -> None:
+    client, slow = StuckClient(reads=1), []
+    connection = _connection(client, slow, OutboundLimits(max_frames=10))
+    connection.start()
+    for n in range(6):  # the first goes at once, the second waits, the rest queue
+        connection.push(str(n))
+    client.unstuck.set()
+    await asyncio.sleep(0.01)
+    assert [m["text"] for m in client.sent] == ["0", "1", "2", "3", "4", "5"]
+    connection.push("6")  # nothing pending any more: straight out again
+    assert client.sent[-1]["text"] == "6"
+    assert connection.closing is None
     await connection.finish()

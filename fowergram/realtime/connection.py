@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -46,6 +46,11 @@ class ChannelRouter(Protocol):
 CLOSE_TIMEOUT_S = 2.0
 
 
+async def _driven(send: Awaitable[None]) -> None:
+    """A coroutine around an ASGI send, which `push` can run step by step."""
+    await send
+
+
 @dataclass(frozen=True, slots=True)
 class OutboundLimits:
     max_frames: int = 256
@@ -64,6 +69,7 @@ class Connection:
         "_router",
         "_send",
         "_sending",
+        "_stalled",
         "_writer",
         "acked",
         "auth",
@@ -110,6 +116,8 @@ class Connection:
         self._queued_bytes = 0
         self._ready = asyncio.Event()
         self._sending = False
+        # A send started by `push` that had to wait: its coroutine and what it waits on.
+        self._stalled: tuple[Coroutine[Any, Any, None], Any] | None = None
         self._writer: asyncio.Task[None] | None = None
         self._main = asyncio.current_task()
         self._abandon_timer: asyncio.TimerHandle | None = None
@@ -124,8 +132,11 @@ class Connection:
         self._writer = asyncio.create_task(self._write())
 
     def push(self, frame: str) -> None:
-        """Queue a frame for the client; never waits."""
+        """Send a frame to the client, or queue it; never waits."""
         if self.closing is not None:
+            return
+        if not self._queue and not self._sending and self._stalled is None:
+            self._send_now(frame)
             return
         size = len(frame)
         limits = self.limits
@@ -134,6 +145,20 @@ class Connection:
             return
         self._queue.append(frame)
         self._queued_bytes += size
+        self._ready.set()
+
+    def _send_now(self, frame: str) -> None:
+        # Most sends complete without waiting (the transport takes the bytes at once): run
+        # the send coroutine right here instead of waking the writer task for each frame.
+        # If it has to wait (the client's buffers are full), the writer finishes it.
+        sending = _driven(self._send({"type": "websocket.send", "text": frame}))
+        try:
+            blocked = sending.send(None)
+        except StopIteration:
+            return
+        except OSError:  # the client is gone; the read loop sees the disconnect
+            return
+        self._stalled = (sending, blocked)
         self._ready.set()
 
     def close_slow(self) -> None:
@@ -156,6 +181,9 @@ class Connection:
         if not flush:
             self._queue.clear()
             self._queued_bytes = 0
+            if self._stalled is not None:
+                self._stalled[0].close()
+                self._stalled = None
             if self._sending and self._writer is not None:  # stuck writing to this client
                 self._writer.cancel()
                 self._writer = asyncio.create_task(self._send_close())
@@ -246,7 +274,11 @@ class Connection:
         queue, send = self._queue, self._send
         try:
             while True:
-                if queue:
+                if self._stalled is not None:
+                    self._sending = True
+                    await self._finish_stalled()
+                    self._sending = False
+                elif queue:
                     frame = queue.popleft()
                     self._queued_bytes -= len(frame)
                     self._sending = True
@@ -260,6 +292,26 @@ class Connection:
         except OSError:  # the client is gone (uvicorn's ClientDisconnected)
             return
         await self._send_close()
+
+    async def _finish_stalled(self) -> None:
+        """Drive a send that `push` started and that had to wait, as a task would."""
+        assert self._stalled is not None
+        sending, blocked = self._stalled
+        try:
+            while True:
+                if isinstance(blocked, asyncio.Future):
+                    blocked._asyncio_future_blocking = False
+                    await asyncio.wait({blocked})
+                else:  # a bare yield: run again on the next loop iteration
+                    await asyncio.sleep(0)
+                try:
+                    blocked = sending.send(None)
+                except StopIteration:
+                    return
+        finally:
+            if self._stalled is not None and self._stalled[0] is sending:
+                self._stalled = None
+            sending.close()
 
     async def _send_close(self) -> None:
         assert self.closing is not None
