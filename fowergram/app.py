@@ -65,6 +65,7 @@ from fowergram.http.mfa_routes import mfa_routes
 from fowergram.http.observe import ObserveRequests
 from fowergram.http.recovery_routes import recovery_routes
 from fowergram.http.social_routes import social_routes
+from fowergram.observability.gc_policy import CollectorPolicy, collector_policy
 from fowergram.observability.logs import configure_logging
 from fowergram.observability.metrics import Metrics
 from fowergram.presence_wiring import open_presence
@@ -269,6 +270,7 @@ def create_app(settings: Settings) -> Starlette:
                 container.db,
                 presence=container.services.presence.tracker,
             ) as hub,
+            collector_policy(CollectorPolicy.from_settings(settings), metrics),
         ):
             app.state.hub = hub  # for the server's drain on SIGTERM
             log.info("ready", extra={"environment": settings.environment})

@@ -182,6 +182,18 @@ class Settings(BaseSettings):
     presence_heartbeat_s: Annotated[float, Field(gt=0, le=60)] = 5.0
     presence_instance_ttl_s: Annotated[float, Field(gt=0, le=600)] = 20.0
 
+    # The garbage collector (fowergram/observability/gc_policy.py), applied once the app is
+    # ready: freeze what start-up made (no collection walks it again), and the collection
+    # thresholds ("gen0,gen1,gen2"; empty: Python's 700,10,10; a first 0 disables them).
+    gc_freeze_after_start: bool = True
+    gc_thresholds: str = Field(default="10000,10,10", pattern=r"^(\d{1,9},\d{1,9},\d{1,9})?$")
+    # Freeze again, every this many seconds, what sockets built since (0: never): full
+    # collections stay short. The cycles closed sockets then leave frozen are freed by a
+    # thaw (one full collection) once they reach, by estimate, GC_THAW_RATIO times the
+    # live objects: memory stays within (1 + ratio) times them.
+    gc_refreeze_interval_s: Annotated[float, Field(ge=0, le=3600)] = 0.25
+    gc_thaw_ratio: Annotated[float, Field(gt=0, le=100)] = 0.5
+
     # `fowergram dev`: where the embedded services keep their data, and their ports.
     data_dir: Path = Path(".fowergram")
     embedded_postgres_port: PortOrAuto = 0

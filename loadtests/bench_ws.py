@@ -8,8 +8,8 @@
    the run), migrated with `fowergram migrate up`; --connections users (+ --warmup)
    inserted with SQL, each with a session and access token from the auth service itself.
 2. `fowergram serve --workers 1` pinned to CPU 0; the load generator
-   (loadtests/ws_loadgen.py, a lean uvloop client) pinned to CPU 1. Both may open as many
-   files as the hard limit allows.
+   (loadtests/ws_loadgen.py, a lean uvloop client) pinned to CPU 1, with the embedded
+   services when they are ours. Both may open as many files as the hard limit allows.
 3. memory: RSS of the server before and after --connections sockets each authenticated
    (`connection_init` with a bearer token) and holding `notifications { id updatedAt }`;
    the rate they were set up at; a published event reaching a sample of them proves the
@@ -19,9 +19,20 @@
    by half every --step-seconds until deliveries are lost or queue up (median over
    --max-p50-ms), then the highest rate kept up runs for --duration; otherwise --rate
    does. Every frame is counted, one in --sample-every decoded for latency.
-5. Pauses: a probe socket pings every 20 ms (the server answers in its read loop; the
+5. churn (optional): --churn-fraction of the sockets closed and opened again, for
+   --churn-rounds rounds, the server's RSS, tracked and frozen objects after each; with
+   --audit, the server is unfrozen and collected at the end: the cyclic garbage freezing
+   had kept (a leak) is counted by type.
+   close (optional): --churn-fraction of the sockets closed, then the same audit: with
+   --server-env GC_THRESHOLDS=0,10,10 GC_FREEZE_AFTER_START=false (no collection before)
+   and --object-types, the cyclic garbage a closed socket leaves, by type.
+6. Pauses: a probe socket pings every 20 ms (the server answers in its read loop; the
    longest round trip is its longest stall seen from outside), and the longest gap
    between two deliveries while publishing.
+
+--server-env NAME=VALUE sets the server's settings (e.g. the collector policy's
+GC_FREEZE_AFTER_START, GC_THRESHOLDS) for A/B runs; --object-types counts the server's
+tracked objects by type before and after set-up (the top contributors per socket).
 
 Prints figures; asserts nothing. The generator's CPU is printed beside each figure: near
 100% means it, not the server, was the limit.
@@ -48,6 +59,7 @@ from typing import Any
 
 import httpx
 import orjson
+import psutil
 
 from fowergram.config import Settings
 from fowergram.embedded.process import free_port
@@ -78,7 +90,19 @@ def _services(data_dir: Path) -> Iterator[Services]:
     print("DATABASE_URL, REDIS_URL and NATS_URL are not all set: starting embedded ones")
     stack = EmbeddedStack(data_dir, free_port(), free_port(), free_port(), durable=False)
     with stack as urls:
+        _pin_services()
         yield Services(urls["database_url"], urls["redis_url"], urls["nats_url"], embedded=True)
+
+
+def _pin_services() -> None:
+    """The embedded PostgreSQL, Redis and NATS (this process's children) off the server's
+    core: NATS routing the publishes would otherwise take turns with the server, and
+    show as pauses of the server's own."""
+    if not can_pin():
+        return
+    for child in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            child.cpu_affinity(sorted(other_cpus()))
 
 
 def _pinned(argv: list[str], cpus: set[int]) -> list[str]:
@@ -145,7 +169,33 @@ def _parse_args() -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=10_000)
     parser.add_argument("--duration", type=float, default=10, help="seconds of the final run")
     parser.add_argument("--rate", type=float, default=0, help="publishes/s; 0: highest kept up")
-    parser.add_argument("--scenarios", default="memory,per-user", help="memory,per-user")
+    parser.add_argument(
+        "--scenarios", default="memory,per-user", help="memory,per-user,churn,close (memory always)"
+    )
+    parser.add_argument("--churn-rounds", type=int, default=5, help="churn: rounds")
+    parser.add_argument(
+        "--churn-fraction", type=float, default=0.5, help="churn: share of the sockets each round"
+    )
+    parser.add_argument(
+        "--audit",
+        action="store_true",
+        help="churn: at the end, unfreeze the server and collect (what freezing kept)",
+    )
+    parser.add_argument(
+        "--object-types",
+        action="store_true",
+        help="count the server's tracked objects by type (per socket, top contributors)",
+    )
+    parser.add_argument(
+        "--keep", type=Path, help="keep the run's raw figures (result.json, gc.json) here"
+    )
+    parser.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting for the server (e.g. GC_THRESHOLDS=700,10,10); repeatable",
+    )
     parser.add_argument("--warmup", type=int, default=100, help="sockets before the baseline")
     parser.add_argument("--concurrency", type=int, default=100, help="handshakes in flight")
     parser.add_argument("--start-rate", type=float, default=1000, help="first step (rate 0)")
@@ -187,7 +237,9 @@ def main() -> None:
                     [str(GC_PROBE), *filter(None, [os.environ.get("PYTHONPATH")])]
                 ),
                 "BENCH_GC_LOG": str(work / "gc.json"),
+                "BENCH_GC_TYPES": "1" if args.object_types else "0",
             }
+            env |= _server_env(args.server_env)  # A/B runs of the server's own settings
             subprocess.run(
                 [sys.executable, "-m", "fowergram.cli", "migrate", "up"],
                 env={k: v for k, v in env.items() if k != "BENCH_GC_LOG"},
@@ -213,9 +265,14 @@ def main() -> None:
                     result = _generate(args, port, pid, users_file, svc, prefix, work)
                     metrics = _metrics(port)
                     result["gc_totals"] = _gc_totals(work / "gc.json")
+                    if (churned := result.get("churn")) and churned.get("audit"):
+                        # The audit's own collection is not the policy's doing.
+                        result["gc_totals"] = churned["gc_totals"]
             finally:
                 asyncio.run(cleanup_services(svc.redis_url, svc.nats_url, prefix))
-        print_report(args, result, metrics, pinning=_pinning_line())
+            if args.keep is not None:
+                _keep(args.keep, result, metrics, work / "gc.json")
+        print_report(args, result, metrics, pinning=_pinning_line(svc.embedded))
         if args.profile_seconds > 0:
             print_profile_summary(result, args.profile_out or work / "profile.raw")
     print(f"\nwhole run {time.monotonic() - started:.0f} s")
@@ -243,6 +300,8 @@ def _generate(
         "--max-p50-ms", str(args.max_p50_ms), "--sample-every", str(args.sample_every),
         "--profile-seconds", str(args.profile_seconds), "--profile-out", str(profile_out),
         "--gc-log", str(work / "gc.json"),
+        "--churn-rounds", str(args.churn_rounds), "--churn-fraction", str(args.churn_fraction),
+        *(["--audit"] if args.audit else []),
     ]  # fmt: skip
     generator = subprocess.run(_pinned(_with_open_files(argv), other_cpus()), check=False)
     if generator.returncode != 0 or not out.exists():
@@ -251,19 +310,37 @@ def _generate(
     return result
 
 
+def _keep(folder: Path, result: dict[str, Any], metrics: str, gc_log: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "result.json").write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
+    (folder / "metrics.txt").write_text(metrics)
+    if gc_log.exists():
+        shutil.copy(gc_log, folder / "gc.json")
+
+
+def _server_env(pairs: list[str]) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise SystemExit(f"--server-env wants NAME=VALUE, got {pair!r}")
+        env[name] = value
+    return env
+
+
 def _gc_totals(path: Path) -> dict[str, Any] | None:
     if not path.exists():
         return None
-    totals: dict[str, Any] = orjson.loads(path.read_bytes())
-    totals.pop("notable", None)
-    return totals
+    state: dict[str, Any] = orjson.loads(path.read_bytes())
+    return {key: state[key] for key in ("generations", "thresholds", "frozen")}
 
 
-def _pinning_line() -> str:
+def _pinning_line(embedded: bool) -> str:
     if not can_pin():
         return "not pinned (fewer than 2 CPUs available)"
     cpus = ",".join(map(str, sorted(other_cpus())))
-    return f"server on CPU {SERVER_CPU}, load generator (and publisher) on CPU {cpus}"
+    services = " and the embedded services" if embedded else ""
+    return f"server on CPU {SERVER_CPU}, load generator (and publisher){services} on CPU {cpus}"
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ import uvloop
 
 from fowergram.adapters.nats.connection import close_nats, connect_nats
 from loadtests.sampling import Sampler
+from loadtests.ws_churn import churn, close_and_audit
 from loadtests.ws_delivery import Publisher, RunFigures, ladder, run_at
 from loadtests.ws_sockets import (
     GcLog,
@@ -98,6 +99,7 @@ async def run(args: argparse.Namespace, users: list[tuple[int, str]]) -> dict[st
         settle_s = await server_quiet(args.server_pid)
         rss_after = rss_kib(args.server_pid)
         collector = gc_log.window(opening_at, time.time())
+        longest_ping_ms = max(probe.rtts, default=0.0) * 1000  # before counting stalls it
         objects_after = await gc_log.objects(args.server_pid)
         # The generator's own objects (10,000 sockets) are made: keep its collector off them.
         gc.freeze()
@@ -113,9 +115,12 @@ async def run(args: argparse.Namespace, users: list[tuple[int, str]]) -> dict[st
             "rss_after_kib": rss_after,
             "per_connection_bytes": (rss_after - rss_before) * 1024 / max(count, 1),
             "verified": [received, sampled],
-            "longest_ping_ms": max(probe.rtts, default=0.0) * 1000,
+            "longest_ping_ms": longest_ping_ms,
             "gc": collector,
-            "objects": [objects_before, objects_after],
+            "objects": [
+                objects_before.as_dict() if objects_before else None,
+                objects_after.as_dict() if objects_after else None,
+            ],
         }
         log(
             f"  {count} sockets in {opened.seconds:.1f} s (+{settle_s:.1f} s until the "
@@ -124,6 +129,25 @@ async def run(args: argparse.Namespace, users: list[tuple[int, str]]) -> dict[st
         )
         if "per-user" in scenarios and count:
             result["per_user"] = await _per_user(args, publisher, stats, probe, gc_log)
+        if "churn" in scenarios and count:
+            result["churn"] = await churn(
+                target,
+                stats,
+                probe,
+                opened,
+                dict(measured),
+                gc_log,
+                server_pid=args.server_pid,
+                rounds=args.churn_rounds,
+                fraction=args.churn_fraction,
+                concurrency=args.concurrency,
+                audit=args.audit,
+                log=log,
+            )
+        if "close" in scenarios and count:
+            result["close"] = await close_and_audit(
+                opened, gc_log, server_pid=args.server_pid, fraction=args.churn_fraction, log=log
+            )
         result["closes"] = dict(stats.closes)
         result["generator_peak_rss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         for client in opened.sockets.values():
@@ -192,6 +216,9 @@ def _parse_args() -> argparse.Namespace:
     parser.add_argument("--sample-every", type=int, default=10)
     parser.add_argument("--profile-seconds", type=int, default=0)
     parser.add_argument("--profile-out", default="/tmp/bench-ws-profile.raw")
+    parser.add_argument("--churn-rounds", type=int, default=5)
+    parser.add_argument("--churn-fraction", type=float, default=0.5)
+    parser.add_argument("--audit", action="store_true", help="unfreeze and collect at the end")
     parser.add_argument("--gc-log", help="the server's BENCH_GC_LOG file (loadtests/gc_probe)")
     return parser.parse_args()
 

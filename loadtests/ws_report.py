@@ -33,6 +33,11 @@ PARTS = [
 ]
 
 
+def _name_parts(line: str) -> set[str]:
+    name = line.split(" ", 1)[0].split("{", 1)[0]
+    return {suffix for suffix in ("_created", "_bucket") if name.endswith(suffix)}
+
+
 def _kb(per_connection_bytes: float) -> str:
     return f"{per_connection_bytes / 1000:.1f} KB"
 
@@ -58,8 +63,9 @@ def print_report(
     objects_before, objects_after = memory["objects"]
     if objects_before is not None and objects_after is not None:
         print(
-            f"  objects the server's GC tracks  {objects_before:,} before, {objects_after:,} "
-            f"after: {(objects_after - objects_before) / max(count, 1):,.0f} per socket"
+            f"  objects the server's GC tracks  {_objects(objects_before)} before, "
+            f"{_objects(objects_after)} after: {_per_socket(objects_before, objects_after, count)}"
+            " per socket"
         )
     open_s, settle_s = memory["open_seconds"], memory["settle_seconds"]
     print(
@@ -73,9 +79,15 @@ def print_report(
           "published after set-up")  # fmt: skip
     print(f"  longest ping round trip  {memory['longest_ping_ms']:.0f} ms during set-up"
           + _gc_note(memory["gc"]))  # fmt: skip
+    if objects_before and objects_after and objects_after["types"]:
+        print_object_types(objects_before, objects_after, count)
     per_user = result.get("per_user")
     if per_user:
         _print_per_user(args, per_user)
+    if result.get("churn"):
+        print_churn(result["churn"])
+    if result.get("close"):
+        print_close(result["close"])
     print("\nPauses")
     if per_user:
         final = per_user["final"]
@@ -87,7 +99,7 @@ def print_report(
     shown = [
         line
         for line in metrics.splitlines()
-        if _METRIC.match(line) and "_created" not in line.split(" ", 1)[0]
+        if _METRIC.match(line) and not {"_created", "_bucket"} & _name_parts(line)
     ]
     totals = result.get("gc_totals")
     if totals:
@@ -107,6 +119,84 @@ def print_report(
     print("\nServer metrics after the run")
     for line in shown:
         print(f"  {line}")
+
+
+def _objects(count: dict[str, Any]) -> str:
+    frozen = f" (+{count['frozen']:,} frozen)" if count["frozen"] else ""
+    return f"{count['tracked']:,}{frozen}"
+
+
+def _per_socket(before: dict[str, Any], after: dict[str, Any], sockets: int) -> str:
+    grown = after["tracked"] + after["frozen"] - before["tracked"] - before["frozen"]
+    return f"{grown / max(sockets, 1):,.0f}"
+
+
+def print_object_types(
+    before: dict[str, Any], after: dict[str, Any], sockets: int, *, top: int = 30
+) -> None:
+    """The types whose tracked objects grew most with the sockets (frozen ones unseen)."""
+    grown = {
+        name: (after["types"].get(name, 0) - before["types"].get(name, 0)) / max(sockets, 1)
+        for name in after["types"]
+    }
+    ranked = sorted(grown.items(), key=lambda item: -item[1])[:top]
+    total = sum(value for value in grown.values() if value > 0)
+    print(f"  tracked objects per socket by type (top {top} of {total:,.0f} counted):")
+    for name, per in ranked:
+        if per >= 0.05:
+            print(f"    {per:>7.2f}  {name}")
+
+
+def print_churn(churn: dict[str, Any]) -> None:
+    start = churn["objects_start"]
+    print(
+        f"\nChurn ({churn['fraction']:.0%} of the sockets closed and opened again per round; "
+        f"{churn['open']} open at the end)"
+    )
+    print(
+        f"  start: RSS {churn['rss_start_kib'] / 1024:.0f} MiB"
+        + (f", objects {_objects(start)}" if start else "")
+    )
+    print(
+        f"  {'round':>5} {'closed':>7} {'opened':>7} {'open/s':>7} {'RSS MiB':>8} "
+        f"{'tracked':>10} {'frozen':>10} {'full GCs':>8} {'GC ms':>6} {'ping ms':>7}"
+    )
+    for row in churn["rounds"]:
+        objects = row["objects"] or {"tracked": 0, "frozen": 0}
+        print(
+            f"  {row['round']:>5} {row['closed']:>7} {row['reopened']:>7} "
+            f"{row['reopened'] / max(row['open_seconds'], 1e-9):>7,.0f} "
+            f"{row['rss_kib'] / 1024:>8.0f} {objects['tracked']:>10,} {objects['frozen']:>10,} "
+            f"{row['gc_full'] if row['gc_full'] is not None else '-':>8} "
+            f"{row['gc_longest_ms'] if row['gc_longest_ms'] is not None else 0:>6.0f} "
+            f"{row['longest_ping_ms']:>7.0f}"
+        )
+    audit = churn.get("audit")
+    if audit:
+        closed = sum(row["closed"] for row in churn["rounds"])
+        print(
+            f"  audit (unfreeze + full collection at the end): {audit['frozen']:,} frozen, "
+            f"{audit['garbage']:,} of them cyclic garbage ({audit['garbage'] / max(closed, 1):.1f}"
+            f" per closed socket), {audit['unfrozen_garbage']:,} garbage outside the frozen "
+            f"ones; {audit['seconds'] * 1000:.0f} ms; RSS after "
+            f"{churn['rss_after_audit_kib'] / 1024:.0f} MiB"
+        )
+        for name, found in list(audit["types"].items())[:15]:
+            print(f"    {found / max(closed, 1):>7.2f} per closed socket  {name}")
+
+
+def print_close(close: dict[str, Any], *, top: int = 30) -> None:
+    closed = max(close["closed"], 1)
+    audit = close["audit"] or {}
+    freed_kib = close["rss_after_kib"] - close["rss_after_audit_kib"]
+    print(f"\nClosed {close['closed']} sockets, then one full collection:")
+    print(
+        f"  cyclic garbage left: {audit.get('unfrozen_garbage', 0) / closed:,.1f} objects per "
+        f"closed socket (+{audit.get('garbage', 0) / closed:,.1f} among frozen ones); the "
+        f"collection freed {freed_kib * 1024 / closed / 1000:,.1f} KB of RSS per socket"
+    )
+    for name, found in list(audit.get("unfrozen_types", {}).items())[:top]:
+        print(f"    {found / closed:>7.2f}  {name}")
 
 
 def _print_per_user(args: argparse.Namespace, per_user: dict[str, Any]) -> None:

@@ -201,18 +201,50 @@ class GcLog:
         full = sum(1 for entry in inside if entry[1] == 2)
         return full, max((entry[2] * 1000 for entry in inside), default=0.0)
 
-    async def objects(self, pid: int) -> int | None:
-        """How many objects the server's collector tracks now (SIGUSR2 to the probe)."""
+    async def objects(self, pid: int) -> ObjectCount | None:
+        """What the server's collector tracks now (SIGUSR2 to the probe): objects in its
+        generations, frozen ones, and (BENCH_GC_TYPES=1) how many of each type."""
         if self._path is None:
             return None
-        seen = len(self._counts())
+        seen = len(self._read("object_counts"))
         os.kill(pid, signal.SIGUSR2)
-        await until(lambda: len(self._counts()) > seen, 10)
-        counts = self._counts()
-        return int(counts[-1][1]) if len(counts) > seen else None
+        await until(lambda: len(self._read("object_counts")) > seen, 30)
+        counts = self._read("object_counts")
+        if len(counts) <= seen:
+            return None
+        _, tracked, frozen, types = counts[-1]
+        return ObjectCount(int(tracked), int(frozen), dict(types))
 
-    def _counts(self) -> list[list[float]]:
+    def totals(self) -> dict[str, Any] | None:
+        """The probe's totals so far: per generation, count, time in all, longest."""
+        if self._path is None or not self._path.exists():
+            return None
+        state: dict[str, Any] = json.loads(self._path.read_text())
+        return {key: state[key] for key in ("generations", "thresholds", "frozen")}
+
+    async def audit(self, pid: int) -> dict[str, Any] | None:
+        """Unfreeze the server and collect everything (SIGUSR1 to the probe): the cyclic
+        garbage that freezing had kept, by type. It changes the server: last thing only."""
+        if self._path is None:
+            return None
+        seen = len(self._read("audits"))
+        os.kill(pid, signal.SIGUSR1)
+        await until(lambda: len(self._read("audits")) > seen, 60)
+        audits = self._read("audits")
+        return audits[-1] if len(audits) > seen else None
+
+    def _read(self, key: str) -> list[Any]:
         if self._path is None or not self._path.exists():
             return []
-        counts: list[list[float]] = json.loads(self._path.read_text()).get("object_counts", [])
-        return counts
+        entries: list[Any] = json.loads(self._path.read_text()).get(key, [])
+        return entries
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectCount:
+    tracked: int  # in the collector's generations (what a full collection walks)
+    frozen: int  # gc.freeze()'s permanent generation (never walked, never collected)
+    types: dict[str, int]  # the most common types of the tracked ones (BENCH_GC_TYPES=1)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"tracked": self.tracked, "frozen": self.frozen, "types": self.types}

@@ -159,6 +159,30 @@ class Metrics:
             registry=self.registry,
             multiprocess_mode="livesum",
         )
+        # The garbage collector (fowergram/observability/gc_policy.py): a full collection
+        # walks every tracked object, so its pause grows with the sockets held.
+        self.gc_pause = Histogram(
+            "fowergram_gc_pause_seconds",
+            "Garbage-collector pauses, by generation (2 = full collection).",
+            ["generation"],
+            buckets=(0.0001, 0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+            registry=self.registry,
+        )
+        self.gc_tracked_objects = Gauge(
+            "fowergram_gc_tracked_objects",
+            "Objects the garbage collector tracks, by generation (0-2; 'frozen': never "
+            "walked). Sampled at most every 30 s: counting walks the heap.",
+            ["generation"],
+            registry=self.registry,
+            multiprocess_mode="livemax",
+        )
+        self.gc_freezes = Counter(
+            "fowergram_gc_freezes_total",
+            "Collector freezes of what sockets built (freeze) and thaws freeing what was "
+            "frozen and died (thaw: one full collection).",
+            ["action"],
+            registry=self.registry,
+        )
         self._samplers: list[Callable[[], None]] = []
 
     def add_sampler(self, sampler: Callable[[], None]) -> None:
