@@ -2,6 +2,7 @@
 
     python -m loadtests.bench_ws [--connections 10000] [--duration 10] [--rate 0]
                                  [--scenarios memory,per-user] [--profile-seconds 0]
+                                 [--broadcast-rate 10]
 
 1. A fresh database (on DATABASE_URL's server; REDIS_URL and NATS_URL with a key and
    subject prefix of the run's own; without DATABASE_URL, embedded services started for
@@ -19,14 +20,23 @@
    by half every --step-seconds until deliveries are lost or queue up (median over
    --max-p50-ms), then the highest rate kept up runs for --duration; otherwise --rate
    does. Every frame is counted, one in --sample-every decoded for latency.
-5. churn (optional): --churn-fraction of the sockets closed and opened again, for
+5. broadcast (optional): one public post, created with SQL, watched by every socket
+   (`subscription W($id: ID!) { postActivity(postId: $id) { postId likeCount
+   commentCount } }`: one shared execution on the server, each socket authorised on
+   joining); post.activity events published with core NATS on `<prefix>.post.<id>`
+   at --broadcast-rate events/s, the publish time in likeCount. Deliveries/s = events
+   x watchers when all arrive. With --broadcast-rate 0 the rate grows by half every
+   --step-seconds from --broadcast-start-rate until one is not kept up (every watcher
+   with every event within 0.5 s of the last publish), then the highest kept up runs
+   for --duration. The server's CPU is shown with its kernel part (socket writes).
+6. churn (optional): --churn-fraction of the sockets closed and opened again, for
    --churn-rounds rounds, the server's RSS, tracked and frozen objects after each; with
    --audit, the server is unfrozen and collected at the end: the cyclic garbage freezing
    had kept (a leak) is counted by type.
    close (optional): --churn-fraction of the sockets closed, then the same audit: with
    --server-env GC_THRESHOLDS=0,10,10 GC_FREEZE_AFTER_START=false (no collection before)
    and --object-types, the cyclic garbage a closed socket leaves, by type.
-6. Pauses: a probe socket pings every 20 ms (the server answers in its read loop; the
+7. Pauses: a probe socket pings every 20 ms (the server answers in its read loop; the
    longest round trip is its longest stall seen from outside), and the longest gap
    between two deliveries while publishing.
 
@@ -65,8 +75,10 @@ from fowergram.config import Settings
 from fowergram.embedded.process import free_port
 from fowergram.embedded.stack import EmbeddedStack
 from loadtests.server import SERVER_CPU, _fresh_database, can_pin, other_cpus
+from loadtests.ws_broadcast import profile_path
 from loadtests.ws_report import cleanup_services, print_profile_summary, print_report
 from loadtests.ws_users import make_users
+from loadtests.ws_watch import create_watched_post
 
 ACCESS_TTL_S = 4 * 3600  # tokens minted before the run must outlive it
 GC_PROBE = Path(__file__).with_name("gc_probe")
@@ -170,7 +182,15 @@ def _parse_args() -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=10, help="seconds of the final run")
     parser.add_argument("--rate", type=float, default=0, help="publishes/s; 0: highest kept up")
     parser.add_argument(
-        "--scenarios", default="memory,per-user", help="memory,per-user,churn,close (memory always)"
+        "--scenarios",
+        default="memory,per-user",
+        help="memory,per-user,broadcast,churn,close (memory always)",
+    )
+    parser.add_argument(
+        "--broadcast-rate", type=float, default=10, help="broadcast: events/s; 0: highest kept up"
+    )
+    parser.add_argument(
+        "--broadcast-start-rate", type=float, default=1, help="broadcast: first step (rate 0)"
     )
     parser.add_argument("--churn-rounds", type=int, default=5, help="churn: rounds")
     parser.add_argument(
@@ -258,11 +278,13 @@ def main() -> None:
             users = asyncio.run(make_users(settings, args.connections + args.warmup))
             users_file = work / "users.txt"
             users_file.write_text("".join(f"{u.user_id} {u.token}\n" for u in users))
+            # broadcast: the post every socket watches (its author is public, so visible).
+            post_id = asyncio.run(create_watched_post(database_url, users[0].user_id))
             port = free_port()
             try:
                 with _server(env, port, work / "server.log") as pid:
                     print(f"server ready on port {port} (pid {pid})", flush=True)
-                    result = _generate(args, port, pid, users_file, svc, prefix, work)
+                    result = _generate(args, port, pid, users_file, svc, prefix, work, post_id)
                     metrics = _metrics(port)
                     result["gc_totals"] = _gc_totals(work / "gc.json")
                     if (churned := result.get("churn")) and churned.get("audit"):
@@ -274,7 +296,10 @@ def main() -> None:
                 _keep(args.keep, result, metrics, work / "gc.json")
         print_report(args, result, metrics, pinning=_pinning_line(svc.embedded))
         if args.profile_seconds > 0:
-            print_profile_summary(result, args.profile_out or work / "profile.raw")
+            raw = args.profile_out or work / "profile.raw"
+            print_profile_summary(result, raw)
+            if result.get("broadcast"):
+                print_profile_summary(result, profile_path(raw), scenario="broadcast")
     print(f"\nwhole run {time.monotonic() - started:.0f} s")
 
 
@@ -286,6 +311,7 @@ def _generate(
     svc: Services,
     prefix: str,
     work: Path,
+    post_id: int,
 ) -> dict[str, Any]:
     out = work / "result.json"
     profile_out = args.profile_out or work / "profile.raw"
@@ -302,6 +328,8 @@ def _generate(
         "--gc-log", str(work / "gc.json"),
         "--churn-rounds", str(args.churn_rounds), "--churn-fraction", str(args.churn_fraction),
         *(["--audit"] if args.audit else []),
+        "--post-id", str(post_id), "--broadcast-rate", str(args.broadcast_rate),
+        "--broadcast-start-rate", str(args.broadcast_start_rate),
     ]  # fmt: skip
     generator = subprocess.run(_pinned(_with_open_files(argv), other_cpus()), check=False)
     if generator.returncode != 0 or not out.exists():

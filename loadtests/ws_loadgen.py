@@ -26,6 +26,7 @@ import uvloop
 
 from fowergram.adapters.nats.connection import close_nats, connect_nats
 from loadtests.sampling import Sampler
+from loadtests.ws_broadcast import add_arguments, broadcast, plan_from_args
 from loadtests.ws_churn import churn, close_and_audit
 from loadtests.ws_delivery import Publisher, RunFigures, ladder, run_at
 from loadtests.ws_sockets import (
@@ -37,6 +38,7 @@ from loadtests.ws_sockets import (
     server_quiet,
     until,
 )
+from loadtests.ws_watch import WatchClient
 from loadtests.ws_wire import Stats
 
 VERIFY_SAMPLE = 200
@@ -95,7 +97,10 @@ async def run(args: argparse.Namespace, users: list[tuple[int, str]]) -> dict[st
         probe.restart()
         opening_at = time.time()
         log(f"  opening {len(measured)} sockets (server RSS {rss_before / 1024:.0f} MiB)")
-        opened = await open_many(target, stats, measured, concurrency=args.concurrency)
+        # WatchClient: the same socket, whose sampled deliveries may be post activity too.
+        opened = await open_many(
+            target, stats, measured, concurrency=args.concurrency, client_type=WatchClient
+        )
         settle_s = await server_quiet(args.server_pid)
         rss_after = rss_kib(args.server_pid)
         collector = gc_log.window(opening_at, time.time())
@@ -129,6 +134,20 @@ async def run(args: argparse.Namespace, users: list[tuple[int, str]]) -> dict[st
         )
         if "per-user" in scenarios and count:
             result["per_user"] = await _per_user(args, publisher, stats, probe, gc_log)
+        if "broadcast" in scenarios and count:
+            sockets = list(opened.sockets.values())
+            plan = plan_from_args(args)
+            result["broadcast"] = await broadcast(
+                nc,
+                args.prefix,
+                plan,
+                sockets,
+                stats,
+                probe,
+                gc_log,
+                server_pid=args.server_pid,
+                log=log,
+            )
         if "churn" in scenarios and count:
             result["churn"] = await churn(
                 target,
@@ -220,6 +239,7 @@ def _parse_args() -> argparse.Namespace:
     parser.add_argument("--churn-fraction", type=float, default=0.5)
     parser.add_argument("--audit", action="store_true", help="unfreeze and collect at the end")
     parser.add_argument("--gc-log", help="the server's BENCH_GC_LOG file (loadtests/gc_probe)")
+    add_arguments(parser)  # broadcast: --post-id, --broadcast-rate, --broadcast-start-rate
     return parser.parse_args()
 
 

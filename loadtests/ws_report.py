@@ -15,6 +15,7 @@ from fowergram.adapters.nats.durable_consumer import dlq_stream_name
 from fowergram.adapters.nats.event_stream import stream_name
 from fowergram.adapters.redis.client import create_redis
 from loadtests.sampling import parse_raw
+from loadtests.ws_broadcast_report import print_broadcast
 
 # Metrics worth showing after a run: the hub's own, and the collector's if ever exported.
 _METRIC = re.compile(
@@ -84,6 +85,8 @@ def print_report(
     per_user = result.get("per_user")
     if per_user:
         _print_per_user(args, per_user)
+    if result.get("broadcast"):
+        print_broadcast(result["broadcast"], sample_every=args.sample_every)
     if result.get("churn"):
         print_churn(result["churn"])
     if result.get("close"):
@@ -250,7 +253,9 @@ def _gc_note(window: list[float] | None) -> str:
     )
 
 
-def print_profile_summary(result: dict[str, Any], raw: Path, *, top: int = 15) -> None:
+def print_profile_summary(
+    result: dict[str, Any], raw: Path, *, top: int = 15, scenario: str = "per-user"
+) -> None:
     if not raw.exists():
         print("\nno profile was recorded")
         return
@@ -259,7 +264,7 @@ def print_profile_summary(result: dict[str, Any], raw: Path, *, top: int = 15) -
     if not profile.samples:
         print("\nthe profile holds no samples of the event-loop thread")
         return
-    print(f"\nServer profile during the final per-user run (py-spy, {profile.samples} busy "
+    print(f"\nServer profile during the final {scenario} run (py-spy, {profile.samples} busy "
           "samples of the event-loop thread)")  # fmt: skip
     print("  own time, top frames")
     for frame, count in profile.frames[:top]:

@@ -43,11 +43,17 @@ class Opened:
 
 
 async def open_socket(
-    target: Target, stats: Stats, token: str, *, subscribe: bool = True, **kwargs: Any
+    target: Target,
+    stats: Stats,
+    token: str,
+    *,
+    subscribe: bool = True,
+    client_type: type[WsClient] = WsClient,
+    **kwargs: Any,
 ) -> WsClient:
     loop = asyncio.get_running_loop()
     _, client = await loop.create_connection(
-        lambda: WsClient(stats, target.authority, **kwargs), target.host, target.port
+        lambda: client_type(stats, target.authority, **kwargs), target.host, target.port
     )
     assert client.opened is not None
     assert client.acked is not None
@@ -61,7 +67,12 @@ async def open_socket(
 
 
 async def open_many(
-    target: Target, stats: Stats, users: list[tuple[int, str]], *, concurrency: int
+    target: Target,
+    stats: Stats,
+    users: list[tuple[int, str]],
+    *,
+    concurrency: int,
+    client_type: type[WsClient] = WsClient,
 ) -> Opened:
     """Every user's socket, `concurrency` handshakes in flight at a time."""
     opened = Opened()
@@ -70,7 +81,9 @@ async def open_many(
     async def one(user_id: int, token: str) -> None:
         async with gate:
             try:
-                client = await asyncio.wait_for(open_socket(target, stats, token), OPEN_TIMEOUT_S)
+                client = await asyncio.wait_for(
+                    open_socket(target, stats, token, client_type=client_type), OPEN_TIMEOUT_S
+                )
             except (OSError, TimeoutError) as error:
                 opened.failures[f"{type(error).__name__}: {str(error)[:80]}"] += 1
                 return
