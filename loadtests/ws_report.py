@@ -180,12 +180,13 @@ def print_churn(churn: dict[str, Any]) -> None:
         print(
             f"  audit (unfreeze + full collection at the end): {audit['frozen']:,} frozen, "
             f"{audit['garbage']:,} of them cyclic garbage ({audit['garbage'] / max(closed, 1):.1f}"
-            f" per closed socket), {audit['unfrozen_garbage']:,} garbage outside the frozen "
+            f" per socket closed in the run, thaws aside), {audit['unfrozen_garbage']:,} "
+            "garbage outside the frozen "
             f"ones; {audit['seconds'] * 1000:.0f} ms; RSS after "
             f"{churn['rss_after_audit_kib'] / 1024:.0f} MiB"
         )
         for name, found in list(audit["types"].items())[:15]:
-            print(f"    {found / max(closed, 1):>7.2f} per closed socket  {name}")
+            print(f"    {found / max(closed, 1):>7.2f} per socket closed  {name}")
 
 
 def print_close(close: dict[str, Any], *, top: int = 30) -> None:
@@ -195,8 +196,9 @@ def print_close(close: dict[str, Any], *, top: int = 30) -> None:
     print(f"\nClosed {close['closed']} sockets, then one full collection:")
     print(
         f"  cyclic garbage left: {audit.get('unfrozen_garbage', 0) / closed:,.1f} objects per "
-        f"closed socket (+{audit.get('garbage', 0) / closed:,.1f} among frozen ones); the "
-        f"collection freed {freed_kib * 1024 / closed / 1000:,.1f} KB of RSS per socket"
+        f"closed socket (+{audit.get('garbage', 0) / closed:,.1f} among frozen ones); RSS "
+        f"{-freed_kib * 1024 / closed / 1000:+,.1f} KB per socket after it (pymalloc keeps "
+        "most freed memory)"
     )
     for name, found in list(audit.get("unfrozen_types", {}).items())[:top]:
         print(f"    {found / closed:>7.2f}  {name}")

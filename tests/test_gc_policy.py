@@ -27,6 +27,7 @@ from fowergram.observability.gc_freezer import (
 )
 from fowergram.observability.gc_policy import (
     CollectorPolicy,
+    TrackedSampler,
     collector_policy,
     parse_thresholds,
     sockets_closed,
@@ -223,3 +224,17 @@ def test_a_running_server_reports_its_collector(live_server: LiveServer) -> None
     assert sum(tracked) > 1000
     assert _sample(text, "fowergram_gc_tracked_objects", generation="frozen") >= 0
     assert _sample(text, "fowergram_gc_pause_seconds_count", generation="0") >= 0
+
+
+def test_tracked_objects_are_counted_at_most_so_often() -> None:
+    metrics = Metrics()
+    sampler = TrackedSampler(metrics, interval_s=3600, frozen_interval_s=3600)
+    sampler()
+    text = metrics.render().decode()  # (render samples too: within the interval, no-op)
+    assert _sample(text, "fowergram_gc_tracked_objects", generation="2") >= 0
+    metrics.gc_tracked_objects.labels("2").set(-1)
+    sampler()
+    assert _sample(metrics.render().decode(), "fowergram_gc_tracked_objects", generation="2") == -1
+    eager = TrackedSampler(metrics, interval_s=0, frozen_interval_s=0)
+    eager()
+    assert _sample(metrics.render().decode(), "fowergram_gc_tracked_objects", generation="2") >= 0

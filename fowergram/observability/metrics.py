@@ -171,7 +171,7 @@ class Metrics:
         self.gc_tracked_objects = Gauge(
             "fowergram_gc_tracked_objects",
             "Objects the garbage collector tracks, by generation (0-2; 'frozen': never "
-            "walked). Sampled at most every 30 s: counting walks the heap.",
+            "walked). Sampled at most every 30 s (frozen: 10 min): counting walks them.",
             ["generation"],
             registry=self.registry,
             multiprocess_mode="livemax",
