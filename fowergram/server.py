@@ -27,6 +27,8 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "server_header": False,
         "timeout_graceful_shutdown": 10,
         "ws_max_size": settings.ws_max_message_bytes,
+        # Compression would keep a zlib pair per socket for frames of a few hundred bytes.
+        "ws_per_message_deflate": False,
         "log_level": settings.log_level.lower(),
     }
 

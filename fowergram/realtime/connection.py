@@ -268,7 +268,13 @@ class Connection:
         for feed in self.feeds:
             feed.close()
         await asyncio.gather(*tasks, return_exceptions=True)
+        # Break the cycles a closed socket would otherwise leave for the collector
+        # (socket → its cancelled tasks → their tracebacks' frames → socket).
         self.operations.clear()
+        self.feeds.clear()
+        self._writer = None
+        self._main = None
+        self._stalled = None
 
     async def _write(self) -> None:
         queue, send = self._queue, self._send

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from fowergram.realtime.multiplex import Multiplexer
 
 log = logging.getLogger(__name__)
+SWEEP_BATCH = 200  # sockets pinged per turn of the event loop
 
 
 class Upstream(Protocol):
@@ -124,24 +125,29 @@ class ConnectionHub:
             except Exception:
                 log.exception("presence update failed")
 
-    def sweep(self) -> None:
-        """Ping idle sockets; close the ones whose peer stopped answering."""
+    async def sweep(self) -> None:
+        """Ping idle sockets; close the ones whose peer stopped answering. In batches, with
+        the event loop free between them: one pass over every socket at once stalled
+        deliveries for ~0.4 s at 10,000 sockets."""
         now = self.clock()
         keepalive = self._keepalive
-        for connection in list(self.connections):
-            if connection.closing is not None or not connection.acked:
-                continue
-            silent_for = now - connection.last_seen
-            if not connection.dialect.legacy and silent_for >= keepalive.dead_after_s:
-                self._metrics.ws_dead_peers.inc()
-                connection.close(Close.GOING_AWAY, "no pong: peer presumed dead", flush=False)
-            elif silent_for >= keepalive.ping_interval_s or connection.dialect.legacy:
-                connection.push(connection.dialect.keepalive_frame)
+        sockets = list(self.connections)
+        for start in range(0, len(sockets), SWEEP_BATCH):
+            for connection in sockets[start : start + SWEEP_BATCH]:
+                if connection.closing is not None or not connection.acked:
+                    continue
+                silent_for = now - connection.last_seen
+                if not connection.dialect.legacy and silent_for >= keepalive.dead_after_s:
+                    self._metrics.ws_dead_peers.inc()
+                    connection.close(Close.GOING_AWAY, "no pong: peer presumed dead", flush=False)
+                elif silent_for >= keepalive.ping_interval_s or connection.dialect.legacy:
+                    connection.push(connection.dialect.keepalive_frame)
+            await asyncio.sleep(0)
 
     async def keep_alive(self) -> None:
         while True:
             await asyncio.sleep(self._keepalive.ping_interval_s)
-            self.sweep()
+            await self.sweep()
 
     async def drain(self) -> None:
         """Refuse new sockets, close the open ones with 1012 in batches (clients reconnect

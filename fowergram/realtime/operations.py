@@ -39,11 +39,12 @@ async def run_operation(
     execution (parse, validation) end it with one `error` frame. Cancelled when the
     client completes it or the socket closes: nothing more is sent then."""
     dialect, op_id = connection.dialect, message.id
+    context = make_context(connection)
     try:
         source = await schema.stream(
             message.query,
             variable_values=message.variables,
-            context_value=make_context(connection),
+            context_value=context,
             operation_name=message.operation_name,
             operation_extensions=message.extensions,
         )
@@ -66,6 +67,10 @@ async def run_operation(
         failure = GraphQLError("internal error", extensions={"code": "INTERNAL_SERVER_ERROR"})
         connection.push(dialect.error(op_id, [failure.formatted]))
     finally:
+        # graphql-core's executor keeps the context in a cycle with itself: do not let
+        # that cycle hold the socket (and uvicorn's protocol) until a full collection.
+        context.live = None
+        context.request = None
         # The id is free again, unless the client already reused it for a new operation.
         if connection.operations.get(op_id) is asyncio.current_task():
             del connection.operations[op_id]
