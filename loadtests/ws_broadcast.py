@@ -12,6 +12,7 @@ until one is not kept up, and the highest kept up is the final run's.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 from collections.abc import Callable, Collection
@@ -52,6 +53,7 @@ class BroadcastFigures:
     max_ms: float
     samples: int
     generator_cpu: float  # % of one core, while publishing
+    generator_cores_busy: float  # % of its core(s) busy with anything (services, others)
     server_cpu: float
     server_kernel_cpu: float  # the part of server_cpu spent in the kernel (socket writes)
     longest_gap_ms: float  # between two deliveries (any sockets), while publishing
@@ -77,6 +79,30 @@ class BroadcastPlan:
     duration_s: float
     profile_seconds: int  # py-spy on the server during the final run (0: none)
     profile_out: Path
+
+
+class CoresBusy:
+    """How busy the generator's core(s) were since the window opened, whoever used them:
+    the embedded NATS, PostgreSQL and Redis share them, and so may other people's work.
+    Near 100%, the generator's side (not the server) may be what limits a run."""
+
+    def __init__(self) -> None:
+        self._cpus = sorted(os.sched_getaffinity(0))
+        self._start = psutil.cpu_times(percpu=True)
+
+    def percent(self) -> float:
+        end = psutil.cpu_times(percpu=True)
+        busy = total = 0.0
+        for cpu in self._cpus:
+            before, after = self._start[cpu], end[cpu]
+            idle = after.idle + after.iowait - before.idle - before.iowait
+            working = sum(
+                getattr(after, name) - getattr(before, name)
+                for name in ("user", "nice", "system", "irq", "softirq", "steal")
+            )
+            busy += working
+            total += working + idle
+        return busy / total * 100 if total else 0.0
 
 
 def _percentile(values: list[float], fraction: float) -> float:
@@ -134,13 +160,14 @@ class Broadcast:
         stats.latencies.clear()
         stats.restart_gaps()
         probe.restart()
-        cpu = CpuWindow(self.server_pid)
+        cpu, cores = CpuWindow(self.server_pid), CoresBusy()
         kernel0 = self._server.cpu_times().system
         wall_start = time.time()
         started = time.monotonic()
         events = await self.publisher.steady(rate, seconds)
         wall = time.monotonic() - started
         generator_cpu, server_cpu = cpu.percentages()
+        cores_busy = cores.percent()
         kernel_cpu = (self._server.cpu_times().system - kernel0) / wall * 100
         longest_gap = stats.longest_gap
         expected = events * self.watchers
@@ -168,6 +195,7 @@ class Broadcast:
             max_ms=latencies[-1] if latencies else float("nan"),
             samples=len(latencies),
             generator_cpu=generator_cpu,
+            generator_cores_busy=cores_busy,
             server_cpu=server_cpu,
             server_kernel_cpu=kernel_cpu,
             longest_gap_ms=longest_gap * 1000,
@@ -197,12 +225,14 @@ class Broadcast:
 
 
 def describe(figures: BroadcastFigures) -> str:
+    caught_up = "never" if figures.catch_up_ms is None else f"{figures.catch_up_ms:.0f} ms"
     return (
         f"{figures.rate:>7,.2f} events/s x {figures.watchers} watchers: delivered "
         f"{figures.delivered}/{figures.expected} ({figures.deliveries_per_s:,.0f}/s), "
-        f"caught up {'never' if figures.catch_up_ms is None else f'{figures.catch_up_ms:.0f} ms'}, "
+        f"caught up {caught_up}, "
         f"p50 {figures.p50_ms:.1f} ms p99 {figures.p99_ms:.1f} ms, server CPU "
-        f"{figures.server_cpu:.0f}%, generator CPU {figures.generator_cpu:.0f}%, "
+        f"{figures.server_cpu:.0f}%, generator CPU {figures.generator_cpu:.0f}% (its core "
+        f"{figures.generator_cores_busy:.0f}% busy), "
         f"closed {figures.closed}"
     )
 

@@ -32,8 +32,9 @@ def print_broadcast(broadcast: dict[str, Any], *, sample_every: int) -> None:
         return
     print(
         f"  {'events/s':>8} {'watchers':>8} {'events':>6} {'expected':>9} {'delivered':>9} "
-        f"{'deliv/s':>8} {'catch-up':>8} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'gen CPU':>7} "
-        f"{'srv CPU':>7} {'kernel':>6} {'gap ms':>6} {'ping ms':>7} {'GC ms':>6} {'closed':>6}"
+        f"{'deliv/s':>8} {'catch-up':>8} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} "
+        f"{'gen CPU':>7} {'core':>5} {'srv CPU':>7} {'kernel':>6} {'gap ms':>6} {'ping ms':>7} "
+        f"{'GC ms':>6} {'closed':>6}"
     )
     steps = broadcast["steps"]
     for row in steps:
@@ -44,7 +45,8 @@ def print_broadcast(broadcast: dict[str, Any], *, sample_every: int) -> None:
     print(_row(final) + f"  <- {final['seconds']:.0f} s at this rate")
     print(
         "  deliv/s = frames that reached the sockets per second of publishing (events x "
-        "watchers when all arrive); catch-up = from the last publish until all had arrived; "
+        "watchers when all arrive); core = the generator's core busy with anything (the "
+        "embedded services share it); catch-up = from the last publish until all had arrived; "
         "kernel = the part of the server's CPU spent in the kernel (its socket writes); gap = "
         "longest time between two deliveries; ping = the probe's longest round trip; GC = the "
         "server's longest collector pause"
@@ -65,7 +67,8 @@ def _row(row: dict[str, Any]) -> str:
         f"  {row['rate']:>8,.2f} {row['watchers']:>8} {row['events']:>6} {row['expected']:>9} "
         f"{row['delivered']:>9} {row['deliveries_per_s']:>8,.0f} {catch_up:>8} "
         f"{row['p50_ms']:>7.1f} {row['p99_ms']:>7.1f} {row['max_ms']:>7.0f} "
-        f"{row['generator_cpu']:>6.0f}% {row['server_cpu']:>6.0f}% "
+        f"{row['generator_cpu']:>6.0f}% {row['generator_cores_busy']:>4.0f}% "
+        f"{row['server_cpu']:>6.0f}% "
         f"{row['server_kernel_cpu']:>5.0f}% {row['longest_gap_ms']:>6.0f} "
         f"{row['longest_ping_ms']:>7.0f} {gc:>6} {row['closed']:>6}"
     )

@@ -29,6 +29,8 @@ PARTS = [
     ("channel fan-out (Channels listener -> Connection.deliver)", "Channels._listen"),
     ("subscription execution (run_operation: Strawberry + graphql-core)", "run_operation"),
     ("socket writer (Connection._write -> uvicorn/websockets)", "Connection._write"),
+    ("shared subscription fan-out (Multiplexer._fan_out: a frame per watcher)", "_fan_out"),
+    ("uvicorn's send of a frame (websockets framing, transport write)", "SansIOProtocol.send"),
     ("NATS client (nats-py reading and dispatching)", "nats/aio/"),
     ("presence (connected/disconnected)", "presence"),
 ]
