@@ -117,8 +117,8 @@ def print_report(
             )
         print(f"    thresholds {totals['thresholds']}, objects frozen: {totals['frozen']}")
     else:
-        print("  TODO: the server's GC is not measured (loadtests/gc_probe did not report);")
-        print("        the ping probe and delivery gaps above include any collector pause")
+        print("  loadtests/gc_probe did not report: see fowergram_gc_pause_seconds below; the")
+        print("  ping probe and delivery gaps above include any collector pause")
     if result.get("closes"):
         print(f"  sockets closed by the server: {result['closes']}")
     print("\nServer metrics after the run")

@@ -41,8 +41,6 @@ class Context:
 
     # The HTTP response being built (cookies set by signIn in cookie mode); None on sockets.
     response: Response | None = None
-    # Filled by the WebSocket protocol handler from `connection_init`'s payload.
-    connection_params: dict[str, Any] = field(default_factory=dict)
     # Where a live subscription listens: its socket, or a stream shared by many; None
     # over HTTP.
     live: LiveSource | None = None
