@@ -12,7 +12,7 @@ from datetime import timedelta
 from nats.aio.client import Client as NATS
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from fowergram import auth_wiring
@@ -71,7 +71,7 @@ from fowergram.observability.metrics import Metrics
 from fowergram.presence_wiring import open_presence
 from fowergram.realtime.endpoint import SocketEndpoint
 from fowergram.realtime.hub import ConnectionHub
-from fowergram.realtime.hub_wiring import open_hub, socket_endpoint
+from fowergram.realtime.hub_wiring import open_hub, socket_options
 from fowergram.realtime.outbox_relay import OutboxRelay, RelayOptions, relaying
 from fowergram.realtime.workers import open_consumers
 
@@ -227,11 +227,10 @@ async def open_outbox_relay(
         await pool.close()
 
 
-def _routes(settings: Settings, graphql: GraphQLView, sockets: SocketEndpoint) -> list[BaseRoute]:
+def _routes(settings: Settings, graphql: GraphQLView) -> list[BaseRoute]:
     routes: list[BaseRoute] = [
         # First: Starlette tries routes in order, and nearly every request is GraphQL.
         Route("/graphql", graphql, methods=["GET", "POST"]),
-        WebSocketRoute("/graphql", sockets),
         Route("/health", liveness, methods=["GET"]),
         Route("/health/ready", readiness, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
@@ -256,10 +255,8 @@ def create_app(settings: Settings) -> Starlette:
     )
     graphql = GraphQLView(schema, graphiql=not settings.is_production)
 
-    sockets = socket_endpoint(schema, settings, metrics)
-
     @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Container | ConnectionHub]]:
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, object]]:
         async with (
             open_container(settings, metrics) as container,
             open_hub(
@@ -274,11 +271,14 @@ def create_app(settings: Settings) -> Starlette:
         ):
             app.state.hub = hub  # for the server's drain on SIGTERM
             log.info("ready", extra={"environment": settings.environment})
-            yield {"container": container, "hub": hub}
+            # The hub's sockets are served at the transport (realtime/ws_transport.py),
+            # which finds their endpoint in the lifespan state.
+            sockets = SocketEndpoint(schema, socket_options(settings), metrics, hub, container)
+            yield {"container": container, "hub": hub, "sockets": sockets}
         log.info("stopped")
 
     app = Starlette(
-        routes=_routes(settings, graphql, sockets),
+        routes=_routes(settings, graphql),
         middleware=[
             Middleware(ObserveRequests, metrics=metrics),
             Middleware(LimitRequestBody, max_bytes=settings.max_body_bytes),

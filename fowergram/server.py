@@ -19,7 +19,8 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
     return {
         "loop": "uvloop",
         "http": "httptools",
-        "ws": "websockets-sansio",
+        # The hub serves its sockets at the transport, without the ASGI app in between.
+        "ws": "fowergram.realtime.ws_transport:HubProtocol",
         "log_config": None,  # keep our JSON logging
         "access_log": False,  # ObserveRequests logs each request with its id
         "proxy_headers": True,
@@ -27,8 +28,6 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "server_header": False,
         "timeout_graceful_shutdown": 10,
         "ws_max_size": settings.ws_max_message_bytes,
-        # Compression would keep a zlib pair per socket for frames of a few hundred bytes.
-        "ws_per_message_deflate": False,
         "log_level": settings.log_level.lower(),
     }
 

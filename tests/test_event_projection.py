@@ -1,5 +1,6 @@
-"""Subscription events answered by a compiled projection must equal what graphql-core's
-per-event execution answers (a differential test), and anything unusual goes its way."""
+"""Subscription events answered by a compiled projection, in the executor or pushed by the
+hub without one, must equal what graphql-core's per-event execution answers (a
+differential test), and anything unusual goes its way."""
 
 from __future__ import annotations
 
@@ -12,15 +13,18 @@ import orjson
 import pytest
 import strawberry
 from graphql import OperationDefinitionNode, parse
+from support.recording_wire import RecordingWire
 
 from fowergram.domain.auth.viewer import Role, Viewer
 from fowergram.graphql.context import Context
 from fowergram.graphql.event_projection import FAILED, compile_event, project
 from fowergram.graphql.lean_executor import lean_executor, plain_field_plans
-from fowergram.graphql.schema import build_schema
+from fowergram.graphql.schema import FowergramSchema, build_schema
 from fowergram.realtime.connection import Connection, OutboundLimits
+from fowergram.realtime.hub_wiring import PUSHED
 from fowergram.realtime.operations import run_operation
 from fowergram.realtime.protocol import TRANSPORT_WS, Dialect, Subscribe
+from fowergram.realtime.pushed import PushedOperation, Pusher
 
 
 def _schemas() -> tuple[strawberry.Schema, strawberry.Schema]:
@@ -49,16 +53,11 @@ def _message(notification_id: int, *, read: bool) -> bytes:
 
 
 async def _frames(schema: strawberry.Schema, query: str, variables: Any = None) -> list[Any]:
-    sent: list[Any] = []
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(orjson.loads(message["text"]))
-
+    wire = RecordingWire()
     connection = Connection(
-        "c", Dialect(TRANSPORT_WS), send, OutboundLimits(), now=0, on_slow=lambda: None
+        "c", Dialect(TRANSPORT_WS), wire, OutboundLimits(), now=0, on_slow=lambda: None
     )
     connection.viewer = Viewer(user_id=5, session_id="s", role=Role.USER)
-    connection.start()
     context = Context(
         request=None,
         services=types.SimpleNamespace(notifications=None),  # type: ignore[arg-type]
@@ -76,7 +75,7 @@ async def _frames(schema: strawberry.Schema, query: str, variables: Any = None) 
     await asyncio.sleep(0.05)
     task.cancel()
     await connection.finish()
-    return sent
+    return [orjson.loads(frame) for frame in wire.frames]
 
 
 QUERIES = [
@@ -136,3 +135,91 @@ def test_a_value_the_projection_cannot_settle_is_left_to_execution() -> None:
     assert project(plan.projection, types.SimpleNamespace(id="3", actor_count=None)) is FAILED
     assert project(plan.projection, types.SimpleNamespace(id="3", actor_count="x")) is FAILED
     assert project(plan.projection, types.SimpleNamespace(id="3")) is FAILED
+
+
+def _pushed_frames(schema: strawberry.Schema, query: str, variables: Any = None) -> Any:
+    """The same events through the hub's pushed path; None if it would not push."""
+    assert isinstance(schema, FowergramSchema)
+    wire = RecordingWire()
+    connection = Connection(
+        "c", Dialect(TRANSPORT_WS), wire, OutboundLimits(), now=0, on_slow=lambda: None
+    )
+    connection.viewer = Viewer(user_id=5, session_id="s", role=Role.USER)
+    message = Subscribe("1", query, variables, None, None)
+    plan = Pusher(schema, PUSHED).plan(connection, message)
+    if plan is None:
+        return None
+    operation = PushedOperation(connection, "1", plan)
+    connection.deliver("fg.user.5", _message(1, read=False))  # before go: waits in the feed
+    operation.go()
+    for n in range(2, 5):
+        connection.deliver("fg.user.5", _message(n, read=n == 3))
+    operation.cancel()
+    connection.deliver("fg.user.5", _message(5, read=False))  # after: not sent
+    return [orjson.loads(frame) for frame in wire.frames]
+
+
+PUSHABLE = {QUERIES[0], QUERIES[1], QUERIES[3]}
+
+
+@pytest.mark.parametrize("query", QUERIES)
+async def test_pushed_events_equal_executed_ones(query: str) -> None:
+    projected, ordinary = _schemas()
+    variables = {"x": True} if "$x" in query else None
+    pushed = _pushed_frames(projected, query, variables)
+    if query not in PUSHABLE:  # fragments, directives, repeated keys: the ordinary way
+        assert pushed is None
+        return
+    assert pushed is not None
+    assert len(pushed) == 4
+    assert pushed == await _frames(ordinary, query, variables)
+
+
+def test_what_is_not_pushed() -> None:
+    schema, _ = _schemas()
+    connection = Connection(
+        "c", Dialect(TRANSPORT_WS), RecordingWire(), OutboundLimits(), now=0, on_slow=lambda: None
+    )
+    pusher = Pusher(schema, PUSHED)
+    live = "subscription { notifications { id } }"
+    assert pusher.plan(connection, Subscribe("1", live, None, None, None)) is None  # no viewer
+    connection.viewer = Viewer(user_id=5, session_id="s", role=Role.USER)
+    assert pusher.plan(connection, Subscribe("1", live, None, None, None)) is not None
+    for query, variables in (
+        ('subscription { notifications(after: "7") { id } }', None),  # a resume: replayed
+        ("subscription S($a: ID) { notifications(after: $a) { id } }", {"a": "7"}),
+        ("subscription S($a: ID) { notifications(after: $a) { id } }", {"a": ["x"]}),  # bad
+        ("subscription { notifications { id actors { id } } }", None),  # a resolver
+        ("subscription { ticks }", None),  # not registered
+        ("subscription { notifications { id } ", None),  # does not parse
+        ("subscription { notifications { nope } }", None),  # does not validate
+        (  # over the alias limit (30 here)
+            "subscription { notifications { " + " ".join(f"a{n}: id" for n in range(40)) + " } }",
+            None,
+        ),
+        ("{ serverInfo { version } }", None),  # not a subscription
+    ):
+        assert pusher.plan(connection, Subscribe("1", query, variables, None, None)) is None, query
+    unresumed = "subscription S($a: ID) { notifications(after: $a) { id } }"
+    assert pusher.plan(connection, Subscribe("1", unresumed, {"a": None}, None, None)) is not None
+
+
+def test_a_malformed_or_broken_pushed_event() -> None:
+    schema, _ = _schemas()
+    wire = RecordingWire()
+    connection = Connection(
+        "c", Dialect(TRANSPORT_WS), wire, OutboundLimits(), now=0, on_slow=lambda: None
+    )
+    connection.viewer = Viewer(user_id=5, session_id="s", role=Role.USER)
+    query = "subscription { notifications { id actorCount } }"
+    plan = Pusher(schema, PUSHED).plan(connection, Subscribe("1", query, None, None, None))
+    assert plan is not None
+    operation = PushedOperation(connection, "1", plan)
+    operation.go()
+    connection.deliver("fg.user.5", b'{"type":"notification","notification":{"id":1}}')
+    assert wire.frames == []  # malformed: dropped (and logged)
+    connection.deliver("fg.user.5", _message(2, read=False))
+    assert orjson.loads(wire.frames[-1])["payload"] == {
+        "data": {"notifications": {"id": "2", "actorCount": 2}}
+    }
+    operation.cancel()

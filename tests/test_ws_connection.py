@@ -1,113 +1,112 @@
-"""A socket's bounded outbox: a client that stops reading is closed, never buffered for."""
+"""A socket's bounded outbox: a client that stops reading is closed, never buffered for.
+
+The connection writes to its transport (`Wire`); here a recording one whose buffer the
+test fills and drains, as asyncio's transport does around its high-water mark. The same
+through a real server and a client that stops reading: test_ws_outages.py."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
+import pytest
+from support.recording_wire import RecordingWire
+from websockets.frames import Frame, Opcode
+from websockets.streams import StreamReader
+
+from fowergram.domain.auth.viewer import Role, Viewer
 from fowergram.realtime.connection import Connection, OutboundLimits
 from fowergram.realtime.protocol import TRANSPORT_WS, Close, Dialect
+from fowergram.realtime.ws_transport import text_frame_header
 
 
-class StuckClient:
-    """An ASGI `send` whose client stops reading after `reads` frames."""
-
-    def __init__(self, reads: int) -> None:
-        self.reads = reads
-        self.sent: list[dict[str, Any]] = []
-        self.unstuck = asyncio.Event()
-
-    async def __call__(self, message: dict[str, Any]) -> None:
-        if len(self.sent) >= self.reads:
-            await self.unstuck.wait()
-        self.sent.append(message)
-
-
-def _connection(send: StuckClient, slow: list[int], limits: OutboundLimits) -> Connection:
+def _connection(wire: RecordingWire, slow: list[int], limits: OutboundLimits) -> Connection:
     return Connection(
-        "c1",
-        Dialect(TRANSPORT_WS),
-        send,
-        limits,
-        now=0.0,
-        on_slow=lambda: slow.append(1),
+        "c1", Dialect(TRANSPORT_WS), wire, limits, now=0.0, on_slow=lambda: slow.append(1)
     )
 
 
 async def test_a_client_that_stops_reading_is_closed_as_slow_once() -> None:
-    client, slow = StuckClient(reads=2), []
-    connection = _connection(client, slow, OutboundLimits(max_frames=4, max_bytes=10_000))
-    connection.start()
-    for n in range(20):
+    wire, slow = RecordingWire(), []
+    connection = _connection(wire, slow, OutboundLimits(max_frames=4, max_bytes=10_000))
+    connection.push('{"n":0}')
+    wire.paused = True  # the transport went over its high-water mark
+    for n in range(1, 20):
         connection.push(f'{{"n":{n}}}')
-        await asyncio.sleep(0)
     assert connection.closing == (Close.SLOW_CONSUMER, "slow consumer: too many frames pending")
     assert slow == [1]
-    client.unstuck.set()
-    await asyncio.sleep(0.01)
-    # What the client had read, then the close: neither the frame it was stuck on nor
-    # the queued ones.
-    assert [m["type"] for m in client.sent] == ["websocket.send"] * 2 + ["websocket.close"]
-    assert client.sent[-1]["code"] == 4429
+    # Four frames over the mark are allowed, the fifth closes: nothing after it is written.
+    assert len(wire.frames) == 6
+    assert wire.closes == [(4429, "slow consumer: too many frames pending")]
     await connection.finish()
 
 
 async def test_the_byte_bound_counts_too() -> None:
-    client, slow = StuckClient(reads=0), []
-    connection = _connection(client, slow, OutboundLimits(max_frames=1000, max_bytes=100))
-    connection.start()
-    await asyncio.sleep(0)
-    connection.push("x" * 60)  # in flight, stuck
-    connection.push("y" * 60)  # queued: 60 bytes
+    wire, slow = RecordingWire(), []
+    connection = _connection(wire, slow, OutboundLimits(max_frames=1000, max_bytes=100))
+    wire.paused = True
+    connection.push("x" * 60)
     assert connection.closing is None
-    connection.push("z" * 60)  # queued: 120 bytes, over the bound
+    connection.push("y" * 60)  # 120 bytes buffered: over the bound
     assert connection.closing is not None
     assert connection.closing[0] == Close.SLOW_CONSUMER
     await connection.finish()
 
 
-async def test_an_orderly_close_sends_what_was_queued_first() -> None:
-    client, slow = StuckClient(reads=100), []
-    connection = _connection(client, slow, OutboundLimits())
-    connection.start()
-    connection.push('{"type":"error"}')
-    connection.close(Close.BAD_REQUEST, "bad")
-    connection.push('{"type":"late"}')  # after the close: dropped
-    await asyncio.sleep(0.01)
-    assert client.sent == [
-        {"type": "websocket.send", "text": '{"type":"error"}'},
-        {"type": "websocket.close", "code": 4400, "reason": "bad"},
-    ]
+async def test_a_client_that_catches_up_starts_from_zero_again() -> None:
+    wire, slow = RecordingWire(), []
+    connection = _connection(wire, slow, OutboundLimits(max_frames=3, max_bytes=10_000))
+    for _ in range(5):
+        wire.paused = True
+        for _ in range(3):
+            connection.push("{}")
+        wire.paused, wire.buffered = False, 0
+        connection.writable()  # the transport drained below its low-water mark
+    assert connection.closing is None
     assert slow == []
     await connection.finish()
 
 
-async def test_a_client_that_never_takes_the_close_frame_is_dropped() -> None:
-    client, slow = StuckClient(reads=0), []
+async def test_an_orderly_close_comes_after_what_was_sent_and_nothing_follows() -> None:
+    wire, slow = RecordingWire(), []
+    connection = _connection(wire, slow, OutboundLimits())
+    connection.push('{"type":"error"}')
+    connection.close(Close.BAD_REQUEST, "bad")
+    connection.push('{"type":"late"}')
+    connection.close(Close.NORMAL)  # a second close changes nothing
+    assert wire.frames == [b'{"type":"error"}']
+    assert wire.closes == [(4400, "bad")]
+    assert slow == []
+    await connection.finish()
 
-    async def handler() -> None:
-        connection = _connection(client, slow, OutboundLimits(max_frames=1))
-        connection.start()
-        await asyncio.sleep(0)
-        connection.push("1")  # in flight, stuck
-        connection.push("2")  # queued
-        connection.push("3")  # over the bound: closing, and the close cannot be sent
-        await asyncio.sleep(60)
 
-    task = asyncio.create_task(handler())
-    done, _ = await asyncio.wait({task}, timeout=5)
-    assert task in done
-    assert task.cancelled()  # the socket's handler was ended (uvicorn then drops it)
-    assert slow == [1]
+async def test_a_client_that_never_takes_the_close_frame_is_dropped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("fowergram.realtime.connection.CLOSE_TIMEOUT_S", 0.05)
+    wire, slow = RecordingWire(), []
+    connection = _connection(wire, slow, OutboundLimits())
+    connection.close(Close.SERVICE_RESTART, "server restarting")
+    await asyncio.sleep(0.1)
+    assert wire.aborted
+
+
+async def test_a_socket_whose_transport_went_away_is_not_aborted_later(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("fowergram.realtime.connection.CLOSE_TIMEOUT_S", 0.05)
+    wire, slow = RecordingWire(), []
+    connection = _connection(wire, slow, OutboundLimits())
+    connection.close(Close.NORMAL)
+    connection.lost()  # the client answered the close; the transport closed
+    await asyncio.sleep(0.1)
+    assert not wire.aborted
+    await connection.finish()
 
 
 async def test_revocation_of_its_session_closes_the_socket() -> None:
-    from fowergram.domain.auth.viewer import Role, Viewer
-
-    client, slow = StuckClient(reads=100), []
-    connection = _connection(client, slow, OutboundLimits())
+    wire, slow = RecordingWire(), []
+    connection = _connection(wire, slow, OutboundLimits())
     connection.viewer = Viewer(user_id=5, session_id="s-1", role=Role.USER)
-    connection.start()
     feed = connection.open_feed("notification")
     connection.deliver("fg.user.5", b'{"type":"session.revoked","sessionIds":["s-2"]}')
     connection.deliver("fg.user.5", b'{"type":"notification","n":1}')
@@ -115,21 +114,39 @@ async def test_revocation_of_its_session_closes_the_socket() -> None:
     assert connection.closing is None
     connection.deliver("fg.user.5", '{"type":"session.revoked","sessionIds":["s-1","s-3"]}')
     assert connection.closing == (Close.FORBIDDEN, "session revoked")
+    assert wire.closes == [(4403, "session revoked")]
     received = [message async for message in feed]
     assert received == [{"type": "notification", "n": 1, "channel": "fg.user.5"}]
     await connection.finish()
 
 
-async def test_frames_behind_a_send_that_had_to_wait_go_out_in_order() -> None:
-    client, slow = StuckClient(reads=1), []
-    connection = _connection(client, slow, OutboundLimits(max_frames=10))
-    connection.start()
-    for n in range(6):  # the first goes at once, the second waits, the rest queue
-        connection.push(str(n))
-    client.unstuck.set()
-    await asyncio.sleep(0.01)
-    assert [m["text"] for m in client.sent] == ["0", "1", "2", "3", "4", "5"]
-    connection.push("6")  # nothing pending any more: straight out again
-    assert client.sent[-1]["text"] == "6"
-    assert connection.closing is None
-    await connection.finish()
+async def test_a_legacy_client_is_also_pinged_at_the_websocket_level() -> None:
+    wire, slow = RecordingWire(), []
+    legacy = Connection(
+        "c2", Dialect("graphql-ws"), wire, OutboundLimits(), now=0.0, on_slow=lambda: None
+    )
+    legacy.ping()
+    current = _connection(wire, slow, OutboundLimits())
+    current.ping()
+    assert wire.frames == [b'{"type":"ka"}', b'{"type":"ping"}']
+    assert wire.pings == 1  # graphql-ws has no answer to "ka": a WebSocket ping has one
+    await legacy.finish()
+    await current.finish()
+
+
+@pytest.mark.parametrize("size", [0, 1, 125, 126, 127, 65535, 65536, 70_000])
+def test_frames_written_by_hand_parse_as_websocket_text_frames(size: int) -> None:
+    payload = b"a" * size
+    reader = StreamReader()
+    reader.feed_data(text_frame_header(size) + payload)
+    reader.feed_eof()
+    parser = Frame.parse(reader.read_exact, mask=False, max_size=None)
+    try:
+        next(parser)
+        while True:
+            parser.send(None)
+    except StopIteration as done:
+        frame = done.value
+    assert frame.opcode is Opcode.TEXT
+    assert frame.fin
+    assert frame.data == payload

@@ -158,6 +158,56 @@ async def test_legacy_sockets_get_keep_alives(hub_server: LiveServer) -> None:
         assert (await receive(ws, timeout=2)) == {"type": "ka"}
 
 
+async def test_a_legacy_peer_is_kept_alive_by_its_websocket_pongs(hub_server: LiveServer) -> None:
+    # graphql-ws has no answer to "ka": the server also sends WebSocket pings, which
+    # every client answers (this one automatically), and a pong is proof of life.
+    async with connect(hub_server.ws_url, subprotocols=[LEGACY_WS]) as ws:
+        await init(ws)
+        deadline = time.monotonic() + 2.5  # well past the 1 s dead-peer bound
+        while time.monotonic() < deadline:
+            assert (await receive(ws, timeout=2)) == {"type": "ka"}
+        await send(
+            ws, {"id": "q", "type": "start", "payload": {"query": "{ serverInfo { version } }"}}
+        )
+        while (frame := await receive(ws))["type"] == "ka":
+            pass
+        assert frame["type"] == "data"
+
+
+async def test_other_paths_are_not_socket_endpoints(hub_server: LiveServer) -> None:
+    with pytest.raises(InvalidStatus) as refused:
+        async with connect(hub_server.ws_url.replace("/graphql", "/elsewhere")):
+            pass
+    assert refused.value.response.status_code == 404
+
+
+async def test_messages_sent_before_the_ack_are_answered_after_it(hub_server: LiveServer) -> None:
+    session = await signed_up(hub_server.http_url)
+    async with connect(hub_server.ws_url, subprotocols=[TRANSPORT_WS]) as ws:
+        # Not waiting for the ack (a client should; one that does not is served in order).
+        await send(ws, {"type": "connection_init", "payload": bearer_init(session)})
+        await subscribe(ws, "me", "{ me { id } }")
+        await send(ws, {"type": "ping"})
+        assert (await receive(ws))["type"] == "connection_ack"
+        frames = [await receive_skipping_pings(ws) for _ in range(3)]
+        # The query runs as its own task: the pong may come before its answer.
+        assert {"type": "pong"} in frames
+        answer = next(frame for frame in frames if frame["type"] == "next")
+        assert answer["id"] == "me"
+        assert answer["payload"]["data"]["me"]["id"]
+        assert {"id": "me", "type": "complete"} in frames
+
+
+async def test_a_fragmented_message_is_put_back_together(hub_server: LiveServer) -> None:
+    async with connect(hub_server.ws_url, subprotocols=[TRANSPORT_WS]) as ws:
+        await init(ws)
+        message = '{"id":"f","type":"subscribe","payload":{"query":"{ serverInfo { version } }"}}'
+        await ws.send(iter([message[:10], message[10:40], message[40:]]))
+        answer = await receive_skipping_pings(ws)
+        assert answer["id"] == "f"
+        assert answer["payload"]["data"]["serverInfo"]["version"]
+
+
 async def test_signing_out_closes_that_sessions_sockets_within_a_second(
     hub_server: LiveServer,
 ) -> None:

@@ -92,6 +92,11 @@ class Mutation(
 
 
 class FowergramSchema(strawberry.Schema):
+    # The limits its extensions apply, for a path that validates a document itself
+    # (realtime/pushed.py) and must accept exactly what this schema accepts.
+    validation_rules: tuple[type[ASTValidationRule], ...] = ()
+    max_tokens: int | None = None
+
     async def execute(
         self,
         query: str | None,
@@ -124,7 +129,7 @@ class FowergramSchema(strawberry.Schema):
 
 def build_schema(
     *, max_depth: int, max_tokens: int, max_aliases: int, introspection: bool
-) -> strawberry.Schema:
+) -> FowergramSchema:
     rules: list[type[ASTValidationRule]] = [
         max_depth_rule(max_depth),
         create_alias_validator(max_aliases),
@@ -147,6 +152,8 @@ def build_schema(
     schema = FowergramSchema(
         query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions
     )
+    schema.validation_rules = tuple(rules)
+    schema.max_tokens = max_tokens
     # Known only once the schema exists: which fields are plain attribute leaves.
     schema.execution_context_class = lean_executor(
         plain_field_plans(schema._schema, schema.config.default_resolver)

@@ -1,7 +1,8 @@
 """One ASGI middleware for every request and socket: ids, access log line, metrics.
 
-HTTP requests get a request id (echoed as X-Request-ID), WebSockets a connection id;
-both are in every log line written while they are handled. Pure ASGI (not
+HTTP requests get a request id (echoed as X-Request-ID), in every log line written while
+they are handled. The hub's WebSockets do not pass through the app: their transport
+(realtime/ws_transport.py) gives each a connection id and counts them. Pure ASGI (not
 BaseHTTPMiddleware): it sits on every request's hot path.
 """
 
@@ -14,7 +15,7 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from fowergram.observability.logs import connection_id_var, request_id_var
+from fowergram.observability.logs import request_id_var
 from fowergram.observability.metrics import Metrics
 
 log = logging.getLogger("fowergram.access")
@@ -44,8 +45,6 @@ class ObserveRequests:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             await self._observe_http(scope, receive, send)
-        elif scope["type"] == "websocket":
-            await self._observe_websocket(scope, receive, send)
         else:
             await self.app(scope, receive, send)
 
@@ -84,41 +83,3 @@ class ObserveRequests:
                 },
             )
             request_id_var.reset(token)
-
-    async def _observe_websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
-        token = connection_id_var.set(uuid.uuid4().hex)
-        close_code: int | None = None
-        accepted = False
-
-        async def observed_receive() -> Message:
-            nonlocal close_code
-            message = await receive()
-            if message["type"] == "websocket.disconnect" and close_code is None:
-                close_code = message.get("code", 1005)
-            return message
-
-        async def observed_send(message: Message) -> None:
-            nonlocal accepted, close_code
-            if message["type"] == "websocket.accept":
-                accepted = True
-                self.metrics.ws_open.inc()
-                self.metrics.ws_connections.inc()
-                log.info("websocket opened", extra={"path": scope["path"]})
-            elif message["type"] == "websocket.close" and close_code is None:
-                close_code = message.get("code", 1000)
-            await send(message)
-
-        started = time.perf_counter()
-        try:
-            await self.app(scope, observed_receive, observed_send)
-        finally:
-            if accepted:
-                self.metrics.ws_open.dec()
-                log.info(
-                    "websocket closed",
-                    extra={
-                        "code": close_code,
-                        "duration_s": round(time.perf_counter() - started, 3),
-                    },
-                )
-            connection_id_var.reset(token)

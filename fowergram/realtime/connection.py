@@ -1,18 +1,19 @@
 """One socket: who it is, its running operations, its live feeds and its bounded outbox.
 
-Frames are queued without waiting (`push`) and written by one writer task, so a client
-that stops reading blocks only its own writer; when its queue passes the limits (frames
-or bytes) the socket is closed as a slow consumer instead of buffering without bound.
+Frames go straight to the socket's transport (`push` never waits): the transport's own
+buffer, behind the kernel's, is the outbox. A client that stops reading makes it grow;
+past the limits (frames written while the transport is over its high-water mark, or
+bytes buffered) the socket is closed as a slow consumer instead of buffering without
+bound.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 import orjson
 
@@ -23,7 +24,28 @@ from fowergram.realtime.protocol import Close, Dialect
 
 log = logging.getLogger(__name__)
 
-Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+class Wire(Protocol):
+    """The socket's transport as a connection writes to it (`ws_transport.HubProtocol`)."""
+
+    @property
+    def writing_paused(self) -> bool:
+        """The transport is over its high-water mark: the client is not keeping up."""
+
+    def write_text(self, payload: bytes) -> None:
+        """One text frame."""
+
+    def backlog(self) -> int:
+        """Bytes written and not yet taken by the kernel."""
+
+    def send_close(self, code: int, reason: str) -> None:
+        """The close frame, after what is already written."""
+
+    def send_ping(self) -> None:
+        """A protocol-level ping (every client answers it)."""
+
+    def abort(self) -> None:
+        """Drop the connection without a goodbye."""
 
 
 class Cancellable(Protocol):
@@ -46,11 +68,6 @@ class ChannelRouter(Protocol):
 CLOSE_TIMEOUT_S = 2.0
 
 
-async def _driven(send: Awaitable[None]) -> None:
-    """A coroutine around an ASGI send, which `push` can run step by step."""
-    await send
-
-
 @dataclass(frozen=True, slots=True)
 class OutboundLimits:
     max_frames: int = 256
@@ -61,16 +78,10 @@ class OutboundLimits:
 class Connection:
     __slots__ = (
         "_abandon_timer",
-        "_main",
+        "_backlogged",
         "_on_slow",
-        "_queue",
-        "_queued_bytes",
-        "_ready",
         "_router",
-        "_send",
-        "_sending",
-        "_stalled",
-        "_writer",
+        "_wire",
         "acked",
         "auth",
         "closing",
@@ -78,10 +89,14 @@ class Connection:
         "feeds",
         "id",
         "init_received",
+        "init_timer",
         "joined",
         "last_seen",
         "limits",
+        "opened_at",
         "operations",
+        "pending",
+        "setup",
         "viewer",
     )
 
@@ -89,7 +104,7 @@ class Connection:
         self,
         connection_id: str,
         dialect: Dialect,
-        send: Send,
+        wire: Wire,
         limits: OutboundLimits,
         *,
         now: float,
@@ -107,19 +122,18 @@ class Connection:
         self.feeds: list[LiveFeed] = []
         # Channels joined by this socket's subscriptions (beyond its user's), with counts.
         self.joined: dict[str, int] = {}
+        # While connection_init is being answered: its task, and the messages that came
+        # after it (answered in order once it is done).
+        self.setup: asyncio.Task[None] | None = None
+        self.pending: list[bytes] | None = None
+        self.init_timer: asyncio.TimerHandle | None = None
         self._router = router
         self.closing: tuple[int, str] | None = None
+        self.opened_at = now
         self.last_seen = now
-        self._send = send
+        self._wire = wire
         self._on_slow = on_slow
-        self._queue: deque[str] = deque()
-        self._queued_bytes = 0
-        self._ready = asyncio.Event()
-        self._sending = False
-        # A send started by `push` that had to wait: its coroutine and what it waits on.
-        self._stalled: tuple[Coroutine[Any, Any, None], Any] | None = None
-        self._writer: asyncio.Task[None] | None = None
-        self._main = asyncio.current_task()
+        self._backlogged = 0  # frames written since the transport went over its mark
         self._abandon_timer: asyncio.TimerHandle | None = None
 
     shared = False  # one socket's own operations (LiveSource)
@@ -128,67 +142,70 @@ class Connection:
     def session_id(self) -> str | None:
         return self.viewer.session_id if self.viewer is not None else None
 
-    def start(self) -> None:
-        self._writer = asyncio.create_task(self._write())
-
-    def push(self, frame: str) -> None:
-        """Send a frame to the client, or queue it; never waits."""
+    def push(self, frame: str | bytes) -> None:
+        """Send a frame to the client; never waits."""
         if self.closing is not None:
             return
-        if not self._queue and not self._sending and self._stalled is None:
-            self._send_now(frame)
-            return
-        size = len(frame)
-        limits = self.limits
-        if len(self._queue) >= limits.max_frames or self._queued_bytes + size > limits.max_bytes:
-            self.close_slow()
-            return
-        self._queue.append(frame)
-        self._queued_bytes += size
-        self._ready.set()
+        wire = self._wire
+        wire.write_text(frame.encode() if isinstance(frame, str) else frame)
+        if wire.writing_paused:
+            self._backlogged += 1
+            limits = self.limits
+            if self._backlogged > limits.max_frames or wire.backlog() > limits.max_bytes:
+                self.close_slow()
 
-    def _send_now(self, frame: str) -> None:
-        # Most sends complete without waiting (the transport takes the bytes at once): run
-        # the send coroutine right here instead of waking the writer task for each frame.
-        # If it has to wait (the client's buffers are full), the writer finishes it.
-        sending = _driven(self._send({"type": "websocket.send", "text": frame}))
-        try:
-            blocked = sending.send(None)
-        except StopIteration:
+    def writable(self) -> None:
+        """The transport took its backlog (back under its low-water mark)."""
+        self._backlogged = 0
+
+    def ping(self) -> None:
+        """Keep-alive: the protocol's own ping frame, and a WebSocket ping for a legacy
+        client (its protocol has no answer to "ka"; every WebSocket client answers a ping,
+        and the answer proves the peer alive)."""
+        if self.closing is not None:
             return
-        except OSError:  # the client is gone; the read loop sees the disconnect
-            return
-        self._stalled = (sending, blocked)
-        self._ready.set()
+        self.push(self.dialect.keepalive_frame)
+        if self.dialect.legacy:
+            self._wire.send_ping()
 
     def close_slow(self) -> None:
         if self.closing is None:
             self._on_slow()
-            self.close(Close.SLOW_CONSUMER, "slow consumer: too many frames pending", flush=False)
+            self.close(Close.SLOW_CONSUMER, "slow consumer: too many frames pending")
 
-    def close(self, code: int, reason: str = "", *, flush: bool = True) -> None:
-        """Close with `code`, after the queued frames when `flush` (an `error` before a
-        4400), at once otherwise. A client that does not take the close frame in time is
-        dropped without it."""
+    def close(self, code: int, reason: str = "") -> None:
+        """Close with `code` (after what is already written: an `error` before a 4400
+        arrives first). A client that does not take the close frame in time is dropped
+        without it."""
         if self.closing is not None:
             return
         self.closing = (code, reason)
+        self._stop()
+        self._wire.send_close(code, reason)
+        self._abandon_timer = asyncio.get_running_loop().call_later(
+            CLOSE_TIMEOUT_S, self._wire.abort
+        )
+
+    def lost(self) -> None:
+        """The transport is gone (closed by either side, or dropped)."""
+        if self.closing is None:
+            self.closing = (Close.GOING_AWAY, "connection lost")
+        self._stop()
+        if self._abandon_timer is not None:
+            self._abandon_timer.cancel()
+            self._abandon_timer = None
+
+    def _stop(self) -> None:
         for operation in self.operations.values():
             operation.cancel()
         for feed in self.feeds:
             feed.close()
-        self._abandon_timer = asyncio.get_running_loop().call_later(CLOSE_TIMEOUT_S, self._abandon)
-        if not flush:
-            self._queue.clear()
-            self._queued_bytes = 0
-            if self._stalled is not None:
-                self._stalled[0].close()
-                self._stalled = None
-            if self._sending and self._writer is not None:  # stuck writing to this client
-                self._writer.cancel()
-                self._writer = asyncio.create_task(self._send_close())
-                return
-        self._ready.set()
+        if self.setup is not None:
+            self.setup.cancel()
+        if self.init_timer is not None:
+            self.init_timer.cancel()
+            self.init_timer = None
+        self.pending = None
 
     def open_feed(self, kind: str) -> LiveFeed:
         feed = LiveFeed(kind, self.limits.feed_frames, self.close_slow)
@@ -248,7 +265,7 @@ class Connection:
         kind = decoded.get("type")
         if kind == "session.revoked":
             if self.session_id is not None and self.session_id in decoded.get("sessionIds", ()):
-                self.close(Close.FORBIDDEN, "session revoked", flush=False)
+                self.close(Close.FORBIDDEN, "session revoked")
             return
         decoded["channel"] = channel
         for feed in self.feeds:
@@ -256,79 +273,14 @@ class Connection:
                 feed.put(decoded)
 
     async def finish(self) -> None:
-        """Stop everything this socket runs (it has closed)."""
-        if self._abandon_timer is not None:
-            self._abandon_timer.cancel()
-        for operation in self.operations.values():
-            operation.cancel()
+        """Wait for everything this socket ran to stop (it has closed)."""
+        self.lost()
         tasks = [op for op in self.operations.values() if isinstance(op, asyncio.Task)]
-        if self._writer is not None:
-            self._writer.cancel()
-            tasks.append(self._writer)
-        for feed in self.feeds:
-            feed.close()
+        if self.setup is not None:
+            tasks.append(self.setup)
         await asyncio.gather(*tasks, return_exceptions=True)
         # Break the cycles a closed socket would otherwise leave for the collector
-        # (socket → its cancelled tasks → their tracebacks' frames → socket).
+        # (socket -> its cancelled tasks -> their tracebacks' frames -> socket).
         self.operations.clear()
         self.feeds.clear()
-        self._writer = None
-        self._main = None
-        self._stalled = None
-
-    async def _write(self) -> None:
-        queue, send = self._queue, self._send
-        try:
-            while True:
-                if self._stalled is not None:
-                    self._sending = True
-                    await self._finish_stalled()
-                    self._sending = False
-                elif queue:
-                    frame = queue.popleft()
-                    self._queued_bytes -= len(frame)
-                    self._sending = True
-                    await send({"type": "websocket.send", "text": frame})
-                    self._sending = False
-                elif self.closing is not None:
-                    break
-                else:
-                    self._ready.clear()
-                    await self._ready.wait()
-        except OSError:  # the client is gone (uvicorn's ClientDisconnected)
-            return
-        await self._send_close()
-
-    async def _finish_stalled(self) -> None:
-        """Drive a send that `push` started and that had to wait, as a task would."""
-        assert self._stalled is not None
-        sending, blocked = self._stalled
-        try:
-            while True:
-                if isinstance(blocked, asyncio.Future):
-                    blocked._asyncio_future_blocking = False
-                    await asyncio.wait({blocked})
-                else:  # a bare yield: run again on the next loop iteration
-                    await asyncio.sleep(0)
-                try:
-                    blocked = sending.send(None)
-                except StopIteration:
-                    return
-        finally:
-            if self._stalled is not None and self._stalled[0] is sending:
-                self._stalled = None
-            sending.close()
-
-    async def _send_close(self) -> None:
-        assert self.closing is not None
-        code, reason = self.closing
-        try:
-            await self._send({"type": "websocket.close", "code": code, "reason": reason})
-        except (OSError, RuntimeError):
-            self._abandon()
-
-    def _abandon(self) -> None:
-        # The close frame could not be sent: end the socket's handler, which makes
-        # uvicorn close the transport.
-        if self._main is not None and not self._main.done():
-            self._main.cancel()
+        self.setup = None

@@ -1,36 +1,33 @@
-"""The WebSocket endpoint at /graphql: handshake, `connection_init`, and each message.
+"""The WebSocket endpoint at /graphql: handshake checks, `connection_init`, each message.
 
 Our own protocol handler rather than Strawberry's: the hub needs bounded outboxes,
 per-user channels, revocation, keep-alive and draining around each socket, and the
-few objects per socket that a large number of idle sockets can afford.
+few objects per socket that a large number of idle sockets can afford. It is called by
+the transport (`ws_transport.HubProtocol`) for each event, with no task per socket:
+only connection_init (authentication) and each operation run as tasks.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import strawberry
-from starlette.datastructures import Headers
-from starlette.types import Receive, Scope, Send
-from starlette.websockets import WebSocket
 
 from fowergram.domain.errors import DomainError
 from fowergram.graphql.context import Context
-from fowergram.observability.logs import connection_id_var
 from fowergram.observability.metrics import Metrics
-from fowergram.realtime.connection import Connection, OutboundLimits
+from fowergram.realtime.connection import Connection, OutboundLimits, Wire
 from fowergram.realtime.hub import ConnectionHub
 from fowergram.realtime.multiplex import Multiplexer, SharedStream, SharePlan
 from fowergram.realtime.operations import run_operation
 from fowergram.realtime.origins import origin_allowed
 from fowergram.realtime.protocol import (
     SUPPORTED,
-    ClientMessage,
+    TRANSPORT_WS,
     Close,
     Complete,
     Dialect,
@@ -41,10 +38,17 @@ from fowergram.realtime.protocol import (
     Terminate,
     parse_message,
 )
+from fowergram.realtime.pushed import PushedOperation, PushPlan
 from fowergram.realtime.socket_auth import SocketRejected, authenticate_socket
+
+if TYPE_CHECKING:
+    from fowergram.container import Container
 
 log = logging.getLogger(__name__)
 MAX_CLOSE_REASON = 120  # a close frame's reason is at most 123 bytes
+# Messages a client may send after connection_init before it is answered (a client
+# should wait for the ack; one that pipelines its first subscriptions is served in order).
+MAX_PENDING = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,97 +59,111 @@ class SocketOptions:
     limits: OutboundLimits = field(default_factory=OutboundLimits)
 
 
-def _negotiate(scope: Scope) -> str | None:
-    for offered in scope.get("subprotocols", ()):
-        if offered in SUPPORTED:
-            return str(offered)
+def negotiate(offered: Iterable[str]) -> str | None:
+    """The first protocol the client offers that we speak."""
+    for protocol in offered:
+        if protocol in SUPPORTED:
+            return protocol
     return None
 
 
 class SocketEndpoint:
-    def __init__(self, schema: strawberry.Schema, options: SocketOptions, metrics: Metrics) -> None:
+    """What the hub does with each socket's handshake and messages, whatever carries them
+    (`ws_transport.HubProtocol`: uvicorn's transport, without the ASGI app in between)."""
+
+    path = "/graphql"
+
+    def __init__(
+        self,
+        schema: strawberry.Schema,
+        options: SocketOptions,
+        metrics: Metrics,
+        hub: ConnectionHub,
+        container: Container,
+    ) -> None:
         self._schema = schema
         self._options = options
         self._metrics = metrics
+        self._hub = hub
+        self._container = container
+        self._services = container.services
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        hub: ConnectionHub = scope["state"]["hub"]
-        if (await receive())["type"] != "websocket.connect":
-            return
-        headers = Headers(scope=scope)
-        if hub.draining or not origin_allowed(
-            headers.get("origin"), headers.get("host"), self._options.allowed_origins
-        ):
-            # Refused before the upgrade: uvicorn answers the handshake with a 403.
-            self._metrics.ws_refused.labels("draining" if hub.draining else "origin").inc()
-            await send({"type": "websocket.close", "code": Close.FORBIDDEN})
-            return
-        protocol = _negotiate(scope)
-        if protocol is None:
-            await send({"type": "websocket.accept"})
-            await send({"type": "websocket.close", "code": Close.SUBPROTOCOL})
-            return
-        await send({"type": "websocket.accept", "subprotocol": protocol})
+    def refusal(self, origin: str | None, host: str | None) -> str | None:
+        """Why a handshake is refused before the upgrade (answered with a 403), or None."""
+        hub = self._hub
+        if hub.draining:
+            reason = "draining"
+        elif not origin_allowed(origin, host, self._options.allowed_origins):
+            reason = "origin"
+        else:
+            return None
+        self._metrics.ws_refused.labels(reason).inc()
+        return reason
+
+    def opened(self, wire: Wire, subprotocol: str | None, connection_id: str) -> Connection:
+        """An upgraded socket: a connection of the hub's, waiting for connection_init."""
+        hub = self._hub
         connection = Connection(
-            connection_id_var.get() or uuid.uuid4().hex,
-            Dialect(protocol),
-            send,
+            connection_id,
+            Dialect(subprotocol or TRANSPORT_WS),
+            wire,
             self._options.limits,
             now=hub.clock(),
             on_slow=self._metrics.ws_slow_consumers.inc,
             router=hub,
         )
-        connection.start()
         hub.add(connection)
-        timer = asyncio.get_running_loop().call_later(
+        self._metrics.ws_open.inc()
+        self._metrics.ws_connections.inc()
+        log.info("websocket opened", extra={"path": self.path, "protocol": subprotocol})
+        if subprotocol is None:
+            connection.close(Close.SUBPROTOCOL, "no supported subprotocol offered")
+            return connection
+        connection.init_timer = asyncio.get_running_loop().call_later(
             self._options.init_timeout_s, _init_timed_out, connection
         )
+        return connection
+
+    def closed(self, connection: Connection, code: int | None) -> asyncio.Task[None]:
+        """The transport is gone: stop what the socket ran, then leave the hub."""
+        connection.lost()
+        self._metrics.ws_open.dec()
+        log.info(
+            "websocket closed",
+            extra={
+                "code": code,
+                "duration_s": round(self._hub.clock() - connection.opened_at, 3),
+            },
+        )
+        return asyncio.create_task(self._ended(connection))
+
+    async def _ended(self, connection: Connection) -> None:
+        await connection.finish()
+        await self._hub.remove(connection)
+
+    def alive(self, connection: Connection) -> None:
+        """The client sent something other than a message (a ping or a pong frame)."""
+        connection.last_seen = self._hub.clock()
+
+    def received(self, connection: Connection, data: bytes) -> None:
+        """One message from the client (a text or binary frame's payload)."""
+        connection.last_seen = self._hub.clock()
+        if connection.closing is not None:
+            return
+        if connection.pending is not None:  # connection_init is being answered
+            if len(connection.pending) >= MAX_PENDING:
+                connection.close(Close.BAD_REQUEST, "too many messages before connection_ack")
+            else:
+                connection.pending.append(data)
+            return
         try:
-            await self._read(connection, hub, scope, receive, send)
-        except asyncio.CancelledError:
-            task = asyncio.current_task()
-            # Our own doing (a client that would not take its close frame): done. Anything
-            # else (server shutdown) goes on cancelling.
-            if connection.closing is None or task is None or task.uncancel() > 0:
-                raise
-        finally:
-            timer.cancel()
-            await connection.finish()
-            await hub.remove(connection)
-
-    async def _read(
-        self, connection: Connection, hub: ConnectionHub, scope: Scope, receive: Receive, send: Send
-    ) -> None:
-        protocol = connection.dialect.name
-        while True:
-            event = await receive()
-            if event["type"] == "websocket.disconnect":
-                return
-            connection.last_seen = hub.clock()
-            if connection.closing is not None:
-                continue
-            data = event.get("text")
-            if data is None:
-                data = event.get("bytes") or b""
-            try:
-                message = parse_message(protocol, data)
-            except ProtocolViolation as violation:
-                connection.close(Close.BAD_REQUEST, str(violation)[:MAX_CLOSE_REASON])
-                continue
-            await self._handle(connection, message, hub, scope, receive, send)
-
-    async def _handle(
-        self,
-        connection: Connection,
-        message: ClientMessage,
-        hub: ConnectionHub,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-    ) -> None:
+            message = parse_message(connection.dialect.name, data)
+        except ProtocolViolation as violation:
+            connection.close(Close.BAD_REQUEST, str(violation)[:MAX_CLOSE_REASON])
+            return
         match message:
             case Subscribe():
-                self._subscribe(connection, message, scope, receive, send)
+                self._subscribe(connection, message)
             case Complete(id=op_id):
                 operation = connection.operations.pop(op_id, None)
                 if operation is not None:
@@ -154,23 +172,27 @@ class SocketEndpoint:
                 if not connection.dialect.legacy:
                     connection.push(connection.dialect.pong())
             case Init(payload=payload):
-                await self._init(connection, payload, hub, scope)
+                self._start_init(connection, payload)
             case Terminate():
                 connection.close(Close.NORMAL)
             case _:  # Pong: proof of life, already noted
                 pass
 
-    async def _init(
-        self, connection: Connection, payload: dict[str, Any], hub: ConnectionHub, scope: Scope
-    ) -> None:
+    def _start_init(self, connection: Connection, payload: dict[str, Any]) -> None:
         if connection.init_received:
             connection.close(Close.TOO_MANY_INIT, "Too many initialisation requests")
             return
         connection.init_received = True
-        container = scope["state"]["container"]
+        if connection.init_timer is not None:
+            connection.init_timer.cancel()
+            connection.init_timer = None
+        connection.pending = []  # what comes next waits for the answer
+        connection.setup = asyncio.create_task(self._init(connection, payload))
+
+    async def _init(self, connection: Connection, payload: dict[str, Any]) -> None:
         try:
             authenticated = await authenticate_socket(
-                payload, container.services.auth, container.socket_tickets
+                payload, self._services.auth, self._container.socket_tickets
             )
         except SocketRejected as rejected:
             self._metrics.ws_refused.labels("credentials").inc()
@@ -187,13 +209,17 @@ class SocketEndpoint:
         connection.auth = authenticated
         connection.viewer = authenticated.viewer if authenticated else None
         connection.acked = True
-        await hub.attach(connection)
+        await self._hub.attach(connection)
+        if connection.closing is not None:
+            return
         user = {"userId": str(connection.viewer.user_id)} if connection.viewer else None
         connection.push(connection.dialect.ack(user))
+        connection.setup = None
+        pending, connection.pending = connection.pending, None
+        for data in pending or ():
+            self.received(connection, data)
 
-    def _subscribe(
-        self, connection: Connection, message: Subscribe, scope: Scope, receive: Receive, send: Send
-    ) -> None:
+    def _subscribe(self, connection: Connection, message: Subscribe) -> None:
         if not connection.acked:
             connection.close(Close.UNAUTHORIZED, "Unauthorized")
             return
@@ -209,24 +235,56 @@ class SocketEndpoint:
             connection.push(connection.dialect.error(message.id, [refusal]))
             return
         self._metrics.ws_operations.inc()
-        hub: ConnectionHub = scope["state"]["hub"]
-        container = scope["state"]["container"]
+        hub = self._hub
+        services = self._services
 
         def make_context(conn: Connection) -> Context:
             return Context(
-                request=WebSocket(scope, receive, send),
-                services=container.services,
+                request=None,
+                services=services,
                 viewer=conn.viewer,
                 socket_auth=conn.auth,
                 live=conn,
             )
 
-        plan = hub.multiplexer.plan(message) if hub.multiplexer is not None else None
-        if plan is not None and hub.multiplexer is not None:
+        pushed = hub.pusher.plan(connection, message) if hub.pusher is not None else None
+        plan = None
+        if pushed is None and hub.multiplexer is not None:
+            plan = hub.multiplexer.plan(message)
+        if pushed is not None:
+            runner = self._push(pushed, connection, message, make_context)
+        elif plan is not None and hub.multiplexer is not None:
             runner = self._join_shared(hub.multiplexer, plan, connection, message, make_context)
         else:
             runner = run_operation(self._schema, connection, message, make_context)
         connection.operations[message.id] = asyncio.create_task(runner)
+
+    async def _push(
+        self,
+        plan: PushPlan,
+        connection: Connection,
+        message: Subscribe,
+        make_context: Callable[[Connection], Context],
+    ) -> None:
+        """Check the socket's session is still live (as the field's permission would),
+        then answer the subscription's events as they come, with no task: this one ends."""
+        operation = PushedOperation(connection, message.id, plan)  # listening from here
+        try:
+            if connection.auth is not None:
+                await self._services.auth.ensure_live(connection.auth)
+        except asyncio.CancelledError:
+            operation.cancel()
+            raise
+        except Exception:
+            operation.cancel()
+            # The ordinary path meets the same failure and reports it as it always has.
+            await run_operation(self._schema, connection, message, make_context)
+            return
+        if connection.operations.get(message.id) is asyncio.current_task():
+            connection.operations[message.id] = operation
+            operation.go()
+        else:  # completed by the client meanwhile
+            operation.cancel()
 
     async def _join_shared(
         self,

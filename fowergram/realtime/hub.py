@@ -21,6 +21,7 @@ from fowergram.realtime.protocol import Close
 
 if TYPE_CHECKING:
     from fowergram.realtime.multiplex import Multiplexer
+    from fowergram.realtime.pushed import Pusher
 
 log = logging.getLogger(__name__)
 SWEEP_BATCH = 200  # sockets pinged per turn of the event loop
@@ -43,7 +44,8 @@ class PresencePort(Protocol):
 @dataclass(frozen=True, slots=True)
 class KeepAlive:
     ping_interval_s: float = 15.0
-    # A transport-ws peer that has sent nothing (not even a pong) for this long is dead.
+    # A peer that has sent nothing (not even a pong: transport-ws's, or a WebSocket pong
+    # for a legacy client) for this long is dead.
     dead_after_s: float = 45.0
 
 
@@ -77,6 +79,7 @@ class ConnectionHub:
         self.by_user: dict[int, set[Connection]] = {}
         self.draining = False
         self.multiplexer: Multiplexer | None = None  # set by the composition root
+        self.pusher: Pusher | None = None  # likewise
         self._emptied = asyncio.Event()
 
     def topic(self, kind: str, key: int) -> str:
@@ -137,11 +140,11 @@ class ConnectionHub:
                 if connection.closing is not None or not connection.acked:
                     continue
                 silent_for = now - connection.last_seen
-                if not connection.dialect.legacy and silent_for >= keepalive.dead_after_s:
+                if silent_for >= keepalive.dead_after_s:
                     self._metrics.ws_dead_peers.inc()
-                    connection.close(Close.GOING_AWAY, "no pong: peer presumed dead", flush=False)
+                    connection.close(Close.GOING_AWAY, "no pong: peer presumed dead")
                 elif silent_for >= keepalive.ping_interval_s or connection.dialect.legacy:
-                    connection.push(connection.dialect.keepalive_frame)
+                    connection.ping()
             await asyncio.sleep(0)
 
     async def keep_alive(self) -> None:

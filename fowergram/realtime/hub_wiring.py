@@ -6,26 +6,26 @@ import contextlib
 from collections.abc import AsyncIterator, Collection
 
 import asyncpg
-import strawberry
 from nats.aio.client import Client as NATS
 
 from fowergram.adapters.nats.broadcast_backend import NatsBackend
 from fowergram.adapters.postgres.relationships import PostgresRelationships
 from fowergram.config import Settings
+from fowergram.graphql.live.notifications import notification_value
 from fowergram.graphql.live.post_activity import authorize_post_activity
+from fowergram.graphql.schema import FowergramSchema
 from fowergram.observability.metrics import Metrics
 from fowergram.realtime.channels import Channels
 from fowergram.realtime.connection import OutboundLimits
-from fowergram.realtime.endpoint import SocketEndpoint, SocketOptions
+from fowergram.realtime.endpoint import SocketOptions
 from fowergram.realtime.hub import ConnectionHub, Drain, KeepAlive, PresencePort, hub_running
 from fowergram.realtime.multiplex import Authorize, HiddenFrom, Multiplexer
+from fowergram.realtime.pushed import PushedField, Pusher
 
 
-def socket_endpoint(
-    schema: strawberry.Schema, settings: Settings, metrics: Metrics
-) -> SocketEndpoint:
+def socket_options(settings: Settings) -> SocketOptions:
     origins = [o.strip() for o in settings.ws_allowed_origins.split(",") if o.strip()]
-    options = SocketOptions(
+    return SocketOptions(
         init_timeout_s=settings.ws_connection_init_timeout_s,
         max_operations=settings.ws_max_subscriptions,
         allowed_origins=frozenset(origins),
@@ -35,7 +35,6 @@ def socket_endpoint(
             feed_frames=settings.ws_outbound_max_frames,
         ),
     )
-    return SocketEndpoint(schema, options, metrics)
 
 
 def hidden_by_blocks(relationships: PostgresRelationships) -> HiddenFrom:
@@ -48,6 +47,14 @@ def hidden_by_blocks(relationships: PostgresRelationships) -> HiddenFrom:
     return hidden
 
 
+# Root subscription fields answered per event without an execution (realtime/pushed.py),
+# with the arguments each pushes; a resume point (`after`) runs the ordinary way.
+PUSHED: dict[str, PushedField] = {
+    "notifications": PushedField(
+        "notification", notification_value, lambda arguments: arguments.get("after") is None
+    ),
+}
+
 # Root subscription fields whose result does not depend on the viewer, with the check
 # each socket passes (as its own viewer) before it joins the shared execution.
 SHAREABLE: dict[str, Authorize] = {"postActivity": authorize_post_activity}
@@ -58,7 +65,7 @@ async def open_hub(
     settings: Settings,
     metrics: Metrics,
     nats: NATS,
-    schema: strawberry.Schema,
+    schema: FowergramSchema,
     db: asyncpg.Pool,
     presence: PresencePort | None = None,
 ) -> AsyncIterator[ConnectionHub]:
@@ -75,6 +82,7 @@ async def open_hub(
             drain=Drain(batch=settings.ws_drain_batch, deadline_s=settings.ws_drain_deadline_s),
             presence=presence,
         )
+        hub.pusher = Pusher(schema, PUSHED)
         hub.multiplexer = Multiplexer(
             schema, hub, SHAREABLE, hidden_by_blocks(PostgresRelationships(db))
         )

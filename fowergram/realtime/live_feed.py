@@ -19,7 +19,7 @@ class LiveFeed:
     `on_overflow` is called — the socket closes as a slow consumer — instead of growing.
     """
 
-    __slots__ = ("_closed", "_items", "_limit", "_on_overflow", "_ready", "kind")
+    __slots__ = ("_closed", "_items", "_limit", "_on_overflow", "_ready", "kind", "listener")
 
     def __init__(self, kind: str, limit: int, on_overflow: Callable[[], None]) -> None:
         self.kind = kind
@@ -28,9 +28,15 @@ class LiveFeed:
         self._ready = asyncio.Event()
         self._closed = False
         self._on_overflow = on_overflow
+        # Set by a pushed subscription (realtime/pushed.py): each message is handed to it
+        # at once, on the fan-out's turn, instead of being buffered for a task to read.
+        self.listener: Callable[[dict[str, Any]], None] | None = None
 
     def put(self, message: dict[str, Any]) -> None:
         if self._closed:
+            return
+        if self.listener is not None:
+            self.listener(message)
             return
         if len(self._items) >= self._limit:
             self._on_overflow()

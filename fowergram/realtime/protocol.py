@@ -174,6 +174,12 @@ class Dialect:
         kind = "data" if self.legacy else "next"
         return f'{{"id":{orjson.dumps(op_id).decode()},"type":"{kind}","payload":{payload_json}}}'
 
+    def next_prefix(self, op_id: str) -> bytes:
+        """A `next` frame up to its payload: the frame is this, the encoded payload, b"}"
+        (made once per operation; each event then costs two concatenations)."""
+        kind = b"data" if self.legacy else b"next"
+        return b'{"id":' + orjson.dumps(op_id) + b',"type":"' + kind + b'","payload":'
+
     def error(self, op_id: str, errors: Sequence[Mapping[str, object]]) -> str:
         # Legacy `error` carries one error object; transport-ws a list of them.
         payload: Any = errors[0] if self.legacy else errors

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator
+from typing import Any
 
 import strawberry
 from strawberry.types import Info
@@ -28,6 +29,12 @@ async def _notifications(feed: LiveFeed) -> AsyncIterator[Notification]:
             yield notification_from_wire(message["notification"])
         except (KeyError, TypeError, ValueError):
             log.warning("malformed notification message dropped")
+
+
+def notification_value(message: dict[str, Any]) -> NotificationType:
+    """A live `notification` message as the subscription's value (what its resolver
+    yields), for the hub's pushed path; KeyError/TypeError/ValueError if malformed."""
+    return NotificationType.from_domain(notification_from_wire(message["notification"]))
 
 
 @strawberry.type

@@ -1,0 +1,241 @@
+"""The hub's sockets at the transport: uvicorn's WebSocket protocol class, our own.
+
+uvicorn hands an upgraded connection to its `ws` protocol class. Through ASGI every socket
+costs a task for the app, a receive queue, two Starlette `WebSocket`s and the middleware
+frames, and every frame sent walks the ASGI send chain (~8-18 µs each, most of a
+broadcast's cost). This class serves /graphql itself: websockets' sans-I/O
+`ServerProtocol` does the handshake and parses what the client sends; each message goes
+straight to the `SocketEndpoint`; frames to the client are framed here (a server's frames
+are unmasked: a header and the payload) and written to the transport, whose buffer is
+the socket's bounded outbox (`Connection.push`). Other paths are answered 404: the app
+has no other WebSocket route.
+
+Set as uvicorn's `ws` option by `server.uvicorn_options`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import uuid
+from typing import TYPE_CHECKING, Any, cast
+
+from websockets.frames import Frame, Opcode
+from websockets.http11 import Request
+from websockets.protocol import State
+from websockets.server import ServerProtocol
+
+from fowergram.observability.logs import connection_id_var
+from fowergram.realtime.connection import Connection
+from fowergram.realtime.endpoint import negotiate
+
+if TYPE_CHECKING:
+    from uvicorn.config import Config
+    from uvicorn.server import ServerState
+
+    from fowergram.realtime.endpoint import SocketEndpoint
+
+log = logging.getLogger(__name__)
+ABNORMAL_CLOSURE = 1006  # no close frame either way
+_TEXT_HEADER = 0x81  # FIN + text opcode
+
+
+def text_frame_header(size: int) -> bytes:
+    """The header of an unmasked, unfragmented text frame of `size` bytes (RFC 6455 5.2)."""
+    if size < 126:
+        return bytes((_TEXT_HEADER, size))
+    if size < 65536:
+        return bytes((_TEXT_HEADER, 126)) + size.to_bytes(2, "big")
+    return bytes((_TEXT_HEADER, 127)) + size.to_bytes(8, "big")
+
+
+def _offered_subprotocols(request: Request) -> list[str]:
+    offered: list[str] = []
+    for header in request.headers.get_all("Sec-WebSocket-Protocol"):
+        offered.extend(token.strip() for token in header.split(","))
+    return offered
+
+
+class HubProtocol(asyncio.Protocol):
+    """One socket, from the upgrade request to the end of its TCP connection."""
+
+    __slots__ = (
+        "_context",
+        "_endpoint",
+        "_fragments",
+        "_lost",
+        "_paused",
+        "_server_state",
+        "_ws",
+        "connection",
+        "transport",
+    )
+
+    def __init__(
+        self,
+        config: Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        self._server_state = server_state
+        self._endpoint: SocketEndpoint | None = app_state.get("sockets")
+        self._ws = ServerProtocol(max_size=config.ws_max_size)
+        self.transport: asyncio.Transport | None = None
+        self.connection: Connection | None = None
+        # The socket's log context (its connection id), for its tasks' log lines too.
+        self._context: contextvars.Context | None = None
+        self._fragments: list[bytes] | None = None
+        self._paused = False
+        self._lost = False
+
+    # asyncio.Protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports are not registered as asyncio.Transport: no isinstance.
+        self.transport = cast(asyncio.Transport, transport)
+        # uvicorn's shutdown calls `shutdown()` on each (its type names only its own).
+        self._server_state.connections.add(self)  # type: ignore[arg-type]
+
+    def data_received(self, data: bytes) -> None:
+        ws = self._ws
+        ws.receive_data(data)
+        for event in ws.events_received():
+            if isinstance(event, Request):
+                self._handshake(event)
+            elif isinstance(event, Frame):
+                self._frame(event)
+        self._flush()
+
+    def eof_received(self) -> bool | None:
+        # The client half-closed: websockets treats it as the end (ABNORMAL if no close).
+        self._ws.receive_eof()
+        self._flush()
+        return None
+
+    def pause_writing(self) -> None:
+        self._paused = True
+
+    def resume_writing(self) -> None:
+        self._paused = False
+        if self.connection is not None:
+            self.connection.writable()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._lost = True
+        self._server_state.connections.discard(self)
+        connection, self.connection = self.connection, None
+        if connection is None or self._endpoint is None or self._context is None:
+            return
+        code = self._close_code()
+        ended = self._context.run(self._endpoint.closed, connection, code)
+        tasks = self._server_state.tasks
+        tasks.add(ended)
+        ended.add_done_callback(tasks.discard)
+
+    # uvicorn: the server is stopping (after the hub's own drain, whatever is left)
+
+    def shutdown(self) -> None:
+        if self.connection is not None and self._context is not None:
+            self._context.run(self.connection.close, 1012, "server shutting down")
+        if self.transport is not None:
+            self.transport.close()
+
+    # Wire: what a Connection writes through
+
+    @property
+    def writing_paused(self) -> bool:
+        return self._paused
+
+    def write_text(self, payload: bytes) -> None:
+        if self._lost or self.transport is None:
+            return
+        self.transport.write(text_frame_header(len(payload)) + payload)
+
+    def backlog(self) -> int:
+        return self.transport.get_write_buffer_size() if self.transport is not None else 0
+
+    def send_close(self, code: int, reason: str) -> None:
+        if self._ws.state is State.OPEN:
+            self._ws.send_close(code, reason)
+            self._flush()
+
+    def send_ping(self) -> None:
+        if self._ws.state is State.OPEN:
+            self._ws.send_ping(b"")
+            self._flush()
+
+    def abort(self) -> None:
+        if self.transport is not None:
+            self.transport.abort()
+
+    # Internals
+
+    def _handshake(self, request: Request) -> None:
+        ws, endpoint = self._ws, self._endpoint
+        response = ws.accept(request)  # a bad upgrade request gets its 400 here
+        if response.status_code == 101:
+            if endpoint is None or request.path.partition("?")[0] != endpoint.path:
+                response = ws.reject(404, "Not Found\n")
+            elif endpoint.refusal(request.headers.get("Origin"), request.headers.get("Host")):
+                response = ws.reject(403, "Forbidden\n")
+        if "Server" in response.headers:  # as uvicorn's own `server_header=False`
+            del response.headers["Server"]
+        if response.status_code != 101 or endpoint is None:
+            ws.send_response(response)
+            return
+        subprotocol = negotiate(_offered_subprotocols(request))
+        if subprotocol is not None:
+            response.headers["Sec-WebSocket-Protocol"] = subprotocol
+        ws.send_response(response)
+        self._flush()
+        connection_id = uuid.uuid4().hex
+        self._context = context = contextvars.copy_context()
+        context.run(connection_id_var.set, connection_id)
+        self.connection = context.run(endpoint.opened, self, subprotocol, connection_id)
+
+    def _frame(self, frame: Frame) -> None:
+        connection = self.connection
+        if connection is None:
+            return
+        opcode = frame.opcode
+        data = bytes(frame.data)  # websockets gives bytes already: no copy then
+        if opcode is Opcode.TEXT or opcode is Opcode.BINARY:
+            if frame.fin:
+                self._message(connection, data)
+            else:
+                self._fragments = [data]
+        elif opcode is Opcode.CONT:
+            if self._fragments is not None:
+                self._fragments.append(data)
+                if frame.fin:
+                    data, self._fragments = b"".join(self._fragments), None
+                    self._message(connection, data)
+        elif self._endpoint is not None:
+            # A ping (websockets queues the pong), a pong or a close (websockets answers
+            # it): proof of life either way.
+            self._endpoint.alive(connection)
+
+    def _message(self, connection: Connection, data: bytes) -> None:
+        assert self._endpoint is not None
+        assert self._context is not None
+        self._context.run(self._endpoint.received, connection, data)
+
+    def _flush(self) -> None:
+        transport = self.transport
+        if transport is None:
+            return
+        for chunk in self._ws.data_to_send():
+            if chunk:
+                transport.write(chunk)
+            else:  # websockets: the end of the connection (the server closes TCP first)
+                transport.close()
+
+    def _close_code(self) -> int:
+        ws = self._ws
+        if ws.close_rcvd is not None:
+            return ws.close_rcvd.code
+        if ws.close_sent is not None:
+            return ws.close_sent.code
+        return ABNORMAL_CLOSURE
