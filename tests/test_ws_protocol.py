@@ -88,11 +88,12 @@ def test_frames_follow_each_protocols_names() -> None:
         "payload": {"data": {"x": 1}},
     }
     assert orjson.loads(legacy.next("a", {"data": None}))["type"] == "data"
-    assert orjson.loads(modern.next_encoded('q"1', '{"data":{"n":2}}')) == {
+    assert orjson.loads(modern.next_prefix('q"1') + b'{"data":{"n":2}}}') == {
         "id": 'q"1',
         "type": "next",
         "payload": {"data": {"n": 2}},
     }
+    assert orjson.loads(legacy.next_prefix("b") + b'{"data":null}}')["type"] == "data"
     error = {"message": "bad"}
     assert orjson.loads(modern.error("e", [error]))["payload"] == [error]
     assert orjson.loads(legacy.error("e", [error]))["payload"] == error

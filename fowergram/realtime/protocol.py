@@ -169,11 +169,6 @@ class Dialect:
         kind = "data" if self.legacy else "next"
         return orjson.dumps({"id": op_id, "type": kind, "payload": payload}).decode()
 
-    def next_encoded(self, op_id: str, payload_json: str) -> str:
-        """`next` around an already encoded payload: one encoding shared by many sockets."""
-        kind = "data" if self.legacy else "next"
-        return f'{{"id":{orjson.dumps(op_id).decode()},"type":"{kind}","payload":{payload_json}}}'
-
     def next_prefix(self, op_id: str) -> bytes:
         """A `next` frame up to its payload: the frame is this, the encoded payload, b"}"
         (made once per operation; each event then costs two concatenations)."""
