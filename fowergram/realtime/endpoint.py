@@ -26,11 +26,11 @@ from fowergram.realtime.multiplex import Multiplexer, SharedStream, SharePlan
 from fowergram.realtime.operations import run_operation
 from fowergram.realtime.origins import origin_allowed
 from fowergram.realtime.protocol import (
+    DIALECTS,
     SUPPORTED,
     TRANSPORT_WS,
     Close,
     Complete,
-    Dialect,
     Init,
     Ping,
     ProtocolViolation,
@@ -105,7 +105,7 @@ class SocketEndpoint:
         hub = self._hub
         connection = Connection(
             connection_id,
-            Dialect(subprotocol or TRANSPORT_WS),
+            DIALECTS[subprotocol or TRANSPORT_WS],
             wire,
             self._options.limits,
             now=hub.clock(),

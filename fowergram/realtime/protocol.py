@@ -182,3 +182,7 @@ class Dialect:
 
     def complete(self, op_id: str) -> str:
         return orjson.dumps({"id": op_id, "type": "complete"}).decode()
+
+
+# One of each, shared by every socket speaking it.
+DIALECTS = {name: Dialect(name) for name in SUPPORTED}

@@ -35,6 +35,7 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
 from fowergram.adapters.nats.connection import close_nats, connect_nats
+from fowergram.adapters.nats.direct_subscription import subscribe_direct
 from fowergram.observability.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -128,7 +129,7 @@ class NatsBackend(BroadcastBackend):
         if channel in self._subs:
             return
         nc = self._client()
-        sub = await nc.subscribe(channel, cb=partial(self._received, channel))
+        sub = await subscribe_direct(nc, channel, partial(self._received, channel))
         if channel in self._subs:  # a concurrent subscribe of the same channel won
             await _unsubscribe(sub)
             return
@@ -179,7 +180,7 @@ class NatsBackend(BroadcastBackend):
                 self._waiter = None
         return backlog.popleft()
 
-    async def _received(self, channel: str, msg: Msg) -> None:
+    def _received(self, channel: str, msg: Msg) -> None:
         # The event names the channel subscribed, not msg.subject, so that a wildcard
         # channel reaches the sinks that joined it.
         backlog = self._backlog
