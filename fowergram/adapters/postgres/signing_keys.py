@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -32,10 +32,11 @@ class SigningKey:
     public_jwk: dict[str, Any]
     signs_until: datetime
     verifies_until: datetime
+    # Derived once: deriving it costs as much as a tenth of a token's verification.
+    public_key: Ed25519PublicKey = field(init=False, repr=False, compare=False)
 
-    @property
-    def public_key(self) -> Ed25519PublicKey:
-        return self.private_key.public_key()
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "public_key", self.private_key.public_key())
 
 
 def _new_key(kid: str) -> tuple[Ed25519PrivateKey, str, dict[str, Any]]:
