@@ -118,6 +118,11 @@ def make_settings(service_urls: ServiceUrls, database_url: str, **overrides: obj
         # (on a private database).
         "outbox_relay_enabled": False,
         "consumers_enabled": False,
+        # Servers run inside the test process: their collector policy (freezing,
+        # thresholds) would act on every test's objects. test_gc_policy.py tests it alone.
+        "gc_freeze_after_start": False,
+        "gc_refreeze_interval_s": 0,
+        "gc_thresholds": "",
     }
     values.update(overrides)
     return load_settings(**values)
