@@ -19,6 +19,7 @@ from fowergram.domain.auth.viewer import Role, Viewer
 from fowergram.graphql.context import Context
 from fowergram.graphql.event_projection import FAILED, compile_event, project
 from fowergram.graphql.lean_executor import lean_executor, plain_field_plans
+from fowergram.graphql.live.notifications import notification_value
 from fowergram.graphql.schema import FowergramSchema, build_schema
 from fowergram.realtime.connection import Connection, OutboundLimits
 from fowergram.realtime.hub_wiring import PUSHED
@@ -146,10 +147,10 @@ def _pushed_frames(schema: strawberry.Schema, query: str, variables: Any = None)
     )
     connection.viewer = Viewer(user_id=5, session_id="s", role=Role.USER)
     message = Subscribe("1", query, variables, None, None)
-    plan = Pusher(schema, PUSHED).plan(connection, message)
-    if plan is None:
+    push = Pusher(schema, PUSHED).plan(connection, message)
+    if push is None:
         return None
-    operation = PushedOperation(connection, "1", plan)
+    operation = PushedOperation(connection, "1", push.plan)
     connection.deliver("fg.user.5", _message(1, read=False))  # before go: waits in the feed
     operation.go()
     for n in range(2, 5):
@@ -186,8 +187,6 @@ def test_what_is_not_pushed() -> None:
     connection.viewer = Viewer(user_id=5, session_id="s", role=Role.USER)
     assert pusher.plan(connection, Subscribe("1", live, None, None, None)) is not None
     for query, variables in (
-        ('subscription { notifications(after: "7") { id } }', None),  # a resume: replayed
-        ("subscription S($a: ID) { notifications(after: $a) { id } }", {"a": "7"}),
         ("subscription S($a: ID) { notifications(after: $a) { id } }", {"a": ["x"]}),  # bad
         ("subscription { notifications { id actors { id } } }", None),  # a resolver
         ("subscription { ticks }", None),  # not registered
@@ -200,8 +199,11 @@ def test_what_is_not_pushed() -> None:
         ("{ serverInfo { version } }", None),  # not a subscription
     ):
         assert pusher.plan(connection, Subscribe("1", query, variables, None, None)) is None, query
-    unresumed = "subscription S($a: ID) { notifications(after: $a) { id } }"
-    assert pusher.plan(connection, Subscribe("1", unresumed, {"a": None}, None, None)) is not None
+    resumable = "subscription S($a: ID) { notifications(after: $a) { id } }"
+    for after in (None, "7"):
+        push = pusher.plan(connection, Subscribe("1", resumable, {"a": after}, None, None))
+        assert push is not None
+        assert push.arguments.get("after") == after
 
 
 def test_a_malformed_or_broken_pushed_event() -> None:
@@ -212,9 +214,9 @@ def test_a_malformed_or_broken_pushed_event() -> None:
     )
     connection.viewer = Viewer(user_id=5, session_id="s", role=Role.USER)
     query = "subscription { notifications { id actorCount } }"
-    plan = Pusher(schema, PUSHED).plan(connection, Subscribe("1", query, None, None, None))
-    assert plan is not None
-    operation = PushedOperation(connection, "1", plan)
+    push = Pusher(schema, PUSHED).plan(connection, Subscribe("1", query, None, None, None))
+    assert push is not None
+    operation = PushedOperation(connection, "1", push.plan)
     operation.go()
     connection.deliver("fg.user.5", b'{"type":"notification","notification":{"id":1}}')
     assert wire.frames == []  # malformed: dropped (and logged)
@@ -222,4 +224,29 @@ def test_a_malformed_or_broken_pushed_event() -> None:
     assert orjson.loads(wire.frames[-1])["payload"] == {
         "data": {"notifications": {"id": "2", "actorCount": 2}}
     }
+    operation.cancel()
+
+
+def test_a_pushed_resume_sends_the_missed_first_and_no_live_one_twice() -> None:
+    schema, _ = _schemas()
+    wire = RecordingWire()
+    connection = Connection(
+        "c", Dialect(TRANSPORT_WS), wire, OutboundLimits(), now=0, on_slow=lambda: None
+    )
+    connection.viewer = Viewer(user_id=5, session_id="s", role=Role.USER)
+    query = "subscription { notifications { id } }"
+    push = Pusher(schema, PUSHED).plan(connection, Subscribe("1", query, None, None, None))
+    assert push is not None
+    operation = PushedOperation(connection, "1", push.plan)  # the feed is registered
+    # While the catch-up reads: 9 (committed before the read, so in it) is published,
+    # then 10 (after it).
+    connection.deliver("fg.user.5", _message(9, read=False))
+    connection.deliver("fg.user.5", _message(10, read=False))
+    missed = [notification_value(orjson.loads(_message(n, read=False))) for n in (8, 9)]
+    operation.replay(missed)
+    operation.go()
+    connection.deliver("fg.user.5", _message(9, read=False))  # a late copy: still not twice
+    connection.deliver("fg.user.5", _message(11, read=False))
+    ids = [orjson.loads(frame)["payload"]["data"]["notifications"]["id"] for frame in wire.frames]
+    assert ids == ["8", "9", "10", "11"]
     operation.cancel()

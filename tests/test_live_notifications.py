@@ -9,6 +9,7 @@ import asyncio
 from collections.abc import Iterator
 from typing import Any
 
+import asyncpg
 import pytest
 from conftest import make_settings
 from gql import Client, gql
@@ -155,3 +156,30 @@ async def test_a_third_party_client_receives_notifications(pipeline_server: Live
         me = await session.execute(gql("{ me { id } }"))
     assert received[0]["kind"] == "LIKE"
     assert me["me"]["id"] == str(owner.id)
+
+
+async def test_a_resume_point_older_than_what_is_kept_asks_for_a_resync(
+    pipeline_server: LiveServer,
+) -> None:
+    owner = join(pipeline_server.http_url)
+    database = await asyncpg.connect(pipeline_server.settings.database_url)
+    try:
+        # As if retention had deleted notifications up to id 1000.
+        await database.execute("UPDATE notification_retention SET pruned_through = 1000")
+        async with connect(pipeline_server.ws_url, subprotocols=[TRANSPORT_WS]) as ws:
+            await init(ws, {"authorization": f"Bearer {owner.token}"})
+            await subscribe(ws, "n", LIVE, after="5")
+            frame = await receive_skipping_pings(ws)
+            await subscribe(ws, "m", LIVE, after="1000")  # at the floor: resumable
+            await subscribe(ws, "p", "subscription { ping: __typename }")
+            later = [await receive_skipping_pings(ws)]
+            while later[-1]["id"] != "p":
+                later.append(await receive_skipping_pings(ws))
+    finally:
+        await database.execute("UPDATE notification_retention SET pruned_through = 0")
+        await database.close()
+    errors = frame["payload"] if frame["type"] == "error" else frame["payload"]["errors"]
+    assert frame["id"] == "n"
+    assert errors[0]["extensions"]["code"] == "RESYNC_REQUIRED"
+    # "m" replayed nothing and waits for live ones: no frame of its own.
+    assert all(frame["id"] in ("n", "p") for frame in later)

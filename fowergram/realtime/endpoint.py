@@ -38,13 +38,14 @@ from fowergram.realtime.protocol import (
     Terminate,
     parse_message,
 )
-from fowergram.realtime.pushed import PushedOperation, PushPlan
+from fowergram.realtime.pushed import Push, PushedOperation
 from fowergram.realtime.socket_auth import SocketRejected, authenticate_socket
 
 if TYPE_CHECKING:
     from fowergram.container import Container
 
 log = logging.getLogger(__name__)
+INTERNAL_ERROR = {"message": "internal error", "extensions": {"code": "INTERNAL_SERVER_ERROR"}}
 MAX_CLOSE_REASON = 120  # a close frame's reason is at most 123 bytes
 # Messages a client may send after connection_init before it is answered (a client
 # should wait for the ack; one that pipelines its first subscriptions is served in order).
@@ -261,22 +262,41 @@ class SocketEndpoint:
 
     async def _push(
         self,
-        plan: PushPlan,
+        push: Push,
         connection: Connection,
         message: Subscribe,
         make_context: Callable[[Connection], Context],
     ) -> None:
         """Check the socket's session is still live (as the field's permission would),
-        then answer the subscription's events as they come, with no task: this one ends."""
+        send what was missed since a resume point, then answer each live event as it
+        comes, with no task: this one ends."""
+        plan = push.plan
         operation = PushedOperation(connection, message.id, plan)  # listening from here
+        sent = False
         try:
             if connection.auth is not None:
                 await self._services.auth.ensure_live(connection.auth)
+            assert connection.viewer is not None  # Pusher.plan pushes only for a viewer
+            pages = plan.field.catch_up(push.arguments, connection.viewer.user_id, self._services)
+            if pages is not None:
+                async for values in pages:
+                    operation.replay(values)
+                    sent = True
         except asyncio.CancelledError:
             operation.cancel()
             raise
         except Exception:
             operation.cancel()
+            if sent:  # frames went out: starting again would repeat them
+                log.exception("socket catch-up failed", extra={"operation_id": message.id})
+                failure = {
+                    "message": "internal error",
+                    "extensions": {"code": "INTERNAL_SERVER_ERROR"},
+                }
+                connection.push(connection.dialect.error(message.id, [failure]))
+                if connection.operations.get(message.id) is asyncio.current_task():
+                    del connection.operations[message.id]
+                return
             # The ordinary path meets the same failure and reports it as it always has.
             await run_operation(self._schema, connection, message, make_context)
             return

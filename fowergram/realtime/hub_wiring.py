@@ -11,7 +11,11 @@ from nats.aio.client import Client as NATS
 from fowergram.adapters.nats.broadcast_backend import NatsBackend
 from fowergram.adapters.postgres.relationships import PostgresRelationships
 from fowergram.config import Settings
-from fowergram.graphql.live.notifications import notification_value
+from fowergram.graphql.live.notifications import (
+    notification_identity,
+    notification_value,
+    notifications_missed,
+)
 from fowergram.graphql.live.post_activity import authorize_post_activity
 from fowergram.graphql.schema import FowergramSchema
 from fowergram.observability.metrics import Metrics
@@ -47,11 +51,10 @@ def hidden_by_blocks(relationships: PostgresRelationships) -> HiddenFrom:
     return hidden
 
 
-# Root subscription fields answered per event without an execution (realtime/pushed.py),
-# with the arguments each pushes; a resume point (`after`) runs the ordinary way.
+# Root subscription fields answered per event without an execution (realtime/pushed.py).
 PUSHED: dict[str, PushedField] = {
     "notifications": PushedField(
-        "notification", notification_value, lambda arguments: arguments.get("after") is None
+        "notification", notification_value, notifications_missed, notification_identity
     ),
 }
 

@@ -10,16 +10,20 @@ instead validates the document once (with the schema's own rules and limits), op
 socket's feed with a listener, and turns each live message into the field's value,
 projects it and writes the frame, synchronously.
 
+With a resume point the field's `catch_up` reads what was missed, page by page, after
+the feed is registered (`resume.py`'s rule): those values are sent first, then the live
+ones that are not among them.
+
 Anything else runs the ordinary way (`operations.run_operation`): a field not
-registered, a selection that does not compile, arguments the field's entry does not
-push (a resume point: its replay), no viewer, or a socket whose session is no longer
-live when the subscription starts (the ordinary path reports that as it always has).
+registered, a selection that does not compile, no viewer, or a subscription that fails
+before its first frame (a session no longer live, a bad resume point, one older than
+what is kept): the ordinary path meets the same failure and reports it as it always has.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Hashable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -55,8 +59,11 @@ class PushedField:
     kind: str  # the type of the live messages it follows (its LiveFeed's kind)
     # A live message -> the field's value (KeyError, TypeError or ValueError: malformed).
     value_of: Callable[[dict[str, Any]], Any]
-    # Whether these arguments are pushed (others run the ordinary way).
-    takes: Callable[[Mapping[str, Any]], bool]
+    # (arguments, viewer's user id, services) -> the values missed since the resume point
+    # in the arguments, a page at a time; None without one. Raises if it is refused.
+    catch_up: Callable[[Mapping[str, Any], int, Any], AsyncIterator[list[Any]] | None]
+    # What makes two values the same item (a live one already sent by the catch-up).
+    identity: Callable[[Any], Hashable]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +72,14 @@ class PushPlan:
     operation: OperationDefinitionNode
     root: FieldNode
     event: EventPlan
+
+
+@dataclass(frozen=True, slots=True)
+class Push:
+    """One subscription to push: its document's plan and its arguments."""
+
+    plan: PushPlan
+    arguments: dict[str, Any]
 
 
 class Pusher:
@@ -99,7 +114,7 @@ class Pusher:
             return None
         return PushPlan(field, operation, root, event)
 
-    def plan(self, connection: Connection, message: Subscribe) -> PushPlan | None:
+    def plan(self, connection: Connection, message: Subscribe) -> Push | None:
         """How `message` is pushed on `connection`, or None: it runs the ordinary way."""
         if connection.viewer is None:
             return None
@@ -118,19 +133,31 @@ class Pusher:
             )
         except GraphQLError:
             return None
-        return plan if plan.field.takes(arguments) else None
+        return Push(plan, arguments)
 
 
 class PushedOperation:
     """One socket's pushed subscription. Its feed is registered at once; messages wait in
-    it until `go` (the session was checked), then each is answered as it arrives."""
+    it while the session is checked and what was missed is `replay`ed, then `go` answers
+    each as it arrives (skipping the ones the replay sent)."""
 
-    __slots__ = ("_connection", "_event", "_failed", "_feed", "_prefix", "_value_of")
+    __slots__ = (
+        "_connection",
+        "_event",
+        "_failed",
+        "_feed",
+        "_identity",
+        "_prefix",
+        "_replayed",
+        "_value_of",
+    )
 
     def __init__(self, connection: Connection, op_id: str, plan: PushPlan) -> None:
         self._connection = connection
         self._event = plan.event
         self._value_of = plan.field.value_of
+        self._identity = plan.field.identity
+        self._replayed: set[Hashable] | None = None
         self._prefix = connection.dialect.next_prefix(op_id)
         # When a value breaks the schema (a null where none is allowed: a server fault),
         # the whole field is nulled with one masked error (graphql-core would null the
@@ -149,6 +176,15 @@ class PushedOperation:
         )
         self._feed: LiveFeed = connection.open_feed(plan.field.kind)
 
+    def replay(self, values: list[Any]) -> None:
+        """Send values read from storage (missed while away), before any live one."""
+        replayed = self._replayed
+        if replayed is None:
+            replayed = self._replayed = set()
+        for value in values:
+            replayed.add(self._identity(value))
+            self._send(value)
+
     def go(self) -> None:
         feed = self._feed
         for message in feed.take_pending():
@@ -164,6 +200,11 @@ class PushedOperation:
         except (KeyError, TypeError, ValueError):
             log.warning("malformed live message dropped", extra={"kind": self._feed.kind})
             return
+        if self._replayed is not None and self._identity(value) in self._replayed:
+            return  # committed before the catch-up read, published after: sent already
+        self._send(value)
+
+    def _send(self, value: Any) -> None:
         data = project_event(self._event, value)
         if data is FAILED:
             log.error("a pushed event broke the schema", extra={"kind": self._feed.kind})

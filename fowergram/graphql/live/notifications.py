@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator
-from typing import Any
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 import strawberry
 from strawberry.types import Info
@@ -18,7 +18,10 @@ from fowergram.graphql.live.source import live_source
 from fowergram.graphql.permissions import IsAuthenticated
 from fowergram.graphql.types.notification import NotificationType
 from fowergram.realtime.live_feed import LiveFeed
-from fowergram.realtime.resume import resumed
+from fowergram.realtime.resume import pages_after, resumed
+
+if TYPE_CHECKING:
+    from fowergram.container import Services
 
 log = logging.getLogger(__name__)
 
@@ -31,10 +34,39 @@ async def _notifications(feed: LiveFeed) -> AsyncIterator[Notification]:
             log.warning("malformed notification message dropped")
 
 
+# The subscription as the hub pushes it (realtime/pushed.py), the same rules as below.
+
+
 def notification_value(message: dict[str, Any]) -> NotificationType:
     """A live `notification` message as the subscription's value (what its resolver
-    yields), for the hub's pushed path; KeyError/TypeError/ValueError if malformed."""
+    yields); KeyError/TypeError/ValueError if malformed."""
     return NotificationType.from_domain(notification_from_wire(message["notification"]))
+
+
+def notification_identity(value: NotificationType) -> str:
+    return str(value.id)
+
+
+def notifications_missed(
+    arguments: Mapping[str, Any], user_id: int, services: Services
+) -> AsyncIterator[list[NotificationType]] | None:
+    """What `user_id` missed since `after`, a page at a time (None without `after`).
+    BAD_USER_INPUT for an `after` that is not an id; RESYNC_REQUIRED (on the first
+    read) when it is older than what is kept."""
+    after = arguments.get("after")
+    if after is None:
+        return None
+    after_id = parse_id(after, field="after")
+    service = services.notifications
+
+    async def read_after(cursor: int) -> list[Notification]:
+        return await service.since(user_id, cursor, MAX_SINCE)
+
+    async def pages() -> AsyncIterator[list[NotificationType]]:
+        async for batch in pages_after(read_after, after_id, lambda n: n.id, MAX_SINCE):
+            yield [NotificationType.from_domain(notification) for notification in batch]
+
+    return pages()
 
 
 @strawberry.type
