@@ -3,6 +3,7 @@ only of people the viewer may see."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import pytest
@@ -16,6 +17,7 @@ from websockets.asyncio.client import connect
 from fowergram.app import create_app
 
 WATCH = "subscription P($ids: [ID!]!) { presence(userIds: $ids) { userId status lastSeenAt } }"
+HIDE_ACTIVITY = "mutation { updateProfile(input: {showActivityStatus: false}) { id } }"
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +49,30 @@ async def test_a_friend_coming_and_going_is_seen_and_a_stranger_is_not(
         offline = (await receive_skipping_pings(ws))["payload"]["data"]["presence"]
     assert [(p["userId"], p["status"]) for p in offline] == [(str(friend.id), "OFFLINE")]
     assert offline[0]["lastSeenAt"] is not None
+
+
+async def test_someone_who_hides_their_activity_later_is_not_seen_any_more(
+    server: LiveServer,
+) -> None:
+    database = server.settings.database_url or ""
+    me, hiding, open_friend = (join(server.http_url) for _ in range(3))
+    for friend in (hiding, open_friend):
+        follow_in_db(database, me, friend)
+        follow_in_db(database, friend, me)
+    async with connect(server.ws_url, subprotocols=[TRANSPORT_WS]) as ws:
+        await init(ws, {"authorization": f"Bearer {me.token}"})
+        await subscribe(ws, "p", WATCH, ids=[str(hiding.id), str(open_friend.id)])
+        snapshot = (await receive_skipping_pings(ws))["payload"]["data"]["presence"]
+        assert {p["userId"] for p in snapshot} == {str(hiding.id), str(open_friend.id)}
+        # After the subscription started: hidden from its next change on.
+        hiding.data(HIDE_ACTIVITY)
+        async with connect(server.ws_url, subprotocols=[TRANSPORT_WS]) as theirs:
+            await init(theirs, {"authorization": f"Bearer {hiding.token}"})
+            await asyncio.sleep(0.5)  # past a batch: their change was seen and dropped
+            async with connect(server.ws_url, subprotocols=[TRANSPORT_WS]) as others:
+                await init(others, {"authorization": f"Bearer {open_friend.token}"})
+                seen = (await receive_skipping_pings(ws))["payload"]["data"]["presence"]
+    assert [(p["userId"], p["status"]) for p in seen] == [(str(open_friend.id), "ONLINE")]
 
 
 async def test_too_many_or_bad_ids_are_refused(server: LiveServer) -> None:

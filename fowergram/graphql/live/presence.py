@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -35,8 +35,11 @@ def _presence_from(message: dict[str, Any]) -> PresenceState:
 
 
 async def _presence_batches(
-    feed: LiveFeed, watched: set[int]
+    feed: LiveFeed, watched: set[int], still_visible: Callable[[list[int]], Awaitable[list[int]]]
 ) -> AsyncIterator[list[PresenceState]]:
+    """Each batch of changes, of the watched people the viewer may still see: hiding
+    one's activity, unfollowing or blocking after the subscription started counts from
+    one's next change (one query per batch, for its people only)."""
     async for first in feed:
         await asyncio.sleep(PRESENCE_BATCH_S)
         latest: dict[int, PresenceState] = {}
@@ -49,7 +52,10 @@ async def _presence_batches(
             if state.user_id in watched:
                 latest[state.user_id] = state
         if latest:
-            yield list(latest.values())
+            allowed = set(await still_visible(list(latest)))
+            batch = [state for user_id, state in latest.items() if user_id in allowed]
+            if batch:
+                yield batch
 
 
 @strawberry.type
@@ -75,7 +81,11 @@ class PresenceSubscription:
                 await source.join(channel)
             snapshot = await service.presence(viewer, visible)
             yield [PresenceType.from_domain(state) for state in snapshot]
-            async for batch in _presence_batches(feed, set(visible)):
+
+            async def still_visible(user_ids: list[int]) -> list[int]:
+                return await service.visible(viewer, user_ids)
+
+            async for batch in _presence_batches(feed, set(visible), still_visible):
                 yield [PresenceType.from_domain(state) for state in batch]
         finally:
             for channel in channels:
