@@ -45,6 +45,7 @@ from fowergram.adapters.secrets import SystemSecrets
 from fowergram.config import Settings, load_settings
 from fowergram.container import Container, Services
 from fowergram.domain.auth.mfa import MfaService
+from fowergram.domain.auth.moderation import Moderation
 from fowergram.domain.auth.provider import AuthProvider
 from fowergram.domain.notifications.service import NotificationService
 from fowergram.domain.server_info import ServerInfoService
@@ -186,6 +187,7 @@ async def open_container(settings: Settings, metrics: Metrics) -> AsyncIterator[
                 presence=await stack.enter_async_context(
                     open_presence(settings, db, redis, nats, clock, metrics)
                 ),
+                moderation=Moderation(PostgresAccounts(db), auth_provider, clock),
             ),
             signing_keys=signing_keys,
             persisted_queries=RedisPersistedQueries(redis, key_prefix=settings.redis_key_prefix),

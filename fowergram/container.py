@@ -14,6 +14,7 @@ from fowergram.adapters.redis.persisted_queries import RedisPersistedQueries
 from fowergram.adapters.redis.socket_tickets import RedisSocketTickets
 from fowergram.config import Settings
 from fowergram.domain.auth.mfa import MfaService
+from fowergram.domain.auth.moderation import Moderation
 from fowergram.domain.auth.provider import AuthProvider
 from fowergram.domain.auth.recovery import AccountRecovery
 from fowergram.domain.auth.social import SocialSignIn
@@ -47,6 +48,7 @@ class Services:
     comments: CommentService
     notifications: NotificationService
     presence: PresenceService
+    moderation: Moderation
 
 
 @dataclass(frozen=True, slots=True)

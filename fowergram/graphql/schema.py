@@ -33,6 +33,7 @@ from fowergram.graphql.live.notifications import NotificationSubscription
 from fowergram.graphql.live.post_activity import PostSubscription
 from fowergram.graphql.live.presence import PresenceSubscription
 from fowergram.graphql.mfa import MfaMutation
+from fowergram.graphql.moderation import ModerationMutation
 from fowergram.graphql.notifications import NotificationMutation, NotificationQuery
 from fowergram.graphql.parse_cache import CachedParse
 from fowergram.graphql.posts import PostMutation, PostQuery
@@ -87,6 +88,7 @@ class Mutation(
     ProfileEditMutation,
     CommentMutation,
     NotificationMutation,
+    ModerationMutation,
 ):
     pass
 

@@ -59,7 +59,7 @@ from fowergram.adapters.auth.supertokens_claims import (
     viewer_from,
 )
 from fowergram.adapters.auth.supertokens_sdk import TENANT, prefetch_signing_keys
-from fowergram.domain.auth.accounts import Account
+from fowergram.domain.auth.accounts import SUSPENDED, Account
 from fowergram.domain.auth.guard import CredentialGuard, ThrottlePolicy
 from fowergram.domain.auth.identity import (
     looks_like_email,
@@ -75,10 +75,10 @@ from fowergram.domain.auth.ports import (
     SignUpListener,
 )
 from fowergram.domain.auth.service import INVALID_CREDENTIALS, Authenticated
-from fowergram.domain.auth.sessions import ClientInfo, Session, Tokens
+from fowergram.domain.auth.sessions import ClientInfo, RevokeReason, Session, Tokens
 from fowergram.domain.auth.viewer import Viewer
 from fowergram.domain.clock import Clock
-from fowergram.domain.errors import BadUserInput, Conflict, NotFound, Unauthenticated
+from fowergram.domain.errors import BadUserInput, Conflict, Forbidden, NotFound, Unauthenticated
 
 log = logging.getLogger(__name__)
 
@@ -186,7 +186,7 @@ class SuperTokensAuth:
             current = await self._verify(refreshed.get_access_token(), check_database=True)
             viewer = viewer_from(current.get_access_token_payload(), current.get_handle())
             account = await self._accounts.get_by_id(viewer.user_id)
-            if account is None or account.deleted_at is not None:
+            if account is None or account.deleted_at is not None or account.banned_at:
                 await revoke_session(viewer.session_id)
                 await self._announce(viewer.user_id, [viewer.session_id])
                 raise Unauthenticated("account no longer exists")
@@ -227,9 +227,12 @@ class SuperTokensAuth:
         await self._announce(viewer.user_id, [viewer.session_id])
 
     async def sign_out_everywhere(self, viewer: Viewer) -> int:
-        subject = await self._subject(viewer.user_id)
+        return await self.end_all_sessions(viewer.user_id, RevokeReason.SIGN_OUT_EVERYWHERE)
+
+    async def end_all_sessions(self, user_id: int, reason: RevokeReason) -> int:
+        subject = await self._subject(user_id)
         revoked = await revoke_all_sessions_for_user(subject)
-        await self._announce(viewer.user_id, revoked)
+        await self._announce(user_id, revoked)
         return len(revoked)
 
     async def revoke_session(self, viewer: Viewer, session_id: str) -> None:
@@ -288,6 +291,8 @@ class SuperTokensAuth:
     async def _start_session(
         self, account: Account, recipe_user_id: RecipeUserId, client: ClientInfo
     ) -> Tokens:
+        if account.banned_at is not None:
+            raise Forbidden(SUSPENDED)
         session = await create_new_session_without_request_response(
             TENANT,
             recipe_user_id,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import asyncpg
 
 from fowergram.domain.auth.accounts import Account
@@ -12,15 +14,18 @@ from fowergram.domain.errors import Conflict
 _INSERT = (
     "INSERT INTO users (username, email, password_hash) VALUES ($1, $2, $3) "
     "RETURNING id, username, email, password_hash, role, email_verified_at, created_at, "
-    "deleted_at"
+    "deleted_at, banned_at"
 )
 _SELECT = (
     "SELECT id, username, email, password_hash, role, email_verified_at, created_at, "
-    "deleted_at FROM users "
+    "deleted_at, banned_at FROM users "
 )
 _BY_ID = _SELECT + "WHERE id = $1"
 _BY_EMAIL = _SELECT + "WHERE lower(email) = lower($1) AND deleted_at IS NULL"
 _BY_USERNAME = _SELECT + "WHERE lower(username) = lower($1) AND deleted_at IS NULL"
+_SET_BANNED = (
+    "UPDATE users SET banned_at = $2, ban_reason = $3 WHERE id = $1 AND deleted_at IS NULL"
+)
 
 # Unique index → the field a client must change.
 _TAKEN = {"users_username_lower_key": "username", "users_email_lower_key": "email"}
@@ -36,6 +41,7 @@ def _account(row: asyncpg.Record) -> Account:
         email_verified_at=row["email_verified_at"],
         created_at=row["created_at"],
         deleted_at=row["deleted_at"],
+        banned_at=row["banned_at"],
     )
 
 
@@ -73,3 +79,9 @@ class PostgresAccounts:
         await self._pool.execute(
             "UPDATE users SET password_hash = $2 WHERE id = $1", user_id, password_hash
         )
+
+    async def set_banned(
+        self, user_id: int, *, banned_at: datetime | None, reason: str | None
+    ) -> bool:
+        status = await self._pool.execute(_SET_BANNED, user_id, banned_at, reason)
+        return bool(status.endswith(" 1"))

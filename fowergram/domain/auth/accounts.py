@@ -7,6 +7,8 @@ from datetime import datetime
 
 from fowergram.domain.auth.viewer import Role
 
+SUSPENDED = "this account is suspended"  # a banned account's answer to a sign-in
+
 
 @dataclass(frozen=True, slots=True)
 class Account:
@@ -18,6 +20,7 @@ class Account:
     email_verified_at: datetime | None
     created_at: datetime
     deleted_at: datetime | None = None
+    banned_at: datetime | None = None  # suspended: no new session until the ban is lifted
 
     @property
     def email_verified(self) -> bool:

@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from fowergram.domain.auth.accounts import Account
+from fowergram.domain.auth.accounts import SUSPENDED, Account
 from fowergram.domain.auth.guard import CredentialGuard, ThrottlePolicy
 from fowergram.domain.auth.ports import (
     AccessClaims,
@@ -33,7 +33,13 @@ from fowergram.domain.auth.sessions import (
 from fowergram.domain.auth.token_hash import hash_token
 from fowergram.domain.auth.viewer import Viewer
 from fowergram.domain.clock import Clock
-from fowergram.domain.errors import BadUserInput, MfaRequired, NotFound, Unauthenticated
+from fowergram.domain.errors import (
+    BadUserInput,
+    Forbidden,
+    MfaRequired,
+    NotFound,
+    Unauthenticated,
+)
 
 INVALID_CREDENTIALS = "wrong email, username or password"
 MFA_CHALLENGE_TTL_S = 5 * 60
@@ -190,6 +196,8 @@ class AuthService:
                 account = await self._accounts.get_by_id(record.user_id)
                 if account is None or account.deleted_at is not None:
                     raise Unauthenticated("account no longer exists")
+                if account.banned_at is not None:  # its sessions were ended; a late race
+                    raise Unauthenticated(SUSPENDED)
                 tokens = await self._issue(account, record.session_id, new_token, expires_at)
                 return account, tokens
             # Another use of this token won the race since we read it: judge it as it
@@ -224,8 +232,11 @@ class AuthService:
         await self._revoke(viewer.user_id, [viewer.session_id], RevokeReason.SIGN_OUT)
 
     async def sign_out_everywhere(self, viewer: Viewer) -> int:
-        revoked = await self._sessions.revoke_all(viewer.user_id, RevokeReason.SIGN_OUT_EVERYWHERE)
-        await self._announce(viewer.user_id, revoked)
+        return await self.end_all_sessions(viewer.user_id, RevokeReason.SIGN_OUT_EVERYWHERE)
+
+    async def end_all_sessions(self, user_id: int, reason: RevokeReason) -> int:
+        revoked = await self._sessions.revoke_all(user_id, reason)
+        await self._announce(user_id, revoked)
         return len(revoked)
 
     async def revoke_session(self, viewer: Viewer, session_id: str) -> None:
@@ -244,6 +255,8 @@ class AuthService:
         return await self._sessions.list_active(viewer.user_id)
 
     async def _start_session(self, account: Account, client: ClientInfo) -> Tokens:
+        if account.banned_at is not None:  # after the credentials: nobody else learns it
+            raise Forbidden(SUSPENDED)
         session_id = self._secrets.session_id()
         refresh_token = self._secrets.token()
         expires_at = self._clock.now() + self._policy.refresh_ttl

@@ -28,6 +28,11 @@ class Viewer:
         return _RANK[self.role] >= _RANK[role]
 
 
+def outranks(role: Role, other: Role) -> bool:
+    """Strictly above: a moderator over a user, an admin over both (not over an admin)."""
+    return _RANK[role] > _RANK[other]
+
+
 def require_viewer(viewer: Viewer | None) -> Viewer:
     if viewer is None:
         raise Unauthenticated()

@@ -1,0 +1,1 @@
+ALTER TABLE users DROP COLUMN IF EXISTS ban_reason, DROP COLUMN IF EXISTS banned_at;
