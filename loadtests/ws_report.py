@@ -24,13 +24,16 @@ _METRIC = re.compile(
 )
 # Inclusive time of the hub's parts in the server's stacks: (label, frame substring).
 PARTS = [
-    ("socket read loop (SocketEndpoint._read: parse, init, subscribe)", "SocketEndpoint._read"),
+    (
+        "socket reads (HubProtocol.data_received: frames, handshakes, messages)",
+        "HubProtocol.data_received",
+    ),
     ("connection_init: authentication + hub.attach", "SocketEndpoint._init"),
     ("channel fan-out (Channels listener -> Connection.deliver)", "Channels._listen"),
-    ("subscription execution (run_operation: Strawberry + graphql-core)", "run_operation"),
-    ("socket writer (Connection._write -> uvicorn/websockets)", "Connection._write"),
+    ("pushed subscriptions (projection and frame per event)", "PushedOperation._on_message"),
+    ("executed subscriptions (run_operation: Strawberry + graphql-core)", "run_operation"),
     ("shared subscription fan-out (Multiplexer._fan_out: a frame per watcher)", "_fan_out"),
-    ("uvicorn's send of a frame (websockets framing, transport write)", "SansIOProtocol.send"),
+    ("frame writes (framing + transport write, incl. the send syscall)", "HubProtocol.write_text"),
     ("NATS client (nats-py reading and dispatching)", "nats/aio/"),
     ("presence (connected/disconnected)", "presence"),
 ]
