@@ -3,8 +3,9 @@
 A full collection walks every object not frozen, so with thousands of sockets held it
 pauses for seconds; frozen objects (`gc.freeze()`) are never walked. Freezing while
 sockets come and go has a price: a reference cycle among frozen objects is never
-collected, and today a closed socket leaves about half its objects in cycles (~160 of
-its ~290; the `close` and `churn` scenarios of loadtests/bench_ws.py measure it). So:
+collected. A closed socket left ~160 of its ~290 objects in cycles before the hub served
+sockets at the transport and broke its own cycles on close; now ~3 of ~47 (the `close`
+and `churn` scenarios of loadtests/bench_ws.py measure it). So:
 
 - every `interval_s`, when at least `min_objects` objects are tracked and not frozen,
   the freezer collects them (a walk of those objects only: short) and, if
@@ -46,16 +47,17 @@ class FreezerOptions:
     min_objects: int = 20_000
     thaw_ratio: float = 0.5
     thaw_after_s: float = 6 * 3600.0
-    # Objects a closed socket leaves in frozen cycles, until a thaw has measured it: a
-    # socket's whole count (~290 in 2026-11), so the first estimate errs on the safe side.
-    leak_per_close: float = 300.0
+    # Objects a closed socket leaves in frozen cycles, until a thaw has measured it: about
+    # a socket's whole count of tracked objects (~47 since the hub serves sockets at the
+    # transport; ~3 of them are left in cycles), so the first estimate errs on the safe side.
+    leak_per_close: float = 50.0
 
 
 @dataclass(frozen=True, slots=True)
 class Ledger:
     base: int  # objects live (and frozen) right after the last thaw, or at start-up
     closed: int = 0  # sockets closed in this process when it was taken
-    leak_per_close: float = 300.0  # objects a closed socket leaves (last measured)
+    leak_per_close: float = 50.0  # objects a closed socket leaves (last measured)
     added: int = 0  # objects frozen since
     thawed_at: float = 0.0  # monotonic time of that thaw
 

@@ -210,7 +210,12 @@ class SocketEndpoint:
         connection.auth = authenticated
         connection.viewer = authenticated.viewer if authenticated else None
         connection.acked = True
-        await self._hub.attach(connection)
+        try:
+            await self._hub.attach(connection)  # its user's channel: revocations reach it
+        except Exception:
+            log.exception("joining the user's channel failed")
+            connection.close(Close.INTERNAL, "live channel unavailable, retry later")
+            return
         if connection.closing is not None:
             return
         user = {"userId": str(connection.viewer.user_id)} if connection.viewer else None

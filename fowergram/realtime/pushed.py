@@ -192,6 +192,7 @@ class PushedOperation:
         feed.listener = self._on_message
 
     def cancel(self) -> None:
+        self._feed.listener = None  # the feed -> this -> the feed: no cycle left behind
         self._connection.drop_feed(self._feed)
 
     def _on_message(self, message: dict[str, Any]) -> None:

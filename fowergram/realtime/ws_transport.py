@@ -126,10 +126,16 @@ class HubProtocol(asyncio.Protocol):
         self._lost = True
         self._server_state.connections.discard(self)
         connection, self.connection = self.connection, None
-        if connection is None or self._endpoint is None or self._context is None:
-            return
+        context, self._context = self._context, None
         code = self._close_code()
-        ended = self._context.run(self._endpoint.closed, connection, code)
+        # Leave no reference cycle for the collector to find (or, frozen, to keep): the
+        # transport and this protocol point at each other, and websockets' parser
+        # generator at its protocol.
+        self.transport = None
+        self._ws.parser.close()
+        if connection is None or self._endpoint is None or context is None:
+            return
+        ended = context.run(self._endpoint.closed, connection, code)
         tasks = self._server_state.tasks
         tasks.add(ended)
         ended.add_done_callback(tasks.discard)

@@ -22,6 +22,28 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
 
+class _Handoff:
+    """Stands where nats-py keeps a subscription's queue: the parts of asyncio.Queue it
+    uses, with each message handed over as it comes (so nothing is ever pending)."""
+
+    __slots__ = ("_handler",)
+
+    def __init__(self, handler: Callable[[Msg], None]) -> None:
+        self._handler = handler
+
+    def put_nowait(self, msg: Msg) -> None:
+        self._handler(msg)
+
+    def qsize(self) -> int:
+        return 0
+
+    def empty(self) -> bool:
+        return True
+
+    async def join(self) -> None:
+        """Draining waits for what is pending: nothing."""
+
+
 class DirectSubscription(Subscription):
     def __init__(self, conn: NATS, sid: int, subject: str, handler: Callable[[Msg], None]) -> None:
         # Not Subscription.__init__: it builds the queue this class exists to avoid.
@@ -36,30 +58,12 @@ class DirectSubscription(Subscription):
         self._closed = False
         self._pending_msgs_limit = 0
         self._pending_bytes_limit = 0  # nats-py's slow-consumer check off: nothing queues
-        self._pending_queue = self  # type: ignore[assignment]  # see put_nowait
+        self._pending_queue = _Handoff(handler)  # type: ignore[assignment]
         self._pending_next_msgs_calls = {}
         self._pending_size = 0
         self._wait_for_msgs_task = None
         self._message_iterator = None
         self._jsi = None
-        self._handler = handler
-
-    # The parts of asyncio.Queue that nats-py uses on `_pending_queue`: messages are
-    # handed over as they come, so nothing is ever pending.
-
-    def put_nowait(self, msg: Msg) -> None:
-        """Where nats-py's reader puts each message of this subscription."""
-        self._pending_size = 0
-        self._handler(msg)
-
-    def qsize(self) -> int:
-        return 0
-
-    def empty(self) -> bool:
-        return True
-
-    async def join(self) -> None:
-        """Draining waits for what is pending: nothing."""
 
 
 async def subscribe_direct(nc: NATS, subject: str, handler: Callable[[Msg], None]) -> Subscription:
