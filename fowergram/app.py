@@ -71,7 +71,6 @@ from fowergram.observability.logs import configure_logging
 from fowergram.observability.metrics import Metrics
 from fowergram.presence_wiring import open_presence
 from fowergram.realtime.endpoint import SocketEndpoint
-from fowergram.realtime.hub import ConnectionHub
 from fowergram.realtime.hub_wiring import open_hub, socket_options
 from fowergram.realtime.outbox_relay import OutboxRelay, RelayOptions, relaying
 from fowergram.realtime.workers import open_consumers
@@ -271,7 +270,7 @@ def create_app(settings: Settings) -> Starlette:
             ) as hub,
             collector_policy(CollectorPolicy.from_settings(settings), metrics),
         ):
-            app.state.hub = hub  # for the server's drain on SIGTERM
+            app.state.hub = hub  # for tests that look inside a running hub
             log.info("ready", extra={"environment": settings.environment})
             # The hub's sockets are served at the transport (realtime/ws_transport.py),
             # which finds their endpoint in the lifespan state.
@@ -297,10 +296,3 @@ def create_app_from_env() -> Starlette:
     settings = load_settings()
     configure_logging(settings.log_level)
     return create_app(settings)
-
-
-async def drain_sockets(app: Starlette) -> None:
-    """Before the server stops: close this instance's sockets with 1012, in batches."""
-    hub: ConnectionHub | None = getattr(app.state, "hub", None)
-    if hub is not None:
-        await hub.drain()

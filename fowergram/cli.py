@@ -11,14 +11,13 @@ import signal
 import sys
 import tempfile
 from collections.abc import AsyncIterator, Sequence
-from functools import partial
 from types import FrameType
 
 import uvicorn
 from nats.aio.client import Client as NATS
 
 from fowergram.adapters.postgres.migrations import MigrationError
-from fowergram.app import create_app, drain_sockets
+from fowergram.app import create_app
 from fowergram.config import ConfigError, Settings, load_settings
 from fowergram.embedded.process import EmbeddedServiceError, free_port
 from fowergram.observability.logs import configure_logging
@@ -60,7 +59,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     if args.workers == 1:
         app = create_app(settings)
         config = uvicorn.Config(app, host=host, port=port, **uvicorn_options(settings))
-        Server(config, drain=partial(drain_sockets, app)).run()
+        Server(config).run()
         return 0
     with contextlib.ExitStack() as cleanup:
         if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -92,7 +91,7 @@ def cmd_dev(settings: Settings, args: argparse.Namespace) -> int:
         app = create_app(settings)
         host, port = args.host or "127.0.0.1", args.port or DEV_PORT
         config = uvicorn.Config(app, host=host, port=port, **uvicorn_options(settings))
-        Server(config, drain=partial(drain_sockets, app)).run()
+        Server(config).run()
     except (KeyboardInterrupt, _Stop):
         pass
     finally:

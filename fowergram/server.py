@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import socket
-from collections.abc import Awaitable, Callable, Generator
+import math
+from collections.abc import Generator
 from typing import Any
 
 import uvicorn
@@ -26,31 +26,17 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "proxy_headers": True,
         "forwarded_allow_ips": settings.forwarded_allow_ips,
         "server_header": False,
-        "timeout_graceful_shutdown": 10,
+        # Long enough for the hub's drain (WS_DRAIN_DEADLINE_S) and the close handshakes.
+        "timeout_graceful_shutdown": math.ceil(settings.ws_drain_deadline_s) + 3,
         "ws_max_size": settings.ws_max_message_bytes,
         "log_level": settings.log_level.lower(),
     }
 
 
 class Server(uvicorn.Server):
-    """uvicorn's server, with a drain step before its own shutdown: uvicorn closes every
-    socket at once, which sends all clients reconnecting in the same instant."""
-
-    def __init__(
-        self, config: uvicorn.Config, *, drain: Callable[[], Awaitable[None]] | None = None
-    ) -> None:
-        super().__init__(config)
-        self._drain = drain
-
-    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        for server in self.servers:
-            server.close()  # stop accepting first
-        if self._drain is not None:
-            try:
-                await self._drain()
-            except Exception:
-                log.exception("draining sockets failed")
-        await super().shutdown(sockets)
+    """uvicorn's server, ending quietly on SIGINT/SIGTERM. Its sockets drain in batches
+    (the hub's `ws` protocol does it when uvicorn asks them to shut down), in every
+    worker process alike."""
 
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None, None, None]:

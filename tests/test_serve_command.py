@@ -1,7 +1,9 @@
-"""`fowergram serve --workers N` against configured services; metrics span the workers."""
+"""`fowergram serve --workers N` against configured services; metrics span the workers,
+and each worker drains its sockets (1012, in batches) when the server stops."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -12,6 +14,9 @@ from pathlib import Path
 import httpx
 import psutil
 from support.services import ServiceUrls
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection, connect
+from websockets.typing import Subprotocol
 
 from fowergram.embedded.process import free_port
 
@@ -63,9 +68,31 @@ def test_serve_with_two_workers(
         )
         assert float(line.rsplit(" ", 1)[1]) == 20  # both workers' requests, summed
 
-        process.send_signal(signal.SIGINT)
+        with contextlib.ExitStack() as open_sockets:
+            sockets = [_socket(open_sockets, port) for _ in range(6)]  # over the workers too
+            process.send_signal(signal.SIGINT)
+            codes = [_close_code(ws) for ws in sockets]
         assert process.wait(timeout=30) == 0
     finally:
         if process.poll() is None:
             process.kill()
-    assert "Traceback" not in log.read_text()
+    text = log.read_text()
+    assert "Traceback" not in text
+    assert codes == [1012] * 6
+    assert "draining sockets" in text
+
+
+def _socket(stack: contextlib.ExitStack, port: int) -> ClientConnection:
+    url = f"ws://127.0.0.1:{port}/graphql"
+    ws = stack.enter_context(connect(url, subprotocols=[Subprotocol("graphql-transport-ws")]))
+    ws.send('{"type":"connection_init"}')
+    assert '"connection_ack"' in str(ws.recv(timeout=5))
+    return ws
+
+
+def _close_code(ws: ClientConnection) -> int | None:
+    try:
+        while True:
+            ws.recv(timeout=15)
+    except ConnectionClosed as closed:
+        return closed.rcvd.code if closed.rcvd is not None else None

@@ -101,6 +101,14 @@ class SocketEndpoint:
         self._metrics.ws_refused.labels(reason).inc()
         return reason
 
+    def drain(self) -> asyncio.Task[None] | None:
+        """The server is stopping: close every socket with 1012 in batches (the hub's
+        drain), started by the first socket told so; None once started."""
+        if self._hub.draining:
+            return None
+        self._hub.draining = True  # at once: the other sockets' shutdown calls follow
+        return asyncio.create_task(self._hub.drain(), name="hub-drain")
+
     def opened(self, wire: Wire, subprotocol: str | None, connection_id: str) -> Connection:
         """An upgraded socket: a connection of the hub's, waiting for connection_init."""
         hub = self._hub

@@ -140,13 +140,21 @@ class HubProtocol(asyncio.Protocol):
         tasks.add(ended)
         ended.add_done_callback(tasks.discard)
 
-    # uvicorn: the server is stopping (after the hub's own drain, whatever is left)
+    # uvicorn: the server is stopping (it stopped accepting, then calls this on every
+    # connection at once, then waits for them to go, up to its graceful timeout)
 
     def shutdown(self) -> None:
-        if self.connection is not None and self._context is not None:
-            self._context.run(self.connection.close, 1012, "server shutting down")
-        if self.transport is not None:
-            self.transport.close()
+        if self.connection is None or self._endpoint is None:
+            if self.transport is not None:
+                self.transport.close()
+            return
+        # Not all at once, which would send every client reconnecting in the same
+        # instant: the first socket told starts the hub's drain (1012 in batches).
+        drain = self._endpoint.drain()
+        if drain is not None:
+            tasks = self._server_state.tasks
+            tasks.add(drain)
+            drain.add_done_callback(tasks.discard)
 
     # Wire: what a Connection writes through
 

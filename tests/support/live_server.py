@@ -5,12 +5,10 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from functools import partial
 
 import uvicorn
 from starlette.applications import Starlette
 
-from fowergram.app import drain_sockets
 from fowergram.config import Settings
 from fowergram.embedded.process import free_port
 from fowergram.server import Server, uvicorn_options
@@ -22,7 +20,7 @@ class LiveServer:
         self.port = free_port()
         options = uvicorn_options(settings) | {"log_level": "warning"}
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, **options)
-        self._server = Server(config, drain=partial(drain_sockets, app))
+        self._server = Server(config)
         self._thread = threading.Thread(target=self._run, name=f"uvicorn-{self.port}", daemon=True)
         self._error: BaseException | None = None
 
