@@ -208,6 +208,28 @@ async def test_a_fragmented_message_is_put_back_together(hub_server: LiveServer)
         assert answer["payload"]["data"]["serverInfo"]["version"]
 
 
+async def test_a_fragmented_message_over_the_limit_closes_with_1009(hub_server: LiveServer) -> None:
+    async with connect(hub_server.ws_url, subprotocols=[TRANSPORT_WS]) as ws:
+        await init(ws)
+        # Each fragment is under the 4 KiB limit; the message is not.
+        await ws.send(iter(['{"type":"ping","payload":{"p":"', "x" * 3000, "y" * 3000, '"}}']))
+        assert await closed_with(ws) == 1009
+
+
+async def test_a_malformed_upgrade_request_is_answered_400(hub_server: LiveServer) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", hub_server.port)
+    # An upgrade without Sec-WebSocket-Key: refused at the handshake, nothing opened.
+    writer.write(
+        b"GET /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+        b"Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+        b"Sec-WebSocket-Protocol: graphql-transport-ws\r\n\r\n"
+    )
+    await writer.drain()
+    status = await asyncio.wait_for(reader.readline(), 5)
+    writer.close()
+    assert status.startswith(b"HTTP/1.1 400")
+
+
 async def test_signing_out_closes_that_sessions_sockets_within_a_second(
     hub_server: LiveServer,
 ) -> None:
