@@ -93,6 +93,7 @@ class Connection:
         "joined",
         "last_seen",
         "limits",
+        "next_ping",
         "opened_at",
         "operations",
         "pending",
@@ -131,6 +132,7 @@ class Connection:
         self.closing: tuple[int, str] | None = None
         self.opened_at = now
         self.last_seen = now
+        self.next_ping = now  # the hub sets each socket's keep-alive phase
         self._wire = wire
         self._on_slow = on_slow
         self._backlogged = 0  # frames written since the transport went over its mark

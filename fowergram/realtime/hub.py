@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -24,7 +25,8 @@ if TYPE_CHECKING:
     from fowergram.realtime.pushed import Pusher
 
 log = logging.getLogger(__name__)
-SWEEP_BATCH = 200  # sockets pinged per turn of the event loop
+SWEEP_BATCH = 200  # sockets looked at per turn of the event loop
+SWEEPS_PER_INTERVAL = 10
 
 
 class Upstream(Protocol):
@@ -93,6 +95,10 @@ class ConnectionHub:
 
     def add(self, connection: Connection) -> None:
         self.connections.add(connection)
+        # Each socket on its own phase: pinged all at once, 10,000 sockets answer at once,
+        # and their pongs held every delivery up for a quarter of a second.
+        interval = self._keepalive.ping_interval_s
+        connection.next_ping = self.clock() + interval * (0.5 + random.random())
 
     async def attach(self, connection: Connection) -> None:
         """An acknowledged socket: to its user's channel (and presence), if it has one."""
@@ -129,11 +135,12 @@ class ConnectionHub:
                 log.exception("presence update failed")
 
     async def sweep(self) -> None:
-        """Ping idle sockets; close the ones whose peer stopped answering. In batches, with
-        the event loop free between them: one pass over every socket at once stalled
-        deliveries for ~0.4 s at 10,000 sockets."""
+        """Ping the sockets whose turn it is (idle ones; legacy ones always); close the
+        ones whose peer stopped answering. In batches, with the event loop free between
+        them."""
         now = self.clock()
         keepalive = self._keepalive
+        interval = keepalive.ping_interval_s
         sockets = list(self.connections)
         for start in range(0, len(sockets), SWEEP_BATCH):
             for connection in sockets[start : start + SWEEP_BATCH]:
@@ -143,13 +150,16 @@ class ConnectionHub:
                 if silent_for >= keepalive.dead_after_s:
                     self._metrics.ws_dead_peers.inc()
                     connection.close(Close.GOING_AWAY, "no pong: peer presumed dead")
-                elif silent_for >= keepalive.ping_interval_s or connection.dialect.legacy:
-                    connection.ping()
+                elif now >= connection.next_ping:
+                    connection.next_ping = now + interval
+                    if silent_for >= interval or connection.dialect.legacy:
+                        connection.ping()
             await asyncio.sleep(0)
 
     async def keep_alive(self) -> None:
+        # Often, so that each socket's turn comes close to its phase.
         while True:
-            await asyncio.sleep(self._keepalive.ping_interval_s)
+            await asyncio.sleep(self._keepalive.ping_interval_s / SWEEPS_PER_INTERVAL)
             await self.sweep()
 
     async def drain(self) -> None:
