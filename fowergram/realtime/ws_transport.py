@@ -27,7 +27,7 @@ from websockets.protocol import State
 from websockets.server import ServerProtocol
 
 from fowergram.observability.logs import connection_id_var
-from fowergram.realtime.connection import Connection
+from fowergram.realtime.connection import CLOSE_TIMEOUT_S, Connection
 from fowergram.realtime.endpoint import negotiate
 
 if TYPE_CHECKING:
@@ -61,6 +61,7 @@ class HubProtocol(asyncio.Protocol):
     """One socket, from the upgrade request to the end of its TCP connection."""
 
     __slots__ = (
+        "_closer",
         "_context",
         "_endpoint",
         "_fragments",
@@ -89,6 +90,7 @@ class HubProtocol(asyncio.Protocol):
         self._fragments: list[bytes] | None = None
         self._paused = False
         self._lost = False
+        self._closer: asyncio.TimerHandle | None = None
 
     # asyncio.Protocol
 
@@ -127,6 +129,9 @@ class HubProtocol(asyncio.Protocol):
         self._server_state.connections.discard(self)
         connection, self.connection = self.connection, None
         context, self._context = self._context, None
+        if self._closer is not None:
+            self._closer.cancel()
+            self._closer = None
         code = self._close_code()
         # Leave no reference cycle for the collector to find (or, frozen, to keep): the
         # transport and this protocol point at each other, and websockets' parser
@@ -243,8 +248,20 @@ class HubProtocol(asyncio.Protocol):
         for chunk in self._ws.data_to_send():
             if chunk:
                 transport.write(chunk)
-            else:  # websockets: the end of the connection (the server closes TCP first)
-                transport.close()
+            else:
+                self._end_tcp(transport)
+
+    def _end_tcp(self, transport: asyncio.Transport) -> None:
+        """websockets' end of the connection (the server ends TCP first). Half-closed, not
+        closed: a peer still sending (the rest of an oversize message) would otherwise get
+        a reset that can overtake the close frame. The peer then closes, or is dropped."""
+        if self._closer is not None:
+            return
+        if transport.can_write_eof():
+            transport.write_eof()
+        else:
+            transport.close()
+        self._closer = asyncio.get_running_loop().call_later(CLOSE_TIMEOUT_S, transport.close)
 
     def _close_code(self) -> int:
         ws = self._ws
