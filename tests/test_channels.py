@@ -20,11 +20,13 @@ import nats.errors
 import pytest
 from broadcaster._backends.memory import MemoryBackend
 from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
 from support.nats_server import private_nats, start_nats
 from support.services import ServiceUrls
 
 from fowergram.adapters.nats.broadcast_backend import NatsBackend, RawEvent
 from fowergram.adapters.nats.connection import close_nats, connect_nats
+from fowergram.adapters.nats.direct_subscription import subscribe_direct
 from fowergram.embedded.nats import EmbeddedNats
 from fowergram.observability.metrics import Metrics
 from fowergram.realtime.channels import Channels
@@ -402,3 +404,26 @@ async def test_an_owned_connection_waits_for_nats_to_come_up(tmp_path: Path, pre
         server.stop()
     assert inbox.payloads[0] == b"first"
     assert set(inbox.payloads[1:]) == {b"again"}
+
+
+async def test_a_failing_direct_handler_does_not_stop_the_client_reading(
+    nc: NATS, prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    received: list[bytes] = []
+
+    def broken(msg: Msg) -> None:
+        raise RuntimeError("a bug in a handler")
+
+    bad = await subscribe_direct(nc, f"{prefix}.user.bad", broken)
+    good = await subscribe_direct(nc, f"{prefix}.user.good", lambda msg: received.append(msg.data))
+    try:
+        with caplog.at_level(logging.ERROR, logger="fowergram.adapters.nats"):
+            for n in range(3):
+                await nc.publish(f"{prefix}.user.bad", b"x")
+                await nc.publish(f"{prefix}.user.good", b"%d" % n)
+            await _eventually(lambda: len(received) == 3)
+        assert received == [b"0", b"1", b"2"]
+        assert "nats message handler failed" in caplog.text
+    finally:
+        await bad.unsubscribe()
+        await good.unsubscribe()

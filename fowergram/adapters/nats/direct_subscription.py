@@ -13,6 +13,7 @@ tests/test_channels.py against a real server; the dependency is pinned below 3.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 import nats.errors
@@ -20,6 +21,8 @@ from nats.aio.client import Client as NATS
 from nats.aio.client import _validate_subject
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
+
+log = logging.getLogger(__name__)
 
 
 class _Handoff:
@@ -32,7 +35,10 @@ class _Handoff:
         self._handler = handler
 
     def put_nowait(self, msg: Msg) -> None:
-        self._handler(msg)
+        try:
+            self._handler(msg)
+        except Exception:  # on nats-py's reader: a failure here must not stop it
+            log.exception("nats message handler failed", extra={"subject": msg.subject})
 
     def qsize(self) -> int:
         return 0
