@@ -74,6 +74,7 @@ import psutil
 from fowergram.config import Settings
 from fowergram.embedded.process import free_port
 from fowergram.embedded.stack import EmbeddedStack
+from loadtests.sampling import setup_profile_path
 from loadtests.server import SERVER_CPU, _fresh_database, can_pin, other_cpus
 from loadtests.ws_broadcast import profile_path
 from loadtests.ws_report import cleanup_services, print_profile_summary, print_report
@@ -297,9 +298,11 @@ def main() -> None:
         print_report(args, result, metrics, pinning=_pinning_line(svc.embedded))
         if args.profile_seconds > 0:
             raw = args.profile_out or work / "profile.raw"
+            setup = setup_profile_path(raw)
+            print_profile_summary(result, setup, scenario="set-up (the sockets opening)")
             print_profile_summary(result, raw)
             if result.get("broadcast"):
-                print_profile_summary(result, profile_path(raw), scenario="broadcast")
+                print_profile_summary(result, profile_path(raw), scenario="the final broadcast run")
     print(f"\nwhole run {time.monotonic() - started:.0f} s")
 
 

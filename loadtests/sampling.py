@@ -13,6 +13,11 @@ from pathlib import Path
 from loadtests.server import generator_command
 
 
+def setup_profile_path(raw: Path | str) -> Path:
+    """Where the set-up phase's py-spy stacks go, beside the per-user run's `raw`."""
+    return Path(f"{raw}.setup")
+
+
 def py_spy_path() -> str | None:
     beside = Path(sys.executable).with_name("py-spy")
     return str(beside) if beside.exists() else shutil.which("py-spy")

@@ -25,7 +25,7 @@ import orjson
 import uvloop
 
 from fowergram.adapters.nats.connection import close_nats, connect_nats
-from loadtests.sampling import Sampler
+from loadtests.sampling import Sampler, setup_profile_path
 from loadtests.ws_broadcast import add_arguments, broadcast, plan_from_args
 from loadtests.ws_churn import churn, close_and_audit
 from loadtests.ws_delivery import Publisher, RunFigures, ladder, run_at
@@ -97,11 +97,19 @@ async def run(args: argparse.Namespace, users: list[tuple[int, str]]) -> dict[st
         probe.restart()
         opening_at = time.time()
         log(f"  opening {len(measured)} sockets (server RSS {rss_before / 1024:.0f} MiB)")
+        setup_sampler = None
+        if args.profile_seconds > 0:
+            setup_sampler = Sampler(
+                args.server_pid, args.profile_seconds, setup_profile_path(args.profile_out)
+            )
         # WatchClient: the same socket, whose sampled deliveries may be post activity too.
         opened = await open_many(
             target, stats, measured, concurrency=args.concurrency, client_type=WatchClient
         )
         settle_s = await server_quiet(args.server_pid)
+        if setup_sampler is not None:
+            outcome = setup_sampler.result()
+            result["setup_profile_error"] = outcome if isinstance(outcome, str) else None
         rss_after = rss_kib(args.server_pid)
         collector = gc_log.window(opening_at, time.time())
         longest_ping_ms = max(probe.rtts, default=0.0) * 1000  # before counting stalls it

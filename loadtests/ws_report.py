@@ -36,6 +36,9 @@ PARTS = [
     ("frame writes (framing + transport write, incl. the send syscall)", "HubProtocol.write_text"),
     ("NATS client (nats-py reading and dispatching)", "nats/aio/"),
     ("presence (connected/disconnected)", "presence"),
+    ("subscribe: a pushed operation's start (session check)", "SocketEndpoint._push"),
+    ("access-token verification (PyJWT, Ed25519)", "jwt/"),
+    ("Redis client (redis-py)", "redis/"),
 ]
 
 
@@ -261,7 +264,7 @@ def _gc_note(window: list[float] | None) -> str:
 
 
 def print_profile_summary(
-    result: dict[str, Any], raw: Path, *, top: int = 15, scenario: str = "per-user"
+    result: dict[str, Any], raw: Path, *, top: int = 15, scenario: str = "the final per-user run"
 ) -> None:
     if not raw.exists():
         print("\nno profile was recorded")
@@ -271,7 +274,7 @@ def print_profile_summary(
     if not profile.samples:
         print("\nthe profile holds no samples of the event-loop thread")
         return
-    print(f"\nServer profile during the final {scenario} run (py-spy, {profile.samples} busy "
+    print(f"\nServer profile during {scenario} (py-spy, {profile.samples} busy "
           "samples of the event-loop thread)")  # fmt: skip
     print("  own time, top frames")
     for frame, count in profile.frames[:top]:

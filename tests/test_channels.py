@@ -427,3 +427,26 @@ async def test_a_failing_direct_handler_does_not_stop_the_client_reading(
     finally:
         await bad.unsubscribe()
         await good.unsubscribe()
+
+
+async def test_joins_in_one_turn_share_a_probe_and_each_is_confirmed(
+    live: Live, prefix: str, service_urls: ServiceUrls
+) -> None:
+    # A reconnect storm: 200 channels joined at once are confirmed by probes sent after
+    # their SUBs, so a message published by another connection as each join returns
+    # reaches it.
+    publisher = await connect_nats(service_urls.nats, name="test-publisher")
+    inboxes = [Inbox() for _ in range(200)]
+
+    async def join_then_publish(n: int, inbox: Inbox) -> None:
+        channel = f"{prefix}.user.storm{n}"
+        await live.channels.join(channel, inbox)
+        await publisher.publish(channel, b"%d" % n)
+
+    try:
+        await asyncio.gather(*(join_then_publish(n, inbox) for n, inbox in enumerate(inboxes)))
+        await publisher.flush()
+    finally:
+        await close_nats(publisher)
+    await _eventually(lambda: all(inbox.messages for inbox in inboxes))
+    assert [inbox.payloads for inbox in inboxes] == [[b"%d" % n] for n in range(200)]

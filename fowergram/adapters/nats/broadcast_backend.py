@@ -77,6 +77,7 @@ class NatsBackend(BroadcastBackend):
         self._confirm_timeout_s = confirm_timeout_s
         self._subs: dict[str, Subscription] = {}
         self._probe: str | None = None
+        self._next_probe: asyncio.Future[Exception | None] | None = None
         self._backlog: deque[RawEvent] = deque()
         self._waiter: asyncio.Future[None] | None = None
         self._dropped = 0
@@ -142,23 +143,38 @@ class NatsBackend(BroadcastBackend):
         await self._confirm(nc, channel)
 
     async def _confirm(self, nc: NATS, channel: str) -> None:
-        # Not nc.flush(): nats-py (2.16) writes its PING straight to the socket while the
-        # SUB still waits in the write buffer for the flusher task, so the PONG can come
-        # back before the server has the SUB (tests/test_channels.py caught it). A request
-        # goes through that buffer after the SUB, and the server answers "no responders"
-        # only once it has processed everything before it on this connection.
+        # Subscriptions made in the same turn of the event loop share one probe: it is
+        # sent after all their SUBs (a reconnect storm subscribes hundreds at once).
+        probe = self._next_probe
+        if probe is None:
+            probe = self._next_probe = asyncio.ensure_future(self._probe_after_turn(nc))
+        error = await asyncio.shield(probe)
+        if error is not None:
+            # Still subscribed (and replayed on reconnection); only unconfirmed.
+            log.warning(
+                "nats channel subscription unconfirmed",
+                extra={"channel": channel, "error": repr(error)},
+            )
+
+    async def _probe_after_turn(self, nc: NATS) -> Exception | None:
+        """None once the server has processed every SUB written before the probe.
+
+        Not nc.flush(): nats-py (2.16) writes its PING straight to the socket while the
+        SUB still waits in the write buffer for the flusher task, so the PONG can come
+        back before the server has the SUB (tests/test_channels.py caught it). A request
+        goes through that buffer after the SUB, and the server answers "no responders"
+        only once it has processed everything before it on this connection."""
+        await asyncio.sleep(0)  # the rest of this turn's subscribers join
+        self._next_probe = None  # later SUBs are not covered by this probe
         if self._probe is None:
             self._probe = nc.new_inbox()  # a subject nobody subscribes to
         try:
             await nc.request(self._probe, timeout=self._confirm_timeout_s)
         except nats.errors.NoRespondersError:
-            return  # the expected answer
+            return None  # the expected answer
         except (nats.errors.Error, TimeoutError) as exc:
-            # Still subscribed (and replayed on reconnection); only unconfirmed.
-            log.warning(
-                "nats channel subscription unconfirmed",
-                extra={"channel": channel, "error": repr(exc)},
-            )
+            return exc
+        return None
 
     async def unsubscribe(self, channel: str) -> None:
         sub = self._subs.pop(channel, None)

@@ -29,6 +29,7 @@ from typing import Any, cast
 
 from redis.asyncio import Redis
 
+from fowergram.adapters.coalesced import Coalesced
 from fowergram.domain.presence import HeldSockets, Socket
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -157,6 +158,8 @@ class RedisPresence:
         self._beat = redis.register_script(_BEAT)
         self._bury = redis.register_script(_BURY)
         self._reap = redis.register_script(_REAP)
+        self._connecting = Coalesced(self.connect_many)
+        self._disconnecting = Coalesced(self.disconnect_many)
 
     def _user(self, user_id: int) -> str:
         return f"{self._prefix}user:{user_id}"
@@ -171,9 +174,9 @@ class RedisPresence:
 
     async def connect(self, user_id: int, socket: Socket) -> HeldSockets | None:
         """Hold `socket`; the user's state before, or None if its instance is not
-        registered (nothing was held)."""
-        keys, args = self._connect_call(user_id, socket)
-        return self._before(user_id, await self._connect(keys=keys, args=args))
+        registered (nothing was held). Sockets opening in the same turn of the event
+        loop go to Redis in one round trip (a reconnect storm opens hundreds at once)."""
+        return await self._connecting((user_id, socket))
 
     async def connect_many(self, sockets: Sequence[tuple[int, Socket]]) -> list[HeldSockets | None]:
         """`connect` for each, in order, in one round trip."""
@@ -199,11 +202,24 @@ class RedisPresence:
         return _held(user_id, fields, seen)
 
     async def disconnect(self, user_id: int, socket: Socket, now: datetime) -> HeldSockets:
-        """Let go of `socket` (closed at `now`); the user's state before."""
-        keys = [self._user(user_id), self._inst(socket.instance_id), self._seen]
-        args: list[str | int] = [socket.instance_id, _field(socket), user_id, to_ms(now)]
-        fields, seen = await self._disconnect(keys=keys, args=args)
-        return _held(user_id, fields, seen)
+        """Let go of `socket` (closed at `now`); the user's state before. Batched per turn
+        of the event loop, as `connect` is."""
+        return await self._disconnecting((user_id, socket, now))
+
+    async def disconnect_many(
+        self, sockets: Sequence[tuple[int, Socket, datetime]]
+    ) -> list[HeldSockets]:
+        """`disconnect` for each, in order, in one round trip."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for user_id, socket, now in sockets:
+                keys = [self._user(user_id), self._inst(socket.instance_id), self._seen]
+                args: list[str | int] = [socket.instance_id, _field(socket), user_id, to_ms(now)]
+                await self._disconnect(keys=keys, args=args, client=pipe)
+            results = await pipe.execute()
+        return [
+            _held(user_id, fields, seen)
+            for (user_id, _, _), (fields, seen) in zip(sockets, results, strict=True)
+        ]
 
     async def heartbeats(self) -> dict[str, datetime]:
         """Every registered instance's last heartbeat."""

@@ -1,0 +1,106 @@
+"""Calls of one turn of the event loop answered by one batched call (adapters/coalesced)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from fowergram.adapters.coalesced import Coalesced
+
+
+class Recorder:
+    def __init__(self, *, fail_on: int | None = None, gate: asyncio.Event | None = None) -> None:
+        self.batches: list[list[int]] = []
+        self._fail_on = fail_on
+        self._gate = gate
+
+    async def fetch(self, keys: list[int]) -> list[int]:
+        self.batches.append(list(keys))
+        if self._gate is not None:
+            await self._gate.wait()
+        if self._fail_on is not None and self._fail_on in keys:
+            raise ConnectionError("redis went away")
+        return [key * 10 for key in keys]
+
+
+async def test_calls_of_one_turn_share_one_fetch_and_get_their_own_values() -> None:
+    recorder = Recorder()
+    coalesced = Coalesced(recorder.fetch)
+
+    values = await asyncio.gather(*(coalesced(n) for n in [3, 1, 3, 2]))
+
+    assert values == [30, 10, 30, 20]
+    assert recorder.batches == [[3, 1, 3, 2]]  # in order, repeats kept
+
+
+async def test_calls_of_later_turns_make_later_batches() -> None:
+    recorder = Recorder()
+    coalesced = Coalesced(recorder.fetch)
+
+    assert await coalesced(1) == 10
+    assert await asyncio.gather(coalesced(2), coalesced(3)) == [20, 30]
+
+    assert recorder.batches == [[1], [2, 3]]
+
+
+async def test_a_batch_never_exceeds_its_size() -> None:
+    recorder = Recorder()
+    coalesced = Coalesced(recorder.fetch, max_batch=4)
+
+    values = await asyncio.gather(*(coalesced(n) for n in range(10)))
+
+    assert values == [n * 10 for n in range(10)]
+    assert [len(batch) for batch in recorder.batches] == [4, 4, 2]
+
+
+async def test_a_failed_fetch_fails_every_caller_of_its_batch_only() -> None:
+    recorder = Recorder(fail_on=2)
+    coalesced = Coalesced(recorder.fetch)
+
+    outcomes = await asyncio.gather(coalesced(1), coalesced(2), return_exceptions=True)
+    assert all(isinstance(outcome, ConnectionError) for outcome in outcomes)
+    assert await coalesced(5) == 50  # the next batch is unaffected
+
+
+async def test_a_cancelled_caller_leaves_the_others_answered() -> None:
+    gate = asyncio.Event()
+    recorder = Recorder(gate=gate)
+    coalesced = Coalesced(recorder.fetch)
+    first = asyncio.ensure_future(coalesced(1))
+    second = asyncio.ensure_future(coalesced(2))
+    await asyncio.sleep(0.01)  # the batch is being fetched
+
+    first.cancel()
+    gate.set()
+
+    assert await second == 20
+    with pytest.raises(asyncio.CancelledError):
+        await first
+
+
+async def test_a_batch_whose_callers_all_left_is_not_fetched() -> None:
+    recorder = Recorder()
+    coalesced = Coalesced(recorder.fetch)
+    waiting = [asyncio.ensure_future(coalesced(n)) for n in range(3)]
+    await asyncio.sleep(0)  # each caller has asked; the batch is not sent yet
+    for task in waiting:
+        task.cancel()
+    await asyncio.gather(*waiting, return_exceptions=True)
+    await asyncio.sleep(0.01)
+
+    assert recorder.batches == []
+
+
+async def test_a_fetch_returning_the_wrong_number_of_values_is_an_error() -> None:
+    async def short(keys: list[int]) -> list[int]:
+        return keys[:-1]
+
+    coalesced = Coalesced(short)
+    with pytest.raises(RuntimeError, match="1 values for 2 keys"):
+        await asyncio.gather(coalesced(1), coalesced(2))
+
+
+def test_a_batch_size_below_one_is_refused() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        Coalesced(Recorder().fetch, max_batch=0)
