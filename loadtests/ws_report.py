@@ -83,6 +83,13 @@ def print_report(
         f"{count / (open_s + settle_s):,.0f}/s until the server was quiet (+{settle_s:.1f} s)"
         "   [target >= 3,000/s; peers: Node ~900/s, Strawberry ~120/s]"
     )
+    if cpu := memory.get("cpu_seconds"):
+        generator_s, server_s = cpu
+        print(
+            f"  set-up CPU               server {server_s / max(count, 1) * 1e6:,.0f} µs per "
+            f"socket ({server_s / open_s * 100:.0f}% of its core while opening), "
+            f"generator {generator_s / open_s * 100:.0f}%"
+        )
     received, sampled = memory["verified"]
     print(f"  subscriptions live       {received} of {sampled} sampled sockets got an event "
           "published after set-up")  # fmt: skip

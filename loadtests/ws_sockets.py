@@ -170,9 +170,12 @@ class CpuWindow:
 
     def percentages(self) -> tuple[float, float]:
         wall = max(time.monotonic() - self._wall, 1e-9)
-        own = (self._own_cpu() - self._own) / wall * 100
-        server = (self._server_cpu() - self._server_cpu0) / wall * 100
-        return own, server
+        own, server = self.seconds()
+        return own / wall * 100, server / wall * 100
+
+    def seconds(self) -> tuple[float, float]:
+        """CPU seconds used since the window opened: the generator's, the server's."""
+        return self._own_cpu() - self._own, self._server_cpu() - self._server_cpu0
 
 
 async def server_quiet(server_pid: int, *, below: float = 15.0, timeout_s: float = 60.0) -> float:
