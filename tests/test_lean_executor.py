@@ -99,7 +99,40 @@ def _holder(item: Any, maybe_item: Any, depth: int = 1) -> Holder:
 
 
 @strawberry.type
+class Shelf:
+    """Lists of objects as plain fields: answered by a compiled selection when all of it
+    is plain."""
+
+    name: str
+    items: list[Item]
+    maybe_items: list[Item] | None
+    holders: list[Holder]
+
+
+SHELVES = [
+    Shelf(name="good", items=[GOOD, GOOD], maybe_items=None, holders=[_holder(GOOD, None, 2)]),
+    Shelf(name="broken", items=[GOOD, BROKEN[1]], maybe_items=[BROKEN[2]], holders=[]),  # type: ignore[list-item]
+    Shelf(name="null item", items=[GOOD, None], maybe_items=[GOOD], holders=[]),  # type: ignore[list-item]
+    Shelf(name="no list", items="abc", maybe_items=[], holders=[]),  # type: ignore[arg-type]
+]
+
+
+async def _item_later() -> Item:
+    return GOOD
+
+
+@strawberry.type
 class Query:
+    @strawberry.field
+    def shelves(self) -> list[Shelf | None]:
+        return list(SHELVES)
+
+    @strawberry.field
+    def awaiting(self) -> list[Shelf]:
+        """A plain field holding an awaitable: the ordinary path awaits it."""
+        holder = Holder(item=_item_later(), maybe_item=None, inner=None)  # type: ignore[arg-type]
+        return [Shelf(name="later", items=[GOOD], maybe_items=None, holders=[holder])]
+
     @strawberry.field
     def holders(self) -> list[Holder | None]:
         return [
@@ -170,6 +203,13 @@ async def test_answers_like_strawberry_for_good_and_broken_values() -> None:
         "{ good { ... on Item { name } ...F } } fragment F on Item { count mood }",
         "{ items { __typename id } }",
         "{ strictItems { id count } }",  # the error nulls everything up to the root
+        "{ shelves { name items { id name mood at tags } maybeItems { id count } } }",
+        "{ shelves { holders { item { id } inner { item { name } maybeItem { id } } } } }",
+        "{ shelves { __typename a: name b: name items { __typename id ...F } } }"
+        " fragment F on Item { id count }",
+        "{ shelves { items { id } items { name } ... on Shelf { items { count } } } }",
+        "{ shelves { items { id later: shout } } }",  # a resolver inside: the ordinary path
+        "{ awaiting { name holders { item { id name } maybeItem { id } } } }",
     ],
 )
 async def test_permissions_directives_and_fragments_behave_the_same(document: str) -> None:
@@ -177,11 +217,53 @@ async def test_permissions_directives_and_fragments_behave_the_same(document: st
     assert _shape(await lean.execute(document)) == _shape(await plain.execute(document))
 
 
+async def test_a_compiled_selection_follows_the_variables_of_its_directives() -> None:
+    plain, lean = _schemas()
+    document = """query Q($on: Boolean!) {
+      shelves { items { id name @include(if: $on) ... on Item @skip(if: $on) { count } } }
+    }"""
+    # The same document twice on the lean side: nothing decided for the first set of
+    # variables may be reused for the second.
+    for on in (True, False, True):
+        variables = {"on": on}
+        expected = await plain.execute(document, variable_values=variables)
+        actual = await lean.execute(document, variable_values=variables)
+        assert _shape(actual) == _shape(expected)
+    assert actual.data is not None
+
+
+async def test_lists_of_plain_objects_skip_the_resolve_info() -> None:
+    _, lean = _schemas()
+    built: list[str] = []
+
+    class Counting(lean.execution_context_class):  # type: ignore[misc,name-defined]
+        def build_resolve_info(self, field_def: Any, *args: Any) -> Any:
+            built.append(args[1].name + "." + args[0][0].name.value)
+            return super().build_resolve_info(field_def, *args)
+
+    lean.execution_context_class = Counting
+    document = "{ shelves { name items { id name mood } } }"
+    for _ in range(2):  # compiled by the first request, reused by the second
+        built.clear()
+        result = await lean.execute(document)
+        assert result.data is not None
+        assert result.data["shelves"][0] == {
+            "name": "good",
+            "items": [{"id": "7", "name": GOOD.name, "mood": "LOUD"}] * 2,
+        }
+        # Two shelves took the ordinary path, to report their errors: a null item and a
+        # string where the list should be (the "broken" one is fine for these fields).
+        assert built == ["Query.shelves", "Shelf.items", "Shelf.items"]
+        assert result.data["shelves"][2:] == [None, None]
+
+
 def test_plans_cover_plain_leaves_only() -> None:
     _, lean = _schemas()
     plans = {t.name: set(fields) for t, fields in plain_field_plans(lean._schema, getattr).items()}
     assert plans["Item"] == {"id", "name", "note", "count", "mood", "at", "tags", "maybeTags"}
     assert plans["Holder"] == {"item", "maybeItem", "inner"}  # `later` has a resolver
+    # Lists of non-null objects too (their items' selection is compiled when plain).
+    assert plans["Shelf"] == {"name", "items", "maybeItems", "holders"}
     assert "Query" not in plans  # resolvers are never bypassed
 
 

@@ -21,13 +21,14 @@ class PageInfo:
 
 @strawberry.type
 class Edge(Generic[Node]):
-    @strawberry.field
-    def cursor(self) -> str:
-        # Encoded only when asked for: pages often want just `pageInfo.endCursor`.
-        return encode_cursor(self.key)
-
+    # A plain field, encoded up front (~0.5 µs): a resolver would cost far more per edge,
+    # and keep the page's edges off the lean executor's compiled path.
+    cursor: str
     node: Node
-    key: strawberry.Private[Key]
+
+    @classmethod
+    def at(cls, key: Key, node: Node) -> Edge[Node]:
+        return cls(cursor=encode_cursor(key), node=node)
 
 
 @strawberry.type
@@ -38,7 +39,7 @@ class Connection(Generic[Node]):
     @classmethod
     def with_nodes(cls, page: Page[Item], nodes: Sequence[Node]) -> Connection[Node]:
         """The page's cursors with nodes built already (in one batch, by the caller)."""
-        edges = [Edge(node=node, key=key) for key, node in zip(page.keys, nodes, strict=True)]
+        edges = [Edge.at(key, node) for key, node in zip(page.keys, nodes, strict=True)]
         return cls(
             edges=edges, page_info=PageInfo(has_next_page=page.has_next, end_cursor=page.end_cursor)
         )
@@ -46,8 +47,7 @@ class Connection(Generic[Node]):
     @classmethod
     def from_page(cls, page: Page[Item], to_node: Callable[[Item], Node]) -> Connection[Node]:
         edges = [
-            Edge(node=to_node(item), key=key)
-            for key, item in zip(page.keys, page.items, strict=True)
+            Edge.at(key, to_node(item)) for key, item in zip(page.keys, page.items, strict=True)
         ]
         return cls(
             edges=edges, page_info=PageInfo(has_next_page=page.has_next, end_cursor=page.end_cursor)

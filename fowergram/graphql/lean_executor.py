@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from graphql import (
+    FragmentSpreadNode,
     GraphQLEnumType,
     GraphQLList,
     GraphQLNonNull,
@@ -28,6 +29,7 @@ from graphql import (
     Undefined,
 )
 from graphql.execution import ExecutionResult, Executor
+from strawberry.execution.is_awaitable import optimized_is_awaitable
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
@@ -52,13 +54,14 @@ class _Projected:
 
 class FieldPlan(NamedTuple):
     """How to answer one plain field: read `attribute`, then coerce a leaf or run the
-    object's own selection."""
+    object's own selection (on the value, or on each item of a list of objects)."""
 
     attribute: str
     nullable: bool
     return_type: GraphQLOutputType
     coerce: Callable[[Any], Any] | None  # a leaf: the value's output form, or Undefined
     object_type: GraphQLObjectType | None  # an object: whose selection runs on the value
+    item_type: GraphQLObjectType | None = None  # a list of non-null objects
 
 
 FieldPlans = dict[GraphQLObjectType, dict[str, FieldPlan]]
@@ -106,6 +109,10 @@ def _plan(attribute: str, type_: GraphQLOutputType) -> FieldPlan | None:
     # An `is_type_of` check needs the resolve info this path does without.
     if isinstance(inner, GraphQLObjectType) and inner.is_type_of is None:
         return FieldPlan(attribute, nullable, type_, None, inner)
+    if isinstance(inner, GraphQLList) and isinstance(inner.of_type, GraphQLNonNull):
+        item = inner.of_type.of_type
+        if isinstance(item, GraphQLObjectType) and item.is_type_of is None:
+            return FieldPlan(attribute, nullable, type_, None, None, item)
     return None
 
 
@@ -182,12 +189,71 @@ def lean_executor(plans: FieldPlans) -> type[Executor[Any]]:
                         if coerced is not Undefined:
                             return coerced
                     elif plan.object_type is not None and not self.is_awaitable(value):
+                        selection = self._selection(plan.object_type, field_details_list)
+                        if selection is not None:
+                            data = selection(value)
+                            if data is not FAILED:
+                                return data
                         return self._complete_object(
                             plan, field_details_list, path, value, position_context
                         )
+                    elif plan.item_type is not None and isinstance(value, list | tuple):
+                        selection = self._selection(plan.item_type, field_details_list)
+                        if selection is not None:
+                            items = _each(selection, value)
+                            if items is not FAILED:
+                                return items
             return super().execute_field(
                 parent_type, source, field_details_list, path, position_context
             )
+
+        def _selection(
+            self, object_type: GraphQLObjectType, field_details_list: Any
+        ) -> Selection | None:
+            """The compiled selection of these field nodes on `object_type`, or None
+            when it is not all plain fields (compiled once per document, then reused)."""
+            nodes = tuple(details.node for details in field_details_list)
+            key = (object_type, *map(id, nodes))
+            known = _SELECTIONS.get(key)
+            if known is not None:  # its nodes are held there: the ids are still theirs
+                return known[1]
+            selection = self._compile(object_type, field_details_list, nodes)
+            if len(_SELECTIONS) >= SELECTIONS_CACHED:
+                _SELECTIONS.clear()
+            _SELECTIONS[key] = (nodes, selection)  # the nodes held: their ids stay theirs
+            return selection
+
+        def _compile(
+            self, object_type: GraphQLObjectType, field_details_list: Any, nodes: tuple[Any, ...]
+        ) -> Selection | None:
+            # Directives (@include(if: $x)) make the selection depend on the variables,
+            # @defer on more than this object: those keep the ordinary path.
+            if any(details.defer_usage is not None for details in field_details_list):
+                return None
+            if any(_has_directives(node.selection_set, self.fragments, set()) for node in nodes):
+                return None
+            grouped, new_defer_usages, *_ = self.collect_subfields(object_type, field_details_list)
+            if new_defer_usages:
+                return None
+            fields = self._plans.get(object_type, {})
+            steps: list[Step] = []
+            for response_key, sub_details in grouped.items():
+                name = sub_details[0].node.name.value
+                if name == "__typename":
+                    steps.append((response_key, None, None, None, object_type.name))
+                    continue
+                plan = fields.get(name)
+                if plan is None:
+                    return None
+                inner = None
+                if plan.object_type is not None or plan.item_type is not None:
+                    inner_type = plan.object_type or plan.item_type
+                    assert inner_type is not None
+                    inner = self._selection(inner_type, sub_details)
+                    if inner is None:
+                        return None
+                steps.append((response_key, plan, inner, plan.item_type is not None, None))
+            return _selection_of(steps)
 
         def _complete_object(
             self,
@@ -220,3 +286,83 @@ def lean_executor(plans: FieldPlans) -> type[Executor[Any]]:
             return await_completed()
 
     return LeanExecutor
+
+
+# A compiled selection: the object's result dict, or FAILED when anything is unusual (a
+# missing attribute, a null where the type forbids one, a value its scalar refuses, an
+# awaitable): then the ordinary path runs the same object and reports it as it always has.
+Selection = Callable[[Any], Any]
+# (response key, plan, inner selection, is a list of objects, constant __typename)
+Step = tuple[str, FieldPlan | None, Selection | None, bool | None, str | None]
+SELECTIONS_CACHED = 4096
+_SELECTIONS: dict[tuple[Any, ...], tuple[tuple[Any, ...], Selection | None]] = {}
+
+
+def _selection_of(steps: list[Step]) -> Selection:
+    def select(source: Any) -> Any:
+        data: dict[str, Any] = {}
+        for response_key, plan, inner, is_list, typename in steps:
+            if plan is None:
+                data[response_key] = typename
+                continue
+            value = getattr(source, plan.attribute, _MISSING)
+            if value is None:
+                if not plan.nullable:
+                    return FAILED
+                data[response_key] = None
+                continue
+            if value is _MISSING or isinstance(value, Exception):
+                return FAILED
+            if inner is None:  # a leaf: as the lean path, an awaitable fails coercion
+                assert plan.coerce is not None
+                value = plan.coerce(value)
+                if value is Undefined:
+                    return FAILED
+            elif optimized_is_awaitable(value):
+                return FAILED
+            elif is_list:
+                if not isinstance(value, list | tuple):
+                    return FAILED
+                value = _each(inner, value)
+            else:
+                value = inner(value)
+            if value is FAILED:
+                return FAILED
+            data[response_key] = value
+        return data
+
+    return select
+
+
+def _each(selection: Selection, items: list[Any] | tuple[Any, ...]) -> Any:
+    results = []
+    for item in items:
+        if item is None:
+            return FAILED
+        data = selection(item)
+        if data is FAILED:
+            return FAILED
+        results.append(data)
+    return results
+
+
+def _has_directives(selection_set: Any, fragments: Any, seen: set[str]) -> bool:
+    if selection_set is None:
+        return False
+    for selection in selection_set.selections:
+        if selection.directives:
+            return True
+        if isinstance(selection, FragmentSpreadNode):
+            name = selection.name.value
+            if name in seen:
+                continue
+            seen.add(name)
+            fragment = fragments.get(name)
+            if fragment is None:
+                return True  # not ours to judge: the ordinary path reports it
+            definition = getattr(fragment, "definition", fragment)
+            if definition.directives or _has_directives(definition.selection_set, fragments, seen):
+                return True
+        elif _has_directives(selection.selection_set, fragments, seen):
+            return True
+    return False
