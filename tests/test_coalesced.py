@@ -104,3 +104,30 @@ async def test_a_fetch_returning_the_wrong_number_of_values_is_an_error() -> Non
 def test_a_batch_size_below_one_is_refused() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         Coalesced(Recorder().fetch, max_batch=0)
+
+
+async def test_an_exception_among_the_values_is_raised_to_its_own_caller_only() -> None:
+    async def fetch(keys: list[int]) -> list[int | Exception]:
+        return [ValueError(f"bad {key}") if key % 2 else key for key in keys]
+
+    coalesced = Coalesced(fetch)
+    outcomes = await asyncio.gather(*(coalesced(n) for n in range(4)), return_exceptions=True)
+
+    assert outcomes[0::2] == [0, 2]
+    assert [str(outcome) for outcome in outcomes[1::2]] == ["bad 1", "bad 3"]
+
+
+def test_a_batch_left_by_a_stopped_loop_does_not_hold_up_the_next_loop() -> None:
+    recorder = Recorder()
+    coalesced = Coalesced(recorder.fetch)
+    first = asyncio.new_event_loop()
+    try:
+        abandoned = first.create_task(coalesced(1))
+        first.call_soon(first.stop)  # stops before the batch is sent
+        first.run_forever()
+        assert not abandoned.done()
+    finally:
+        first.close()
+
+    assert asyncio.run(asyncio.wait_for(coalesced(2), timeout=2)) == 20
+    assert recorder.batches == [[2]]

@@ -117,6 +117,21 @@ SHELVES = [
 ]
 
 
+class RaisingItem(LooseItem):
+    """A property that raises: reported at its own field, as the ordinary path does."""
+
+    @property  # type: ignore[override]
+    def name(self) -> str:
+        raise ValueError("name unavailable")
+
+    @name.setter
+    def name(self, value: str) -> None:
+        pass
+
+
+RAISING = RaisingItem("5", "ignored", None, 1, Mood.CALM, GOOD.at, [], None)
+
+
 async def _item_later() -> Item:
     return GOOD
 
@@ -126,6 +141,11 @@ class Query:
     @strawberry.field
     def shelves(self) -> list[Shelf | None]:
         return list(SHELVES)
+
+    @strawberry.field
+    def raising(self) -> list[Shelf]:
+        holder = Holder(item=RAISING, maybe_item=RAISING, inner=None)  # type: ignore[arg-type]
+        return [Shelf(name="raising", items=[GOOD], maybe_items=[RAISING], holders=[holder])]  # type: ignore[list-item]
 
     @strawberry.field
     def awaiting(self) -> list[Shelf]:
@@ -210,6 +230,7 @@ async def test_answers_like_strawberry_for_good_and_broken_values() -> None:
         "{ shelves { items { id } items { name } ... on Shelf { items { count } } } }",
         "{ shelves { items { id later: shout } } }",  # a resolver inside: the ordinary path
         "{ awaiting { name holders { item { id name } maybeItem { id } } } }",
+        "{ raising { maybeItems { id name } holders { item { id } maybeItem { id name } } } }",
     ],
 )
 async def test_permissions_directives_and_fragments_behave_the_same(document: str) -> None:

@@ -429,3 +429,29 @@ def test_presence_needs_a_signed_in_viewer(live_server: LiveServer) -> None:
         body = client.post("/graphql", json={"query": PRESENCE, "variables": {"ids": ["1"]}}).json()
     assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
     assert body["data"] is None
+
+
+async def test_a_failing_change_in_a_batch_fails_only_its_own_socket(cluster: Cluster) -> None:
+    # Sockets opening in one turn of the event loop share a pipeline: one user's broken
+    # key must not turn the others' recorded connections into errors.
+    store = cluster.store
+    await store.beat("i1", datetime.now(UTC), first=True)
+    await cluster.redis.set(f"{cluster.prefix}:{{presence}}:user:2", "not a hash")
+
+    outcomes = await asyncio.gather(
+        *(store.connect(user_id, Socket("i1", f"c{user_id}")) for user_id in (1, 2, 3)),
+        return_exceptions=True,
+    )
+
+    assert [type(outcome).__name__ for outcome in outcomes] == [
+        "HeldSockets",
+        "ResponseError",
+        "HeldSockets",
+    ]
+    held = await store.held([1, 3])
+    assert {user: [s.connection_id for s in held[user].sockets] for user in (1, 3)} == {
+        1: ["c1"],
+        3: ["c3"],
+    }
+    with pytest.raises(Exception, match="WRONGTYPE"):
+        await store.connect_many([(1, Socket("i1", "c1b")), (2, Socket("i1", "c2b"))])

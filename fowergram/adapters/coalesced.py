@@ -25,11 +25,13 @@ DEFAULT_MAX_BATCH = 500
 
 class Coalesced(Generic[K, V]):
     """`await coalesced(key)`: `fetch` is called with every key asked for in this turn of
-    the loop (in order, repeats included) and must return one value per key."""
+    the loop (in order, repeats included) and must return one value per key. A value
+    that is an exception is raised to its own caller only (one command of a pipeline
+    failed); an exception raised by `fetch` reaches every caller of the batch."""
 
     def __init__(
         self,
-        fetch: Callable[[list[K]], Awaitable[Sequence[V]]],
+        fetch: Callable[[list[K]], Awaitable[Sequence[V | Exception]]],
         *,
         max_batch: int = DEFAULT_MAX_BATCH,
     ) -> None:
@@ -39,12 +41,18 @@ class Coalesced(Generic[K, V]):
         self._max_batch = max_batch
         self._keys: list[K] = []
         self._waiters: list[asyncio.Future[V]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None  # the pending batch's
         self._running: set[asyncio.Task[None]] = set()  # held: the loop keeps weak refs
 
     async def __call__(self, key: K) -> V:
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[V] = loop.create_future()
+        if self._keys and self._loop is not loop:
+            # A batch left by a loop that stopped before sending it: its callers are
+            # gone with their loop; this one starts afresh.
+            self._keys, self._waiters = [], []
         if not self._keys:
+            self._loop = loop
             loop.call_soon(self._dispatch)
         self._keys.append(key)
         self._waiters.append(waiter)
@@ -78,5 +86,9 @@ class Coalesced(Generic[K, V]):
                 waiter.cancel()
             raise
         for waiter, value in zip(waiters, values, strict=True):
-            if not waiter.done():
+            if waiter.done():
+                continue
+            if isinstance(value, Exception):
+                waiter.set_exception(value)
+            else:
                 waiter.set_result(value)

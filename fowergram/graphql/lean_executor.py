@@ -14,6 +14,7 @@ at the same paths it always did.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -148,6 +149,7 @@ def lean_executor(plans: FieldPlans) -> type[Executor[Any]]:
             manager = self.middleware_manager
             self._plans = {} if manager is not None and manager.middlewares else plans
             self._event_plan: EventPlan | object | None = _UNCOMPILED
+            self._compiled: dict[tuple[Any, ...], Selection | None] | None = None
 
         def build_per_event_executor(self, payload: Any) -> Any:
             """A subscription event: projected when the selection allows it (see
@@ -178,7 +180,10 @@ def lean_executor(plans: FieldPlans) -> type[Executor[Any]]:
             if fields is not None:
                 plan = fields.get(field_details_list[0].node.name.value)
                 if plan is not None:
-                    value = getattr(source, plan.attribute, _MISSING)
+                    try:
+                        value = getattr(source, plan.attribute, _MISSING)
+                    except Exception:  # a property that raises: the ordinary path
+                        value = _MISSING  # reads it again and reports it at this field
                     if value is None:
                         if plan.nullable:
                             return None
@@ -212,19 +217,20 @@ def lean_executor(plans: FieldPlans) -> type[Executor[Any]]:
         ) -> Selection | None:
             """The compiled selection of these field nodes on `object_type`, or None
             when it is not all plain fields (compiled once per document, then reused)."""
-            nodes = tuple(details.node for details in field_details_list)
+            compiled = self._compiled
+            if compiled is None:
+                compiled = self._compiled = _compiled_for(self.operation)
+            nodes = [details.node for details in field_details_list]
+            # Node ids name nodes for as long as their document lives, and so does this
+            # cache (see _compiled_for); the nodes themselves hash deeply: not keys.
             key = (object_type, *map(id, nodes))
-            known = _SELECTIONS.get(key)
-            if known is not None:  # its nodes are held there: the ids are still theirs
-                return known[1]
-            selection = self._compile(object_type, field_details_list, nodes)
-            if len(_SELECTIONS) >= SELECTIONS_CACHED:
-                _SELECTIONS.clear()
-            _SELECTIONS[key] = (nodes, selection)  # the nodes held: their ids stay theirs
+            if key in compiled:
+                return compiled[key]
+            selection = compiled[key] = self._compile(object_type, field_details_list, nodes)
             return selection
 
         def _compile(
-            self, object_type: GraphQLObjectType, field_details_list: Any, nodes: tuple[Any, ...]
+            self, object_type: GraphQLObjectType, field_details_list: Any, nodes: list[Any]
         ) -> Selection | None:
             # Directives (@include(if: $x)) make the selection depend on the variables,
             # @defer on more than this object: those keep the ordinary path.
@@ -294,8 +300,26 @@ def lean_executor(plans: FieldPlans) -> type[Executor[Any]]:
 Selection = Callable[[Any], Any]
 # (response key, plan, inner selection, is a list of objects, constant __typename)
 Step = tuple[str, FieldPlan | None, Selection | None, bool | None, str | None]
-SELECTIONS_CACHED = 4096
-_SELECTIONS: dict[tuple[Any, ...], tuple[tuple[Any, ...], Selection | None]] = {}
+Compiled = dict[tuple[Any, ...], Selection | None]
+# The selections compiled for each operation (by id, with a weak reference to tell a
+# reused id): they live as long as the parsed document, which the parse cache bounds.
+_BY_OPERATION: dict[int, tuple[weakref.ref[Any], Compiled]] = {}
+
+
+def _compiled_for(operation: Any) -> Compiled:
+    key = id(operation)
+    entry = _BY_OPERATION.get(key)
+    if entry is not None and entry[0]() is operation:
+        return entry[1]
+
+    def forget(ref: weakref.ref[Any]) -> None:
+        current = _BY_OPERATION.get(key)
+        if current is not None and current[0] is ref:
+            del _BY_OPERATION[key]
+
+    compiled: Compiled = {}
+    _BY_OPERATION[key] = (weakref.ref(operation, forget), compiled)
+    return compiled
 
 
 def _selection_of(steps: list[Step]) -> Selection:
@@ -305,7 +329,10 @@ def _selection_of(steps: list[Step]) -> Selection:
             if plan is None:
                 data[response_key] = typename
                 continue
-            value = getattr(source, plan.attribute, _MISSING)
+            try:
+                value = getattr(source, plan.attribute, _MISSING)
+            except Exception:  # reported by the ordinary path, at its own field
+                return FAILED
             if value is None:
                 if not plan.nullable:
                     return FAILED

@@ -111,6 +111,7 @@ class NatsBackend(BroadcastBackend):
 
     async def disconnect(self) -> None:
         subs, self._subs = self._subs, {}
+        self._next_probe = None
         nc = self._nc
         if nc is None:
             return
@@ -146,7 +147,8 @@ class NatsBackend(BroadcastBackend):
         # Subscriptions made in the same turn of the event loop share one probe: it is
         # sent after all their SUBs (a reconnect storm subscribes hundreds at once).
         probe = self._next_probe
-        if probe is None:
+        if probe is None or probe.done() or probe.get_loop() is not asyncio.get_running_loop():
+            # (a probe cancelled, or left by a loop that stopped: not one to wait for)
             probe = self._next_probe = asyncio.ensure_future(self._probe_after_turn(nc))
         error = await asyncio.shield(probe)
         if error is not None:
@@ -164,8 +166,11 @@ class NatsBackend(BroadcastBackend):
         back before the server has the SUB (tests/test_channels.py caught it). A request
         goes through that buffer after the SUB, and the server answers "no responders"
         only once it has processed everything before it on this connection."""
-        await asyncio.sleep(0)  # the rest of this turn's subscribers join
-        self._next_probe = None  # later SUBs are not covered by this probe
+        try:
+            await asyncio.sleep(0)  # the rest of this turn's subscribers join
+        finally:
+            if self._next_probe is asyncio.current_task():
+                self._next_probe = None  # later SUBs are not covered by this probe
         if self._probe is None:
             self._probe = nc.new_inbox()  # a subject nobody subscribes to
         try:

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from redis.asyncio import Redis
 
@@ -158,8 +158,8 @@ class RedisPresence:
         self._beat = redis.register_script(_BEAT)
         self._bury = redis.register_script(_BURY)
         self._reap = redis.register_script(_REAP)
-        self._connecting = Coalesced(self.connect_many)
-        self._disconnecting = Coalesced(self.disconnect_many)
+        self._connecting = Coalesced(self._connect_each)
+        self._disconnecting = Coalesced(self._disconnect_each)
 
     def _user(self, user_id: int) -> str:
         return f"{self._prefix}user:{user_id}"
@@ -175,18 +175,24 @@ class RedisPresence:
     async def connect(self, user_id: int, socket: Socket) -> HeldSockets | None:
         """Hold `socket`; the user's state before, or None if its instance is not
         registered (nothing was held). Sockets opening in the same turn of the event
-        loop go to Redis in one round trip (a reconnect storm opens hundreds at once)."""
+        loop share one pipeline (a reconnect storm opens hundreds at once); a script
+        that fails fails only its own socket's call."""
         return await self._connecting((user_id, socket))
 
     async def connect_many(self, sockets: Sequence[tuple[int, Socket]]) -> list[HeldSockets | None]:
-        """`connect` for each, in order, in one round trip."""
+        """`connect` for each, in order, in one pipeline; raises the first failure."""
+        return _raise_first(await self._connect_each(sockets))
+
+    async def _connect_each(
+        self, sockets: Sequence[tuple[int, Socket]]
+    ) -> list[HeldSockets | Exception | None]:
         async with self._redis.pipeline(transaction=False) as pipe:
             for user_id, socket in sockets:
                 keys, args = self._connect_call(user_id, socket)
                 await self._connect(keys=keys, args=args, client=pipe)
-            results = await pipe.execute()
+            results = await pipe.execute(raise_on_error=False)
         return [
-            self._before(user_id, result)
+            result if isinstance(result, Exception) else self._before(user_id, result)
             for (user_id, _), result in zip(sockets, results, strict=True)
         ]
 
@@ -196,7 +202,7 @@ class RedisPresence:
 
     @staticmethod
     def _before(user_id: int, result: Any) -> HeldSockets | None:
-        if result is None or isinstance(result, BaseException):
+        if result is None:
             return None
         fields, seen = result
         return _held(user_id, fields, seen)
@@ -209,16 +215,21 @@ class RedisPresence:
     async def disconnect_many(
         self, sockets: Sequence[tuple[int, Socket, datetime]]
     ) -> list[HeldSockets]:
-        """`disconnect` for each, in order, in one round trip."""
+        """`disconnect` for each, in order, in one pipeline; raises the first failure."""
+        return _raise_first(await self._disconnect_each(sockets))
+
+    async def _disconnect_each(
+        self, sockets: Sequence[tuple[int, Socket, datetime]]
+    ) -> list[HeldSockets | Exception]:
         async with self._redis.pipeline(transaction=False) as pipe:
             for user_id, socket, now in sockets:
                 keys = [self._user(user_id), self._inst(socket.instance_id), self._seen]
                 args: list[str | int] = [socket.instance_id, _field(socket), user_id, to_ms(now)]
                 await self._disconnect(keys=keys, args=args, client=pipe)
-            results = await pipe.execute()
+            results = await pipe.execute(raise_on_error=False)
         return [
-            _held(user_id, fields, seen)
-            for (user_id, _, _), (fields, seen) in zip(sockets, results, strict=True)
+            result if isinstance(result, Exception) else _held(user_id, *result)
+            for (user_id, _, _), result in zip(sockets, results, strict=True)
         ]
 
     async def heartbeats(self) -> dict[str, datetime]:
@@ -273,3 +284,13 @@ class RedisPresence:
             user_id: _held(user_id, held, last)
             for user_id, held, last in zip(user_ids, fields, seen, strict=True)
         }
+
+
+T = TypeVar("T")
+
+
+def _raise_first(results: list[T | Exception]) -> list[T]:
+    for result in results:
+        if isinstance(result, Exception):
+            raise result
+    return cast(list[T], results)
