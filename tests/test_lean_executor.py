@@ -238,6 +238,19 @@ async def test_permissions_directives_and_fragments_behave_the_same(document: st
     assert _shape(await lean.execute(document)) == _shape(await plain.execute(document))
 
 
+def _count_resolve_infos(lean: strawberry.Schema) -> list[str]:
+    """The fields (Type.field) for which `lean` builds a resolve info, as it runs."""
+    built: list[str] = []
+
+    class Counting(lean.execution_context_class):  # type: ignore[misc,name-defined]
+        def build_resolve_info(self, field_def: Any, *args: Any) -> Any:
+            built.append(args[1].name + "." + args[0][0].name.value)
+            return super().build_resolve_info(field_def, *args)
+
+    lean.execution_context_class = Counting
+    return built
+
+
 async def test_a_compiled_selection_follows_the_variables_of_its_directives() -> None:
     plain, lean = _schemas()
     document = """query Q($on: Boolean!) {
@@ -255,14 +268,7 @@ async def test_a_compiled_selection_follows_the_variables_of_its_directives() ->
 
 async def test_lists_of_plain_objects_skip_the_resolve_info() -> None:
     _, lean = _schemas()
-    built: list[str] = []
-
-    class Counting(lean.execution_context_class):  # type: ignore[misc,name-defined]
-        def build_resolve_info(self, field_def: Any, *args: Any) -> Any:
-            built.append(args[1].name + "." + args[0][0].name.value)
-            return super().build_resolve_info(field_def, *args)
-
-    lean.execution_context_class = Counting
+    built = _count_resolve_infos(lean)
     document = "{ shelves { name items { id name mood } } }"
     for _ in range(2):  # compiled by the first request, reused by the second
         built.clear()
@@ -295,14 +301,7 @@ def test_a_custom_default_resolver_turns_the_shortcut_off() -> None:
 
 async def test_plain_leaves_skip_the_resolve_info() -> None:
     _, lean = _schemas()
-    built: list[str] = []
-
-    class Counting(lean.execution_context_class):  # type: ignore[misc,name-defined]
-        def build_resolve_info(self, field_def: Any, *args: Any) -> Any:
-            built.append(args[1].name + "." + args[0][0].name.value)
-            return super().build_resolve_info(field_def, *args)
-
-    lean.execution_context_class = Counting
+    built = _count_resolve_infos(lean)
     result = await lean.execute("{ good { id name note count mood at tags shout } }")
     assert result.errors is None
     assert sorted(built) == ["Item.shout", "Query.good"]

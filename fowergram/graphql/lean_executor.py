@@ -180,10 +180,7 @@ def lean_executor(plans: FieldPlans) -> type[Executor[Any]]:
             if fields is not None:
                 plan = fields.get(field_details_list[0].node.name.value)
                 if plan is not None:
-                    try:
-                        value = getattr(source, plan.attribute, _MISSING)
-                    except Exception:  # a property that raises: the ordinary path
-                        value = _MISSING  # reads it again and reports it at this field
+                    value = _read(source, plan.attribute)
                     if value is None:
                         if plan.nullable:
                             return None
@@ -329,10 +326,7 @@ def _selection_of(steps: list[Step]) -> Selection:
             if plan is None:
                 data[response_key] = typename
                 continue
-            try:
-                value = getattr(source, plan.attribute, _MISSING)
-            except Exception:  # reported by the ordinary path, at its own field
-                return FAILED
+            value = _read(source, plan.attribute)
             if value is None:
                 if not plan.nullable:
                     return FAILED
@@ -359,6 +353,15 @@ def _selection_of(steps: list[Step]) -> Selection:
         return data
 
     return select
+
+
+def _read(source: Any, attribute: str) -> Any:
+    """The attribute, or _MISSING when absent or when reading it raises (a property): the
+    ordinary path then reads it again and reports the error at its own field."""
+    try:
+        return getattr(source, attribute, _MISSING)
+    except Exception:
+        return _MISSING
 
 
 def _each(selection: Selection, items: list[Any] | tuple[Any, ...]) -> Any:

@@ -212,12 +212,6 @@ class RedisPresence:
         of the event loop, as `connect` is."""
         return await self._disconnecting((user_id, socket, now))
 
-    async def disconnect_many(
-        self, sockets: Sequence[tuple[int, Socket, datetime]]
-    ) -> list[HeldSockets]:
-        """`disconnect` for each, in order, in one pipeline; raises the first failure."""
-        return _raise_first(await self._disconnect_each(sockets))
-
     async def _disconnect_each(
         self, sockets: Sequence[tuple[int, Socket, datetime]]
     ) -> list[HeldSockets | Exception]:
