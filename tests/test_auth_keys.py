@@ -11,7 +11,10 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import jwt
 import pytest
-from support.auth_helpers import jwt_header
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from jwt.algorithms import OKPAlgorithm
+from support.auth_helpers import jwt_header, jwt_payload
 from support.services import ServiceUrls, create_database, drop_database
 
 from fowergram.adapters.auth.jwt_tokens import JwtAccessTokens
@@ -97,6 +100,76 @@ async def test_a_token_signed_before_rotation_verifies_after_it(pool: asyncpg.Po
     assert all("d" not in key for key in (await store.jwks())["keys"])
 
 
+async def _insert_legacy_eddsa_key(pool: asyncpg.Pool, clock: FakeClock) -> str:
+    """An EdDSA key as the releases before RS256 made them, still inside its windows."""
+    private_key = Ed25519PrivateKey.generate()
+    pem = private_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    kid = "legacy" + uuid.uuid4().hex[:10]
+    jwk = OKPAlgorithm.to_jwk(private_key.public_key(), as_dict=True)
+    jwk |= {"kid": kid, "alg": "EdDSA", "use": "sig"}
+    now = clock.now()
+    await pool.execute(
+        "INSERT INTO signing_keys (kid, algorithm, private_pem, public_jwk, created_at,"
+        " signs_until, verifies_until) VALUES ($1, 'EdDSA', $2, $3, $4, $5, $6)",
+        kid,
+        pem,
+        jwk,
+        now - timedelta(minutes=50),
+        now + timedelta(minutes=10),
+        now + timedelta(minutes=10) + GRACE,
+    )
+    return kid
+
+
+async def test_tokens_of_an_eddsa_key_keep_verifying_after_the_move_to_rs256(
+    pool: asyncpg.Pool,
+) -> None:
+    clock = FakeClock()
+    legacy_kid = await _insert_legacy_eddsa_key(pool, clock)
+    store = _store(pool, clock)
+    tokens = JwtAccessTokens(store, issuer=ISSUER)
+    legacy_token = await tokens.issue(_claims(7))  # the only key: it still signs
+    assert (jwt_header(legacy_token)["alg"], _kid(legacy_token)) == ("EdDSA", legacy_kid)
+
+    new_key = await store.rotate_now()  # a deployment rotates: the new key is RS256
+    assert new_key.algorithm == "RS256"
+    fresh = await tokens.issue(_claims(8))
+    assert (jwt_header(fresh)["alg"], _kid(fresh)) == ("RS256", new_key.kid)
+
+    # Nobody is logged out: both verify, with a verifier that never saw either token.
+    verifier = JwtAccessTokens(_store(pool, clock), issuer=ISSUER)
+    assert (await verifier.verify(legacy_token)).user_id == 7
+    assert (await verifier.verify(fresh)).user_id == 8
+    jwks = {key["kid"]: key for key in (await store.jwks())["keys"]}
+    assert (jwks[new_key.kid]["kty"], jwks[new_key.kid]["alg"]) == ("RSA", "RS256")
+    assert (jwks[legacy_kid]["kty"], jwks[legacy_kid]["alg"]) == ("OKP", "EdDSA")
+
+    # Each key answers for its own algorithm only: an RS256 signature under the EdDSA
+    # key's kid, or an EdDSA one under the RSA key's kid, is refused.
+    legacy_key = await store.verification_key(legacy_kid)
+    assert legacy_key is not None
+    payload = jwt_payload(fresh)
+    crossed = [
+        jwt.encode(payload, new_key.private_key, "RS256", {"kid": legacy_kid}),
+        jwt.encode(payload, legacy_key.private_key, "EdDSA", {"kid": new_key.kid}),
+    ]
+    for token in crossed:
+        with pytest.raises(Unauthenticated):
+            await verifier.verify(token)
+
+
+async def test_a_key_whose_row_does_not_match_its_algorithm_is_refused_at_load(
+    pool: asyncpg.Pool,
+) -> None:
+    clock = FakeClock()
+    legacy_kid = await _insert_legacy_eddsa_key(pool, clock)
+    await pool.execute("UPDATE signing_keys SET algorithm = 'RS256' WHERE kid = $1", legacy_kid)
+    with pytest.raises(ValueError, match="is not an RS256 key"):
+        await _store(pool, clock).jwks()
+
+
 async def test_a_key_past_its_verification_window_is_neither_accepted_nor_published(
     pool: asyncpg.Pool,
 ) -> None:
@@ -174,7 +247,10 @@ async def test_two_instances_on_one_database_agree(pool: asyncpg.Pool) -> None:
 
     # A kid nobody made is refused by both.
     forged_kid = jwt.encode(
-        {"sub": "1"}, (await store_a.signing_key()).private_key, "EdDSA", {"kid": "nope"}
+        {"sub": "1"},
+        (key := await store_a.signing_key()).private_key,
+        key.algorithm,
+        {"kid": "nope"},
     )
     for tokens in (tokens_a, tokens_b):
         with pytest.raises(Unauthenticated):

@@ -15,6 +15,7 @@ import jwt
 import psycopg
 import pytest
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from support.auth_helpers import (
     b64url,
@@ -40,14 +41,16 @@ class Victim:
     session_id: str
     access_token: str
     kid: str
-    private_key: Ed25519PrivateKey
+    private_key: rsa.RSAPrivateKey
 
     def claims(self, **changes: object) -> dict[str, Any]:
         return jwt_payload(self.access_token) | changes
 
-    def signed(self, claims: dict[str, Any], *, kid: str | None = None) -> str:
+    def signed(
+        self, claims: dict[str, Any], *, kid: str | None = None, algorithm: str = "RS256"
+    ) -> str:
         return jwt.encode(
-            claims, self.private_key, algorithm="EdDSA", headers={"kid": kid or self.kid}
+            claims, self.private_key, algorithm=algorithm, headers={"kid": kid or self.kid}
         )
 
     def public_pem(self) -> bytes:
@@ -55,19 +58,23 @@ class Victim:
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
 
-    def public_raw(self) -> bytes:
+    def public_der(self) -> bytes:
         return self.private_key.public_key().public_bytes(
-            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
         )
 
 
-def _signing_key(database_url: str, kid: str) -> Ed25519PrivateKey:
+def _signing_key(database_url: str, kid: str) -> rsa.RSAPrivateKey:
     with psycopg.connect(database_url) as conn:
         row = conn.execute("SELECT private_pem FROM signing_keys WHERE kid = %s", (kid,)).fetchone()
     assert row is not None, f"no signing key {kid} in the test database"
     key = serialization.load_pem_private_key(row[0].encode(), password=None)
-    assert isinstance(key, Ed25519PrivateKey)
+    assert isinstance(key, rsa.RSAPrivateKey)
     return key
+
+
+def _foreign_rsa_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
 @pytest.fixture(scope="module")
@@ -115,8 +122,14 @@ def _expired(victim: Victim) -> str:
 
 ATTACKS: dict[str, Callable[[Victim], str]] = {
     "foreign-key-under-real-kid": lambda v: jwt.encode(
+        v.claims(), _foreign_rsa_key(), algorithm="RS256", headers={"kid": v.kid}
+    ),
+    "eddsa-under-real-kid": lambda v: jwt.encode(
         v.claims(), Ed25519PrivateKey.generate(), algorithm="EdDSA", headers={"kid": v.kid}
     ),
+    # Real signatures by the real key, with another algorithm than the key's own.
+    "ps256-by-the-real-key": lambda v: v.signed(v.claims(), algorithm="PS256"),
+    "rs512-by-the-real-key": lambda v: v.signed(v.claims(), algorithm="RS512"),
     "expired": _expired,
     "alg-none": lambda v: _unsigned({"alg": "none", "typ": "JWT", "kid": v.kid}, v.claims()),
     "alg-none-with-signature": lambda v: _unsigned(
@@ -125,7 +138,7 @@ ATTACKS: dict[str, Callable[[Victim], str]] = {
     "unknown-kid": lambda v: v.signed(v.claims(), kid="0123456789abcdef"),
     "tampered-sub": _tampered,
     "hs256-public-key-pem": lambda v: _hmac_signed(v, v.public_pem()),
-    "hs256-public-key-raw": lambda v: _hmac_signed(v, v.public_raw()),
+    "hs256-public-key-der": lambda v: _hmac_signed(v, v.public_der()),
     "wrong-issuer": lambda v: v.signed(v.claims(iss="someone-else")),
     "no-session-claim": lambda v: v.signed({k: x for k, x in v.claims().items() if k != "sid"}),
     "non-numeric-sub": lambda v: v.signed(v.claims(sub="admin")),
@@ -134,6 +147,8 @@ ATTACKS: dict[str, Callable[[Victim], str]] = {
     "garbage": lambda v: "garbage",
     "three-garbage-parts": lambda v: "a.b.c",
     "non-object-header": lambda v: f"{b64url(b'[1]')}.{b64url_json(v.claims())}.AAAA",
+    "non-json-header": lambda v: f"{b64url(b'{kid')}.{b64url_json(v.claims())}.AAAA",
+    "non-string-kid": lambda v: _unsigned({"alg": "RS256", "kid": 7}, v.claims(), b"x" * 256),
 }
 
 
@@ -184,7 +199,7 @@ def test_the_real_key_is_refused_after_sign_out_even_for_tokens_signed_later(
     revived = jwt.encode(
         jwt_payload(body["accessToken"]) | {"iat": int(time.time())},
         key,
-        algorithm="EdDSA",
+        algorithm="RS256",
         headers={"kid": jwt_header(body["accessToken"])["kid"]},
     )
     _refused_everywhere(client, bearer(revived))
@@ -201,14 +216,14 @@ def test_tokens_verify_externally_with_the_published_jwks(
     assert "max-age" in response.headers["cache-control"]
     jwks = response.json()
     for key in jwks["keys"]:
-        assert {"kty", "crv", "x", "kid"} <= set(key)
-        assert "d" not in key  # never the private part
-        assert (key["kty"], key["crv"], key["alg"]) == ("OKP", "Ed25519", "EdDSA")
+        assert {"kty", "n", "e", "kid"} <= set(key)
+        assert not {"d", "p", "q", "dp", "dq", "qi"} & set(key)  # never the private part
+        assert (key["kty"], key["alg"], key["use"]) == ("RSA", "RS256", "sig")
 
     # As a third party would: PyJWT's JWKS client fetches the set and picks the key by kid.
     jwks_client = jwt.PyJWKClient(f"{live_server.http_url}/auth/jwks.json", timeout=10)
     signing_key = jwks_client.get_signing_key_from_jwt(token)
-    claims = jwt.decode(token, signing_key.key, algorithms=["EdDSA"], issuer=ISSUER)
+    claims = jwt.decode(token, signing_key.key, algorithms=["RS256"], issuer=ISSUER)
     assert claims["sub"] == body["user"]["id"]
     assert claims["sid"] == body["sessionId"]
     assert claims["role"] == "user"
@@ -217,10 +232,10 @@ def test_tokens_verify_externally_with_the_published_jwks(
 
     # The set verifies nothing else: a foreign signature under the same kid fails.
     forged = jwt.encode(
-        claims, Ed25519PrivateKey.generate(), algorithm="EdDSA", headers={"kid": signing_key.key_id}
+        claims, _foreign_rsa_key(), algorithm="RS256", headers={"kid": signing_key.key_id}
     )
     with pytest.raises(jwt.InvalidSignatureError):
-        jwt.decode(forged, signing_key.key, algorithms=["EdDSA"], issuer=ISSUER)
+        jwt.decode(forged, signing_key.key, algorithms=["RS256"], issuer=ISSUER)
 
 
 def test_an_oversized_token_is_refused_cheaply(live_server: LiveServer) -> None:

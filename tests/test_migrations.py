@@ -57,6 +57,17 @@ def _columns(url: str) -> set[str]:
     }
 
 
+def _schema(url: str) -> set[str]:
+    """The columns and the constraints (with their definitions) of the public tables."""
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) "
+            "FROM pg_constraint WHERE connamespace = 'public'::regnamespace"
+        ).fetchall()
+    constraints = {f"{table} {name}: {definition}" for table, name, definition in rows}
+    return _columns(url) | {c for c in constraints if "yoyo" not in c}
+
+
 def _migration_ids() -> list[str]:
     return sorted(
         path.name.removesuffix(".sql")
@@ -91,13 +102,16 @@ def test_up_down_up_round_trip(empty_database: str) -> None:
 def test_down_rolls_back_only_the_latest(empty_database: str) -> None:
     migrator = Migrator(empty_database, DEFAULT_MIGRATIONS_DIR)
     migrator.up()
-    before = _columns(empty_database)
+    before = _schema(empty_database)
     assert migrator.down() == [_migration_ids()[-1]]
     statuses = migrator.status()
     assert [s.applied for s in statuses] == [True] * (len(statuses) - 1) + [False]
-    after = _columns(empty_database)
-    assert after < before  # what the latest migration added (tables or columns), only that, is gone
-    assert "users.id" in after
+    after = _schema(empty_database)
+    assert after != before  # what the latest migration changed is undone...
+    assert "users.id" in after  # ... and only that
+    assert _columns(empty_database) <= {item for item in before if " " not in item}
+    assert migrator.up() == [_migration_ids()[-1]]
+    assert _schema(empty_database) == before
 
 
 def test_concurrent_instances_migrate_once(empty_database: str) -> None:
