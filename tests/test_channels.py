@@ -450,3 +450,46 @@ async def test_joins_in_one_turn_share_a_probe_and_each_is_confirmed(
         await close_nats(publisher)
     await _eventually(lambda: all(inbox.messages for inbox in inboxes))
     assert [inbox.payloads for inbox in inboxes] == [[b"%d" % n] for n in range(200)]
+
+
+async def test_a_cancelled_probe_leaves_its_subscribers_subscribed_and_is_replaced(
+    nc: NATS, prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    backend = NatsBackend(nc)
+    await backend.connect()
+    first, second = f"{prefix}.user.probe1", f"{prefix}.user.probe2"
+    try:
+        joining = asyncio.create_task(backend.subscribe(first))
+        await asyncio.sleep(0)  # its SUB is written and this turn's probe made
+        probe = backend._next_probe
+        assert probe is not None
+        probe.cancel()
+        with caplog.at_level(logging.WARNING, logger="fowergram.adapters.nats"):
+            await asyncio.wait_for(joining, 5)  # unconfirmed, not cancelled itself
+        assert "subscription unconfirmed" in caplog.text
+        # The next join is confirmed by a probe of its own, not the cancelled one.
+        await asyncio.wait_for(backend.subscribe(second), 5)
+        assert backend._next_probe is not probe
+        await nc.publish(first, b"a")
+        await nc.publish(second, b"b")
+        events = [await asyncio.wait_for(backend.next_published(), 5) for _ in range(2)]
+    finally:
+        await backend.disconnect()
+    assert sorted((e.channel, e.message) for e in events) == [(first, b"a"), (second, b"b")]
+
+
+async def test_a_subscriber_cancelled_while_its_probe_runs_is_cancelled(
+    nc: NATS, prefix: str
+) -> None:
+    backend = NatsBackend(nc)
+    await backend.connect()
+    try:
+        joining = asyncio.create_task(backend.subscribe(f"{prefix}.user.quitter"))
+        await asyncio.sleep(0)
+        joining.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await joining
+        probe = backend._next_probe
+        assert probe is None or not probe.cancelled()  # shielded: others still use it
+    finally:
+        await backend.disconnect()

@@ -150,7 +150,13 @@ class NatsBackend(BroadcastBackend):
         if probe is None or probe.done() or probe.get_loop() is not asyncio.get_running_loop():
             # (a probe cancelled, or left by a loop that stopped: not one to wait for)
             probe = self._next_probe = asyncio.ensure_future(self._probe_after_turn(nc))
-        error = await asyncio.shield(probe)
+        try:
+            error = await asyncio.shield(probe)
+        except asyncio.CancelledError:
+            if not probe.cancelled():
+                raise  # this subscriber itself was cancelled
+            # The probe was (a loop stopping, a disconnect): the SUB stands, unconfirmed.
+            error = ConnectionError("subscription probe cancelled")
         if error is not None:
             # Still subscribed (and replayed on reconnection); only unconfirmed.
             log.warning(
