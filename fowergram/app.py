@@ -27,10 +27,10 @@ from fowergram.adapters.postgres.accounts import PostgresAccounts
 from fowergram.adapters.postgres.comments import PostgresComments
 from fowergram.adapters.postgres.follows import PostgresGraph
 from fowergram.adapters.postgres.likes import PostgresLikes
-from fowergram.adapters.postgres.listener import PostgresListener
 from fowergram.adapters.postgres.mfa import PostgresMfaStore
 from fowergram.adapters.postgres.notifications import PostgresNotifications
-from fowergram.adapters.postgres.outbox_queue import OUTBOX_CHANNEL, PostgresOutboxQueue
+from fowergram.adapters.postgres.outbox_queue import PostgresOutboxQueue
+from fowergram.adapters.postgres.outbox_wakeups import OutboxWakeups
 from fowergram.adapters.postgres.posts import PostgresPosts
 from fowergram.adapters.postgres.profile_writes import PostgresProfileWriter
 from fowergram.adapters.postgres.profiles import PostgresProfiles
@@ -215,7 +215,7 @@ async def open_outbox_relay(
                 subject_prefix=settings.nats_subject_prefix,
                 max_age_s=settings.outbox_stream_max_age_s,
             ),
-            PostgresListener(settings.database_url, OUTBOX_CHANNEL),
+            OutboxWakeups(settings.database_url),
             metrics,
             RelayOptions(
                 batch_size=settings.outbox_relay_batch_size,

@@ -24,9 +24,9 @@ from fowergram.adapters.nats.event_stream import (
     encode_event,
     stream_name,
 )
-from fowergram.adapters.postgres.listener import PostgresListener
 from fowergram.adapters.postgres.outbox import record_events
 from fowergram.adapters.postgres.outbox_queue import OUTBOX_CHANNEL, PostgresOutboxQueue
+from fowergram.adapters.postgres.outbox_wakeups import OutboxWakeups
 from fowergram.adapters.postgres.pool import create_pool
 from fowergram.domain.events import DomainEvent, RecordedEvent
 from fowergram.embedded.nats import EmbeddedNats
@@ -64,7 +64,7 @@ async def _relay(
     relay = OutboxRelay(
         PostgresOutboxQueue(pool),
         JetStreamEvents(nc, subject_prefix=prefix, max_age_s=3600, ack_timeout_s=1),
-        PostgresListener(database_url, OUTBOX_CHANNEL, retry_s=0.1),
+        OutboxWakeups(database_url, retry_s=0.1),
         metrics,
         RelayOptions(
             batch_size=7,  # several batches per test
@@ -190,21 +190,20 @@ async def test_a_commit_wakes_the_relay_also_after_its_listen_connection_drops(
 ) -> None:
     prefix = f"r{uuid.uuid4().hex[:8]}"
     listener = (
-        "SELECT pid, query FROM pg_stat_activity "
+        "SELECT pid FROM pg_stat_activity "
         "WHERE application_name = 'listen:fg_outbox' AND datname = current_database()"
     )
     pool = await create_pool(private_database, min_size=1, max_size=2)
     try:
         # Polling every minute: only a notification can publish within the test's seconds.
         async with _relay(private_database, nats_server.url, prefix, poll_interval_s=60):
-            await _eventually(lambda: _listening(pool, listener))
+            await _eventually(lambda: _asleep(pool))
             await _commit(pool, 1, 1)
             await _eventually(lambda: _all_published(pool), timeout=3)
 
             (first,) = await pool.fetch(listener)
             await pool.execute("SELECT pg_terminate_backend($1)", first["pid"])
-            await _eventually(lambda: _listening(pool, listener, besides=first["pid"]))
-            await asyncio.sleep(0.2)  # the relay's round after reconnecting is over
+            await _eventually(lambda: _asleep(pool, besides=first["pid"]))
             await _commit(pool, 2, 1)
             await _eventually(lambda: _all_published(pool), timeout=3)
         received = await _consume_all(nats_server.url, prefix)
@@ -213,9 +212,13 @@ async def test_a_commit_wakes_the_relay_also_after_its_listen_connection_drops(
     assert [event.payload["n"] for _, event in received] == [1, 2]
 
 
-async def _listening(pool: asyncpg.Pool, query: str, besides: int | None = None) -> bool:
-    rows = await pool.fetch(query)
-    return any(row["pid"] != besides and "LISTEN" in row["query"] for row in rows)
+async def _asleep(pool: asyncpg.Pool, besides: int | None = None) -> bool:
+    """A relay listens and has asked writers to notify it (from that connection)."""
+    rows = await pool.fetch(
+        "SELECT s.pid FROM outbox_sleepers s JOIN pg_stat_activity a USING (pid) "
+        "WHERE a.application_name = 'listen:fg_outbox' AND a.datname = current_database()"
+    )
+    return any(row["pid"] != besides for row in rows)
 
 
 async def test_two_relays_share_the_work_and_publish_each_event_once(
@@ -259,3 +262,56 @@ async def test_a_repeated_publication_inside_the_window_is_stored_once(
         assert info.config.subjects == [f"{prefix}.evt.>"]
     finally:
         await close_nats(nc)
+
+
+async def _notifications_for_one_commit(pool: asyncpg.Pool, database_url: str) -> int:
+    """How many notifications on the outbox channel one committed event sends."""
+    received: list[str] = []
+    listening = await asyncpg.connect(database_url)
+    try:
+        await listening.add_listener(OUTBOX_CHANNEL, lambda *args: received.append(args[2]))
+        await _commit(pool, 1, 1)
+        await asyncio.sleep(0.3)
+    finally:
+        await listening.close()
+    return len(received)
+
+
+async def test_writers_notify_only_while_a_relay_sleeps(private_database: str) -> None:
+    pool = await create_pool(private_database, min_size=1, max_size=2)
+    try:
+        await pool.execute("DELETE FROM outbox_sleepers")
+        assert await _notifications_for_one_commit(pool, private_database) == 0
+        async with pool.acquire() as sleeper:  # a relay's session asking for wake-ups
+            await sleeper.execute("INSERT INTO outbox_sleepers (pid) VALUES (pg_backend_pid())")
+            assert await _notifications_for_one_commit(pool, private_database) == 1
+            await sleeper.execute("DELETE FROM outbox_sleepers WHERE pid = pg_backend_pid()")
+        assert await _notifications_for_one_commit(pool, private_database) == 0
+    finally:
+        await pool.close()
+
+
+async def test_an_awake_relay_spares_writers_the_notification_and_sleeps_when_idle(
+    private_database: str, nats_server: EmbeddedNats
+) -> None:
+    prefix = f"r{uuid.uuid4().hex[:8]}"
+    pool = await create_pool(private_database, min_size=1, max_size=2)
+    sleepers = "SELECT count(*) FROM outbox_sleepers"
+    try:
+        # Polling every minute: asleep, only a notification can publish in the test's time.
+        async with _relay(private_database, nats_server.url, prefix, poll_interval_s=60):
+            await _eventually(lambda: _asleep(pool))
+            seen_awake = False
+            for n in range(1, 41):  # a steady stream: the relay stays awake
+                await _commit(pool, n, 1)
+                await asyncio.sleep(0.02)
+                seen_awake |= await pool.fetchval(sleepers) == 0
+            await _eventually(lambda: _all_published(pool), timeout=3)
+            assert seen_awake  # it asked writers to stop notifying while rows kept coming
+            await _eventually(lambda: _asleep(pool))  # idle again: it asks for them
+            await _commit(pool, 41, 1)
+            await _eventually(lambda: _all_published(pool), timeout=3)
+        received = await _consume_all(nats_server.url, prefix)
+    finally:
+        await pool.close()
+    assert [event.payload["n"] for _, event in received] == list(range(1, 42))

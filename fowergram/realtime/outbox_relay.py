@@ -47,7 +47,13 @@ class EventPublisher(Protocol):
 
 class Wakeups(Protocol):
     async def run(self, wake: Callable[[], None]) -> None:
-        """Call `wake` whenever new rows may have committed, until cancelled."""
+        """Call `wake` whenever new rows may have committed (while asleep), and after
+        every reconnection, until cancelled."""
+
+    async def asleep(self, asleep: bool) -> bool:
+        """Ask writers to notify on commit (True) or spare them that (False): a
+        notification per write makes writing transactions commit one at a time.
+        False when it could not be asked (not listening)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +74,10 @@ class RelayOptions:
     poll_interval_s: float = 1.0
     lag_sample_interval_s: float = 5.0
     backoff: Backoff = Backoff()
+    # Awake (rows found within `awake_for_s`), the relay looks every `awake_poll_s`
+    # itself and writers do not notify; then it asks for notifications and sleeps.
+    awake_poll_s: float = 0.01
+    awake_for_s: float = 0.25
 
 
 class OutboxRelay:
@@ -108,10 +118,13 @@ class OutboxRelay:
 
     async def _relay(self) -> None:
         failures = 0
+        asleep = False  # writers were asked to notify
+        awake_until = float("-inf")
+        loop = asyncio.get_running_loop()
         while not self._stop.is_set():
             self._wake.clear()  # a commit from now on wakes the next round
             try:
-                await self._drain()
+                published = await self._drain()
             except Exception as exc:
                 failures += 1
                 self._stream_ready = False  # the stream may be gone (NATS lost its store)
@@ -123,25 +136,51 @@ class OutboxRelay:
             if failures:
                 log.info("outbox relay publishing again", extra={"failed_rounds": failures})
                 failures = 0
+            if published:
+                awake_until = loop.time() + self._options.awake_for_s
+                if asleep:
+                    asleep = False
+                    await self._ask_for_wakeups(False)
+            if loop.time() < awake_until:
+                await self._sleep(self._options.awake_poll_s, wake_on_commit=True)
+                continue
+            # Asked again on every round asleep: a reconnected listener is a new session.
+            await self._ask_for_wakeups(True)
+            if not asleep:
+                # One more look in a moment: a write whose trigger ran before the request
+                # was visible did not notify (one still open by then waits for the poll).
+                asleep = True
+                await self._sleep(self._options.awake_poll_s, wake_on_commit=True)
+                continue
             await self._sleep(self._options.poll_interval_s, wake_on_commit=True)
 
-    async def _drain(self) -> None:
-        """Publish batches until none is left; raise at the first failure."""
+    async def _ask_for_wakeups(self, asleep: bool) -> None:
+        try:
+            await self._wakeups.asleep(asleep)
+        except Exception as exc:  # polling still finds the rows
+            log.warning("outbox relay cannot ask for wake-ups", extra={"error": repr(exc)})
+
+    async def _drain(self) -> int:
+        """Publish batches until none is left, and say how many events went out; raise at
+        the first failure."""
         if not self._stream_ready:
             await self._publisher.ensure_stream()
             self._stream_ready = True
         size = self._options.batch_size
+        total = 0
         while not self._stop.is_set():
             async with self._queue.claim(size) as batch:
                 published, failure = await self._publish(batch.events)
                 await batch.settle(published, failure)
             for event in batch.events[: len(published)]:
                 self._metrics.outbox_published.labels(event.kind).inc()
+            total += len(published)
             if failure is not None:
                 self._metrics.outbox_publish_failures.inc()
                 raise PublishFailed(*failure)
             if len(batch.events) < size:
-                return
+                return total
+        return total
 
     async def _publish(
         self, events: Sequence[RecordedEvent]

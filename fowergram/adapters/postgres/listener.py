@@ -27,6 +27,18 @@ class PostgresListener:
         self._channel = channel
         self._retry_s = retry_s
         self._check_s = check_s
+        self._conn: asyncpg.Connection | None = None
+        self._lock = asyncio.Lock()  # one statement at a time on the connection
+
+    async def execute_while_listening(self, sql: str) -> bool:
+        """Run `sql` on the listening connection (its session is the listener's); False
+        when not connected (the next connection wakes the caller anyway)."""
+        conn = self._conn
+        if conn is None or conn.is_closed():
+            return False
+        async with self._lock:
+            await conn.execute(sql, timeout=5)
+        return True
 
     async def run(self, wake: Callable[[], None]) -> None:
         """Listen until cancelled."""
@@ -58,12 +70,17 @@ class PostgresListener:
         conn.add_termination_listener(lambda _conn: lost.set())
         await conn.add_listener(self._channel, lambda *_: wake())
         log.info("listening", extra={"channel": self._channel})
-        wake()
-        while not conn.is_closed():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(lost.wait(), self._check_s)
-            if not conn.is_closed():
-                await conn.fetchval("SELECT 1", timeout=5)
+        self._conn = conn
+        try:
+            wake()
+            while not conn.is_closed():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(lost.wait(), self._check_s)
+                if not conn.is_closed():
+                    async with self._lock:
+                        await conn.fetchval("SELECT 1", timeout=5)
+        finally:
+            self._conn = None
         raise ConnectionResetError("connection closed")
 
     def _about(self, exc: BaseException) -> dict[str, str]:
