@@ -74,9 +74,11 @@ def test_like_is_one_row_per_user_and_post(conn: psycopg.Connection) -> None:
         conn.execute("INSERT INTO post_likes (post_id, user_id) VALUES (%s, %s)", (post, author))
 
 
-def test_outbox_insert_notifies_the_relay_on_commit(migrated_database: str) -> None:
+def test_outbox_insert_notifies_a_sleeping_relay_on_commit(migrated_database: str) -> None:
     with psycopg.connect(migrated_database, autocommit=True) as listener:
         listener.execute("LISTEN fg_outbox")
+        # As a relay about to sleep does (migration 0019): without it writers stay silent.
+        listener.execute("INSERT INTO outbox_sleepers (pid) VALUES (pg_backend_pid())")
         with psycopg.connect(migrated_database) as writer:
             writer.execute(
                 "INSERT INTO outbox (kind, payload) VALUES ('post.liked', '{}'), "
@@ -87,6 +89,7 @@ def test_outbox_insert_notifies_the_relay_on_commit(migrated_database: str) -> N
         assert [n.channel for n in notices] == ["fg_outbox"]
         with psycopg.connect(migrated_database, autocommit=True) as cleanup:
             cleanup.execute("DELETE FROM outbox")
+            cleanup.execute("DELETE FROM outbox_sleepers")
 
 
 def test_outbox_kind_must_be_aggregate_dot_event(conn: psycopg.Connection) -> None:
