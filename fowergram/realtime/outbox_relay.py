@@ -1,6 +1,7 @@
 """The outbox relay: committed outbox rows to the event stream, in id order, none lost.
 
-Woken by the database when rows commit (polling as the fallback), it claims a batch,
+Woken by the database when rows commit while it sleeps (awake, it looks every
+`awake_poll_s` itself; polling is the fallback), it claims a batch,
 publishes each event and waits for its acknowledgement, then marks the batch. A failure
 stops the batch at that event (later ones wait, keeping the order), is recorded on the
 row, and the relay backs off. Rows are settled only after their acknowledgement, so a
