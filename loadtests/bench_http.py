@@ -40,6 +40,7 @@ from loadtests.load import (
     write_tokens,
     wrk_path,
 )
+from loadtests.pipeline import PipelineCounts, describe, pipeline_counts
 from loadtests.sampling import Profile, Sampler, print_profile, py_spy_path
 from loadtests.seed import PASSWORD, SeedResult, SeedSizes, seed
 from loadtests.server import BenchServer, bench_server, pin
@@ -79,6 +80,7 @@ async def _sign_in_all(url: str, usernames: list[str]) -> list[str]:
 class Row:
     scenario: Scenario
     result: RunResult
+    events: PipelineCounts  # per second over the measured run
 
 
 def _verdict(scenario: Scenario, result: RunResult) -> str:
@@ -101,7 +103,9 @@ def print_table(rows: list[Row], concurrency: int, duration_s: float, pinning: s
     print("-" * (len(header) + 28))
     for row in rows:
         r = row.result
-        services = f"{r.services_cpu:>8.0f}" if r.services_cpu is not None else f"{'-':>8}"
+        services = (
+            f"{sum(r.services_cpu.values()):>8.0f}" if r.services_cpu is not None else f"{'-':>8}"
+        )
         verdict = _verdict(row.scenario, r)
         print(
             f"{row.scenario.name:<22}{r.requests:>9}{r.errors:>7}{r.rps:>8.0f}{r.p50_ms:>8.1f}"
@@ -112,6 +116,15 @@ def print_table(rows: list[Row], concurrency: int, duration_s: float, pinning: s
         "CPU% is of one core over the run: gen = wrk, srv = the server worker, "
         "db = embedded PostgreSQL + Redis + NATS"
     )
+    for row in rows:
+        if row.result.services_cpu:
+            split = ", ".join(
+                f"{name} {cpu:.0f}%" for name, cpu in sorted(row.result.services_cpu.items())
+            )
+            print(f"  db CPU in {row.scenario.name}: {split}")
+    for row in rows:
+        if row.events.published:
+            print(f"  events in {row.scenario.name}: {describe(row.events)}")
     for row in rows:
         if row.result.error_sample:
             print(f"first error in {row.scenario.name}: {row.result.error_sample}")
@@ -207,6 +220,7 @@ def main() -> None:
                     duration_s=args.warmup,
                     threads=args.threads,
                 )
+            events_before, measured_from = pipeline_counts(server.url), time.monotonic()
             result = run_wrk(
                 server,
                 work / f"{scenario.key}-measure.tsv",
@@ -215,7 +229,10 @@ def main() -> None:
                 duration_s=args.duration,
                 threads=args.threads,
             )
-            rows.append(Row(scenario, result))
+            events = pipeline_counts(server.url).rates(
+                events_before, time.monotonic() - measured_from
+            )
+            rows.append(Row(scenario, result, events))
             print(f"  {scenario.name}: {result.rps:.0f} req/s, p99 {result.p99_ms:.1f} ms")
         print_table(rows, args.concurrency, args.duration, pinning)
         if args.profile_seconds > 0 and args.profile_scenario in chosen:

@@ -145,7 +145,7 @@ class RunResult:
     max_ms: float
     generator_cpu: float  # % of one core
     server_cpu: float
-    services_cpu: float | None
+    services_cpu: dict[str, float] | None  # per embedded service
     error_sample: str
 
 

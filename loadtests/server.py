@@ -174,20 +174,30 @@ class CpuMeter:
         times = psutil.Process(self._server.pid).cpu_times()
         return times.user + times.system
 
-    def _services_cpu(self) -> dict[int, float]:
-        used: dict[int, float] = {}
+    def _services_cpu(self) -> dict[int, tuple[str, float]]:
+        used: dict[int, tuple[str, float]] = {}
         for process in self._server.service_processes():
             with contextlib.suppress(psutil.Error):
                 times = process.cpu_times()
-                used[process.pid] = times.user + times.system
+                used[process.pid] = (_service_name(process.name()), times.user + times.system)
         return used
 
-    def percentages(self) -> tuple[float, float | None]:
-        """(server %, services % or None when they are not ours), % of one core."""
+    def percentages(self) -> tuple[float, dict[str, float] | None]:
+        """(server %, % per embedded service or None when they are not ours), of one core."""
         wall = time.monotonic() - self._start_wall
         server = (self._server_cpu() - self._start_server) / wall * 100
         if not self._server.embedded:
             return server, None
-        now = self._services_cpu()
-        services = sum(cpu - self._start_services.get(pid, 0.0) for pid, cpu in now.items())
-        return server, services / wall * 100
+        services: dict[str, float] = {}
+        for pid, (name, cpu) in self._services_cpu().items():
+            before = self._start_services.get(pid, (name, 0.0))[1]
+            services[name] = services.get(name, 0.0) + (cpu - before) / wall * 100
+        return server, services
+
+
+def _service_name(process_name: str) -> str:
+    """postgres, redis or nats: the backends' process titles vary, their prefixes do not."""
+    for name in ("postgres", "redis", "nats"):
+        if process_name.startswith(name):
+            return name
+    return process_name

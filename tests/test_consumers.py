@@ -188,6 +188,7 @@ def test_retry_delays_grow_and_the_last_one_repeats() -> None:
         {"max_deliver": 101},
         {"ack_wait_s": 0},
         {"batch": 0},
+        {"lanes": 0},
         {"retry_delays_s": ()},
         {"retry_delays_s": (1.0, -1.0)},
     ],
@@ -376,6 +377,105 @@ async def test_a_stopping_consumer_hands_back_the_rest_of_its_batch(nc: NATS, pr
     async with _consumer(nc, prefix, after, options=options):
         await _eventually(lambda: _settled(nc, prefix, last_seq=10))
     assert after.seen == list(range(len(handled) + 1, 11))
+
+
+class LanedRecorder(Recorder):
+    """Lanes from the payload; lane "a"'s first event waits (up to 5 s) for lane "b" to
+    begin, which only concurrent lanes allow."""
+
+    def __init__(self, *, hold_first: bool = True, pause_s: float = 0.0) -> None:
+        super().__init__()
+        self.b_began = asyncio.Event()
+        self.waited_for_b: bool | None = None
+        self._hold_first = hold_first
+        self._pause_s = pause_s
+
+    def lane(self, event: RecordedEvent) -> object:
+        return event.payload["lane"]
+
+    async def handle(self, event: RecordedEvent) -> None:
+        if event.payload["lane"] == "b":
+            self.b_began.set()
+        if self._hold_first and event.id == 1:
+            try:
+                await asyncio.wait_for(self.b_began.wait(), 5)
+                self.waited_for_b = True
+            except TimeoutError:
+                self.waited_for_b = False
+        await super().handle(event)
+        await asyncio.sleep(self._pause_s)
+
+
+def _laned(n: int, lane: str) -> RecordedEvent:
+    return RecordedEvent(n, "post.liked", n, {"lane": lane}, datetime.now(UTC))
+
+
+async def test_lanes_of_a_batch_are_handled_at_once_each_in_stream_order(
+    nc: NATS, prefix: str
+) -> None:
+    lanes = "aabababbaa"
+    await _publish(nc, prefix, *(_laned(n, lane) for n, lane in enumerate(lanes, start=1)))
+    handler = LanedRecorder()
+    async with _consumer(nc, prefix, handler) as metrics:  # one batch of 10
+        await _eventually(lambda: _settled(nc, prefix, last_seq=10))
+        assert _count(metrics, "ok") == 10
+    assert handler.waited_for_b is True
+    assert handler.seen.index(3) < handler.seen.index(1)  # b went on while a's first waited
+    assert sorted(handler.seen) == list(range(1, 11))
+    for lane in "ab":
+        mine = [n for n in handler.seen if lanes[n - 1] == lane]
+        assert mine == [n for n, at in enumerate(lanes, start=1) if at == lane]
+
+
+async def test_a_handler_without_lanes_is_given_one_event_at_a_time(nc: NATS, prefix: str) -> None:
+    class Unlaned(Recorder):
+        def __init__(self) -> None:
+            super().__init__()
+            self.at_once, self.most_at_once = 0, 0
+
+        async def handle(self, event: RecordedEvent) -> None:
+            self.at_once += 1
+            self.most_at_once = max(self.most_at_once, self.at_once)
+            await asyncio.sleep(0.02)
+            await super().handle(event)
+            self.at_once -= 1
+
+    await _publish(nc, prefix, *(_laned(n, "ab"[n % 2]) for n in range(1, 9)))
+    handler = Unlaned()
+    async with _consumer(nc, prefix, handler):
+        await _eventually(lambda: _settled(nc, prefix, last_seq=8))
+    assert handler.seen == list(range(1, 9))
+    assert handler.most_at_once == 1
+
+
+async def test_a_stopping_laned_consumer_hands_back_what_its_lanes_had_not_begun(
+    nc: NATS, prefix: str
+) -> None:
+    options = replace(FAST, ack_wait_s=60)
+    lanes = "abababababab"[:10]
+    await _publish(nc, prefix, *(_laned(n, lane) for n, lane in enumerate(lanes, start=1)))
+    slow = LanedRecorder(hold_first=False, pause_s=0.3)
+    async with _consumer(nc, prefix, slow, options=options):
+        await _eventually(lambda: len(slow.seen) >= 2)
+    handled = sorted(slow.seen)
+    assert 2 <= len(handled) < 10
+    after = Recorder()
+    async with _consumer(nc, prefix, after, options=options):
+        await _eventually(lambda: _settled(nc, prefix, last_seq=10))
+    assert sorted(handled + after.seen) == list(range(1, 11))  # each once, none lost
+
+
+async def test_an_undecodable_message_in_a_laned_batch_is_set_aside(nc: NATS, prefix: str) -> None:
+    await _publish(nc, prefix, _laned(1, "a"))
+    js = nc.jetstream()
+    await js.publish(event_subject(prefix, "post.liked"), b"{not json", stream=stream_name(prefix))
+    await _publish(nc, prefix, _laned(3, "b"))
+    handler = LanedRecorder()
+    async with _consumer(nc, prefix, handler) as metrics:
+        await _eventually(lambda: _settled(nc, prefix, last_seq=3))
+        assert (_count(metrics, "ok"), _count(metrics, "dead_lettered")) == (2, 1)
+    assert sorted(handler.seen) == [1, 3]
+    assert [letter.data for letter in await _dead_letters(nc, prefix)] == [b"{not json"]
 
 
 async def test_nothing_is_lost_across_a_nats_outage(

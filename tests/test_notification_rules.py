@@ -28,7 +28,7 @@ from fowergram.domain.notifications.model import (
     notification_to_wire,
 )
 from fowergram.domain.notifications.recorder import NotificationRecorder
-from fowergram.domain.notifications.rules import Intent, deliverable, intents
+from fowergram.domain.notifications.rules import Intent, deliverable, intents, owner_of
 from fowergram.domain.social.relationship import NONE, Owner, Relationship
 
 K = NotificationKind
@@ -145,6 +145,41 @@ def test_your_own_actions_notify_nobody(event: RecordedEvent) -> None:
 )
 def test_a_malformed_payload_notifies_nobody_rather_than_failing(event: RecordedEvent) -> None:
     assert intents(event) == []
+
+
+def test_events_that_can_meet_in_a_group_have_the_same_owner() -> None:
+    """The recorder's lanes: two events whose intents share a group are handled in order,
+    one after the other, because they have the same owner."""
+    events = [
+        _event("post.liked", 7, actorId=2, authorId=1),
+        _event("post.liked", 7, actorId=3, authorId=1),
+        _event("post.liked", 8, actorId=3, authorId=4),
+        _event("comment.liked", 9, actorId=2, authorId=3, postId=7),
+        _event("comment.liked", 9, actorId=5, authorId=3, postId=7),
+        _event("comment.created", 10, postId=7, commentId=10, authorId=2, postAuthorId=1),
+        _event(
+            "comment.created", 11, postId=7, commentId=11, authorId=5, postAuthorId=1, parentId=9
+        ),
+        _event(
+            "comment.created", 12, postId=7, commentId=12, authorId=6, postAuthorId=1, parentId=9
+        ),
+        _event("post.created", 13, authorId=1),
+        _event("user.followed", 4, actorId=2, targetId=4),
+        _event("user.followed", 4, actorId=3, targetId=4),
+        _event("follow.requested", 4, actorId=5, targetId=4),
+        _event("follow.accepted", 2, actorId=4, targetId=2),
+    ]
+    groups: dict[tuple[int, str], set[int | None]] = {}
+    for event in events:
+        parent_author = 3 if event.payload.get("parentId") == 9 else None
+        for intent in intents(event, parent_author_id=parent_author, mentioned=[8]):
+            groups.setdefault((intent.recipient_id, intent.group_key), set()).add(owner_of(event))
+    assert len(groups) == 9
+    assert all(len(owners) == 1 and None not in owners for owners in groups.values())
+    assert [owner_of(event) for event in events[:3]] == [1, 1, 4]
+    assert owner_of(events[3]) == 3
+    assert owner_of(events[9]) == 4
+    assert owner_of(_event("post.edited", 7, authorId=1)) is None
 
 
 def test_the_window_is_the_utc_day_of_the_event() -> None:

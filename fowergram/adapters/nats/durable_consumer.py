@@ -96,18 +96,22 @@ async def _add_or_update(js: JetStreamContext, config: StreamConfig) -> None:
 
 
 class JetStreamDelivery:
-    __slots__ = ("_msg", "_source")
+    __slots__ = ("_event", "_msg", "_source")
 
     def __init__(self, msg: Msg, source: DurableEventConsumer) -> None:
         self._msg = msg
         self._source = source
+        self._event: RecordedEvent | None = None
 
     @property
     def deliveries(self) -> int:
         return self._msg.metadata.num_delivered
 
     def event(self) -> RecordedEvent:
-        return decode_event(self._msg.data)
+        """Decoded once: the consumer reads it for the event's lane, then to handle it."""
+        if self._event is None:
+            self._event = decode_event(self._msg.data)
+        return self._event
 
     async def ack(self) -> None:
         await self._msg.ack()

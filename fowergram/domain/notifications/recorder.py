@@ -48,6 +48,12 @@ class NotificationRecorder:
         self._live = live
         self._consumer = consumer
 
+    def lane(self, event: RecordedEvent) -> int | None:
+        """The owner of what the event is about (the liked post's or comment's author, the
+        commented post's author, the followed user): every group an event can join is
+        about something one user owns, so events meeting in a group share a lane."""
+        return rules.owner_of(event)
+
     async def handle(self, event: RecordedEvent) -> None:
         if event.kind not in self.kinds:
             return

@@ -116,6 +116,21 @@ def intents(
     return [intent for intent in found if intent.recipient_id != intent.actor_id]
 
 
+def owner_of(event: RecordedEvent) -> int | None:
+    """Whose content or account `event` is about: the author of the liked post or comment,
+    of the commented post (a reply's parent comment is on that post), of the new post (its
+    mentions), or the followed user. Every group key an event's intents use is about
+    something of that owner, so two events that can meet in a group have the same owner."""
+    payload = event.payload
+    if event.kind in ("post.liked", "comment.liked", "post.created"):
+        return _id(payload, "authorId")
+    if event.kind == "comment.created":
+        return _id(payload, "postAuthorId")
+    if event.kind in _GRAPH_EVENTS:
+        return _id(payload, "targetId")
+    return None
+
+
 def _comment_intents(
     payload: Mapping[str, Any], day: str, parent_author_id: int | None
 ) -> list[Intent]:

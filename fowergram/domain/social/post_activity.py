@@ -134,6 +134,11 @@ class PostActivityPublisher:
         self._reads = reads
         self._channel = channel
 
+    def lane(self, event: RecordedEvent) -> int | None:
+        """One lane per post: its messages go out in the order of its events."""
+        activity = activity_of(event)
+        return activity.post_id if activity is not None else None
+
     async def handle(self, event: RecordedEvent) -> None:
         activity = activity_of(event)
         if activity is None:
