@@ -44,6 +44,7 @@ from loadtests.pipeline import PipelineCounts, describe, pipeline_counts
 from loadtests.sampling import Profile, Sampler, print_profile, py_spy_path
 from loadtests.seed import PASSWORD, SeedResult, SeedSizes, seed
 from loadtests.server import BenchServer, bench_server, pin
+from loadtests.statements import reset_statements, top_statements
 
 SIGN_IN = """mutation SignIn($identifier: String!, $password: String!) {
   signIn(identifier: $identifier, password: $password) { accessToken }
@@ -152,6 +153,12 @@ def _parse_args() -> argparse.Namespace:
     parser.add_argument("--profile-scenario", default="profile", help="the scenario py-spy samples")
     parser.add_argument("--seed", type=int, default=4, help="random seed of the data")
     parser.add_argument(
+        "--statements",
+        type=int,
+        default=0,
+        help="print the N statements PostgreSQL spent most time on in each scenario",
+    )
+    parser.add_argument(
         "--profile-out", type=Path, help="keep py-spy's raw stacks here (flamegraph input)"
     )
     return parser.parse_args()
@@ -220,6 +227,7 @@ def main() -> None:
                     duration_s=args.warmup,
                     threads=args.threads,
                 )
+            counting = args.statements > 0 and reset_statements(server.database_url)
             events_before, measured_from = pipeline_counts(server.url), time.monotonic()
             result = run_wrk(
                 server,
@@ -233,6 +241,10 @@ def main() -> None:
                 events_before, time.monotonic() - measured_from
             )
             rows.append(Row(scenario, result, events))
+            if counting:
+                print(f"  statements in {scenario.name}, per request ({result.requests}):")
+                for line in top_statements(server.database_url, result.requests, args.statements):
+                    print(f"    {line}")
             print(f"  {scenario.name}: {result.rps:.0f} req/s, p99 {result.p99_ms:.1f} ms")
         print_table(rows, args.concurrency, args.duration, pinning)
         if args.profile_seconds > 0 and args.profile_scenario in chosen:

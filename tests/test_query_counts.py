@@ -93,7 +93,7 @@ def test_profile_page_round_trips_are_constant_in_page_size(server: LiveServer) 
         author.client.close()
         viewer.client.close()
     assert small == large
-    assert large <= 5, f"{large} round trips for one profile page"
+    assert large <= 3, f"{large} round trips for one profile page"
 
 
 def test_post_with_comments_round_trips_are_constant_in_page_size(server: LiveServer) -> None:
@@ -118,4 +118,4 @@ def test_post_with_comments_round_trips_are_constant_in_page_size(server: LiveSe
         for person in people:
             person.client.close()
     assert small == large
-    assert large <= 15, f"{large} round trips for a post with its comments"
+    assert large <= 10, f"{large} round trips for a post with its comments"

@@ -151,6 +151,8 @@ class EmbeddedPostgres:
             "-p", str(self.port),
             "-c", "unix_socket_directories=",
             "-c", "max_connections=200",
+            # Where the database's time goes, per statement (the benchmarks print it).
+            "-c", "shared_preload_libraries=pg_stat_statements",
         ]  # fmt: skip
         if not self.durable:
             for option in ("fsync=off", "synchronous_commit=off", "full_page_writes=off"):

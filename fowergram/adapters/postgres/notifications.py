@@ -30,19 +30,29 @@ _MARK_HANDLED = (
     "INSERT INTO handled_events (consumer, event_id) VALUES ($1, $2) "
     "ON CONFLICT DO NOTHING RETURNING true"
 )
-_OPEN = (
-    "SELECT id, actor_ids, actor_count, created_at FROM notifications "
-    "WHERE recipient_id = $1 AND group_key = $2 AND read_at IS NULL FOR UPDATE"
-)
-_JOINED = (
-    "SELECT group_created_at FROM notification_group_actors "
-    "WHERE recipient_id = $1 AND group_key = $2 AND actor_id = $3"
-)
+# The group's open row, locked (if any), and when the actor last joined a group of the key.
+_OPEN_AND_JOINED = """
+SELECT o.id, o.actor_ids, o.actor_count, o.created_at, j.group_created_at AS joined_at
+FROM (SELECT 1) AS one
+LEFT JOIN LATERAL (
+    SELECT id, actor_ids, actor_count, created_at FROM notifications
+    WHERE recipient_id = $1 AND group_key = $2 AND read_at IS NULL FOR UPDATE
+) AS o ON true
+LEFT JOIN LATERAL (
+    SELECT group_created_at FROM notification_group_actors
+    WHERE recipient_id = $1 AND group_key = $2 AND actor_id = $3
+) AS j ON true
+"""
+# The actor joins the group just written ($1 recipient, $3 key, $4 actor), in the same
+# statement as the write.
 _JOIN = """
-INSERT INTO notification_group_actors (recipient_id, group_key, actor_id, group_created_at)
-VALUES ($1, $2, $3, $4)
-ON CONFLICT (recipient_id, group_key, actor_id)
-DO UPDATE SET group_created_at = EXCLUDED.group_created_at, seen_at = now()
+, joined AS (
+    INSERT INTO notification_group_actors (recipient_id, group_key, actor_id, group_created_at)
+    SELECT $1, $3, $4::bigint, created_at FROM written
+    ON CONFLICT (recipient_id, group_key, actor_id)
+    DO UPDATE SET group_created_at = EXCLUDED.group_created_at, seen_at = now()
+)
+SELECT * FROM written
 """
 # Nothing about a deleted post or comment, nor for a deleted recipient ($1 user, $5 post,
 # $6 comment, each may be NULL).
@@ -54,6 +64,7 @@ AND ($6::bigint IS NULL
 """
 _START = (
     """
+WITH written AS (
 INSERT INTO notifications (recipient_id, kind, group_key, actor_ids, actor_count, post_id,
                            comment_id)
 SELECT $1, $2, $3, ARRAY[$4::bigint], 1, $5, $6 WHERE """
@@ -68,15 +79,21 @@ ON CONFLICT (recipient_id, group_key) WHERE read_at IS NULL DO UPDATE SET
     comment_id = coalesce(EXCLUDED.comment_id, notifications.comment_id)
 RETURNING """
     + _COLUMNS
+    + ")"
+    + _JOIN
 )
+# $2 the group's id, $7 its actors, $8 their count; the rest as in _START.
 _BUMP = (
     """
-UPDATE notifications SET id = DEFAULT, actor_ids = $3::bigint[], actor_count = $4,
+WITH written AS (
+UPDATE notifications SET id = DEFAULT, actor_ids = $7::bigint[], actor_count = $8,
     post_id = coalesce($5::bigint, post_id), comment_id = coalesce($6::bigint, comment_id)
-WHERE id = $2 AND recipient_id = $1 AND """
+WHERE id = $2 AND recipient_id = $1 AND $3::text = group_key AND """
     + _LIVE
     + " RETURNING "
     + _COLUMNS
+    + ")"
+    + _JOIN
 )
 _SELECT = (
     "SELECT id, recipient_id, kind, group_key, actor_ids, actor_count, post_id, comment_id, "
@@ -133,28 +150,25 @@ def _kinds(values: Sequence[str]) -> frozenset[NotificationKind]:
 
 async def _write(conn: Conn, intent: Intent, merge: Merge) -> asyncpg.Record | None:
     recipient, key, actor = intent.recipient_id, intent.group_key, intent.actor_id
-    row = await conn.fetchrow(_OPEN, recipient, key)
+    row = await conn.fetchrow(_OPEN_AND_JOINED, recipient, key, actor)
+    assert row is not None  # one row always, its columns NULL where nothing was found
     group = (
         OpenGroup(row["id"], tuple(row["actor_ids"]), row["actor_count"], row["created_at"])
-        if row is not None
+        if row["id"] is not None
         else None
     )
-    change = merge(intent, group, await conn.fetchval(_JOINED, recipient, key, actor))
+    change = merge(intent, group, row["joined_at"])
     if change is None:
         return None
     content = (intent.post_id, intent.comment_id)
     if change.group_id is None:
-        written = await conn.fetchrow(
+        return await conn.fetchrow(
             _START, recipient, intent.kind.value, key, actor, *content, MAX_ACTORS
         )
-    else:
-        written = await conn.fetchrow(
-            _BUMP, recipient, change.group_id, list(change.actor_ids), change.actor_count,
-            *content,
-        )  # fmt: skip
-    if written is not None:
-        await conn.execute(_JOIN, recipient, key, actor, written["created_at"])
-    return written
+    return await conn.fetchrow(
+        _BUMP, recipient, change.group_id, key, actor, *content,
+        list(change.actor_ids), change.actor_count,
+    )  # fmt: skip
 
 
 class PostgresNotifications:

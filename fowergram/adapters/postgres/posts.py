@@ -8,15 +8,28 @@ from dataclasses import replace
 import asyncpg
 
 from fowergram.adapters.postgres.outbox import Conn, record_events
+from fowergram.adapters.postgres.relationships import standing_columns, standing_from_row
 from fowergram.domain.events import DomainEvent
 from fowergram.domain.pagination import Key, Page
 from fowergram.domain.social.captions import CaptionFacts
 from fowergram.domain.social.posts import NewPost, Post
+from fowergram.domain.social.relationship import Owner, Relationship
 
 _BY_IDS = "SELECT * FROM post_rows WHERE id = ANY($1::bigint[])"
+# $1: the viewer, $2: the posts. Each post with its author's standing for the viewer.
+_BY_IDS_WITH_AUTHORS = (
+    f"SELECT p.*, {standing_columns('author_')} FROM post_rows p "  # noqa: S608  (constants)
+    "JOIN users u ON u.id = p.author_id WHERE p.id = ANY($2::bigint[])"
+)
+# $1: the viewer, $2: the author. The author's standing for the viewer (read once, on
+# every row) and a page of their posts (none: one row, its post columns NULL; no such
+# user: no row).
 _BY_AUTHOR = (
-    "SELECT * FROM post_rows WHERE author_id = $1 AND deleted_at IS NULL "
-    "AND ($2::bigint IS NULL OR id < $2) ORDER BY id DESC LIMIT $3"
+    "WITH author AS MATERIALIZED ("  # noqa: S608  (constants)
+    f"SELECT u.id AS author_key, {standing_columns('author_')} FROM users u WHERE u.id = $2) "
+    "SELECT author.*, p.* FROM author LEFT JOIN LATERAL (SELECT * FROM post_rows "
+    "WHERE author_id = author.author_key AND deleted_at IS NULL "
+    "AND ($3::bigint IS NULL OR id < $3) ORDER BY id DESC LIMIT $4) p ON true"
 )
 _BY_HASHTAG = (
     "SELECT p.* FROM post_hashtags ph JOIN hashtags h ON h.id = ph.hashtag_id "
@@ -187,13 +200,28 @@ class PostgresPosts:
             await record_events(conn, [event])
         return True
 
-    async def get_many(self, post_ids: Sequence[int]) -> dict[int, Post]:
-        rows = await self._pool.fetch(_BY_IDS, list(post_ids))
-        return {row["id"]: _post(row) for row in rows}
+    async def get_many_with_authors(
+        self, viewer_id: int | None, post_ids: Sequence[int]
+    ) -> tuple[dict[int, Post], dict[int, tuple[Owner, Relationship]]]:
+        rows = await self._pool.fetch(_BY_IDS_WITH_AUTHORS, viewer_id, list(post_ids))
+        posts = {row["id"]: _post(row) for row in rows}
+        authors = {
+            row["author_id"]: standing_from_row(row, row["author_id"], viewer_id, "author_")
+            for row in rows
+        }
+        return posts, authors
 
-    async def by_author(self, author_id: int, after: Key | None, size: int) -> Page[Post]:
-        rows = await self._pool.fetch(_BY_AUTHOR, author_id, after[0] if after else None, size + 1)
-        return Page.from_rows([((row["id"],), _post(row)) for row in rows], size)
+    async def by_author(
+        self, viewer_id: int | None, author_id: int, after: Key | None, size: int
+    ) -> tuple[tuple[Owner, Relationship] | None, Page[Post]]:
+        rows = await self._pool.fetch(
+            _BY_AUTHOR, viewer_id, author_id, after[0] if after else None, size + 1
+        )
+        if not rows:
+            return None, Page.from_rows([], size)
+        author = standing_from_row(rows[0], author_id, viewer_id, "author_")
+        posts = [((row["id"],), _post(row)) for row in rows if row["id"] is not None]
+        return author, Page.from_rows(posts, size)
 
     async def by_hashtag(self, tag: str, after: Key | None, size: int) -> Page[Post]:
         rows = await self._pool.fetch(_BY_HASHTAG, tag, after[0] if after else None, size + 1)

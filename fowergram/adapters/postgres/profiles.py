@@ -6,12 +6,20 @@ from collections.abc import Sequence
 
 import asyncpg
 
+from fowergram.adapters.postgres.relationships import standing_columns, standing_from_row
 from fowergram.domain.social.profiles import Profile
+from fowergram.domain.social.relationship import Relationship
 
-_SELECT = (
-    "SELECT id, username, full_name, bio, website, avatar_media_id, is_private, "
+_COLUMNS = (
+    "id, username, full_name, bio, website, avatar_media_id, is_private, "
     "followers_count, following_count, posts_count, created_at, "
-    "deleted_at IS NOT NULL AS deleted FROM users "
+    "deleted_at IS NOT NULL AS deleted"
+)
+_SELECT = f"SELECT {_COLUMNS} FROM users "  # noqa: S608  (constants)
+# $1: the viewer, $2: the username. The profile and the viewer's relationship to it.
+_BY_USERNAME = (
+    f"SELECT {_COLUMNS}, {standing_columns('rel_')} FROM users u "  # noqa: S608  (constants)
+    "WHERE lower(username) = lower($2) AND deleted_at IS NULL"
 )
 
 
@@ -40,8 +48,10 @@ class PostgresProfiles:
         rows = await self._pool.fetch(_SELECT + "WHERE id = ANY($1::bigint[])", list(user_ids))
         return {row["id"]: profile_from(row) for row in rows}
 
-    async def get_by_username(self, username: str) -> Profile | None:
-        row = await self._pool.fetchrow(
-            _SELECT + "WHERE lower(username) = lower($1) AND deleted_at IS NULL", username
-        )
-        return profile_from(row) if row else None
+    async def get_by_username(
+        self, viewer_id: int | None, username: str
+    ) -> tuple[Profile, Relationship] | None:
+        row = await self._pool.fetchrow(_BY_USERNAME, viewer_id, username)
+        if row is None:
+            return None
+        return profile_from(row), standing_from_row(row, row["id"], viewer_id, "rel_")[1]

@@ -28,25 +28,59 @@ FROM unnest($2::bigint[]) AS o(id)
 """
 
 
+# The standing of the user row `u` for the viewer ($1): privacy, deletion and every
+# relationship direction; "@" before each column name is a prefix that sets them apart
+# in a query that reads other rows too (see standing_columns).
+_STANDING_COLUMNS = """
+       u.is_private AS @is_private, u.deleted_at IS NOT NULL AS @deleted,
+       EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = $1 AND f.followee_id = u.id
+               AND f.status = 'accepted') AS @following,
+       EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = u.id AND f.followee_id = $1
+               AND f.status = 'accepted') AS @followed_by,
+       EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = $1 AND f.followee_id = u.id
+               AND f.status = 'pending') AS @requested,
+       EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = u.id AND f.followee_id = $1
+               AND f.status = 'pending') AS @requested_by,
+       EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = $1 AND b.blocked_id = u.id)
+           AS @blocking,
+       EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = u.id AND b.blocked_id = $1)
+           AS @blocked_by,
+       EXISTS (SELECT 1 FROM mutes m WHERE m.muter_id = $1 AND m.muted_id = u.id) AS @muting
+"""
+
+
+def standing_columns(prefix: str = "") -> str:
+    """The select-list of the standing of the user row aliased `u`, for the viewer $1;
+    its columns named `prefix` + is_private, deleted, following, ..."""
+    if not prefix.replace("_", "").isalnum() and prefix:
+        raise ValueError(f"not a column prefix: {prefix!r}")
+    return _STANDING_COLUMNS.replace("@", prefix)
+
+
+def standing_from_row(
+    row: asyncpg.Record, user_id: int, viewer_id: int | None, prefix: str = ""
+) -> tuple[Owner, Relationship]:
+    """What `standing_columns(prefix)` read, for the user `user_id`."""
+    owner = Owner(user_id, row[f"{prefix}is_private"], row[f"{prefix}deleted"])
+    if viewer_id is None or viewer_id == user_id:
+        return owner, NONE
+    return owner, Relationship(
+        following=row[f"{prefix}following"],
+        followed_by=row[f"{prefix}followed_by"],
+        requested=row[f"{prefix}requested"],
+        requested_by=row[f"{prefix}requested_by"],
+        blocking=row[f"{prefix}blocking"],
+        blocked_by=row[f"{prefix}blocked_by"],
+        muting=row[f"{prefix}muting"],
+    )
+
+
 # Owners and the viewer's relationship to them together: one round trip per decision.
 # With no viewer ($1 NULL) every comparison is NULL, so every EXISTS is false.
-_STANDING = """
-SELECT u.id, u.is_private, u.deleted_at IS NOT NULL AS deleted,
-       EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = $1 AND f.followee_id = u.id
-               AND f.status = 'accepted') AS following,
-       EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = u.id AND f.followee_id = $1
-               AND f.status = 'accepted') AS followed_by,
-       EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = $1 AND f.followee_id = u.id
-               AND f.status = 'pending') AS requested,
-       EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = u.id AND f.followee_id = $1
-               AND f.status = 'pending') AS requested_by,
-       EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = $1 AND b.blocked_id = u.id)
-           AS blocking,
-       EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = u.id AND b.blocked_id = $1)
-           AS blocked_by,
-       EXISTS (SELECT 1 FROM mutes m WHERE m.muter_id = $1 AND m.muted_id = u.id) AS muting
-FROM users u WHERE u.id = ANY($2::bigint[])
-"""
+_STANDING = (
+    f"SELECT u.id, {standing_columns()} FROM users u "  # noqa: S608  (constants)
+    "WHERE u.id = ANY($2::bigint[])"
+)
 
 
 class PostgresRelationships:
@@ -77,20 +111,4 @@ class PostgresRelationships:
         if not user_ids:
             return {}
         rows = await self._pool.fetch(_STANDING, viewer_id, list(set(user_ids)))
-        return {
-            row["id"]: (
-                Owner(row["id"], row["is_private"], row["deleted"]),
-                NONE
-                if viewer_id is None or viewer_id == row["id"]
-                else Relationship(
-                    following=row["following"],
-                    followed_by=row["followed_by"],
-                    requested=row["requested"],
-                    requested_by=row["requested_by"],
-                    blocking=row["blocking"],
-                    blocked_by=row["blocked_by"],
-                    muting=row["muting"],
-                ),
-            )
-            for row in rows
-        }
+        return {row["id"]: standing_from_row(row, row["id"], viewer_id) for row in rows}

@@ -11,7 +11,7 @@ from fowergram.domain.pagination import Key, Page, page_size
 from fowergram.domain.social.captions import parse_caption
 from fowergram.domain.social.ports import Standings
 from fowergram.domain.social.posts import MAX_MEDIA, NewPost, Post, PostStore
-from fowergram.domain.social.relationship import can_see_content
+from fowergram.domain.social.relationship import Owner, Relationship, can_see_content
 
 IDEMPOTENCY_WINDOW_S = 60 * 60
 NO_SUCH_POST = "no such post"
@@ -66,8 +66,12 @@ class PostService:
             raise NotFound(NO_SUCH_POST)
 
     async def visible(self, viewer_id: int | None, post_ids: Sequence[int]) -> dict[int, Post]:
-        posts = await self._store.get_many(post_ids)
-        return {post.id: post for post in await self._filter(viewer_id, list(posts.values()))}
+        posts, authors = await self._store.get_many_with_authors(viewer_id, post_ids)
+        return {
+            post.id: post
+            for post in posts.values()
+            if _shown(viewer_id, post, authors.get(post.author_id))
+        }
 
     async def get(self, viewer_id: int | None, post_id: int) -> Post:
         post = (await self.visible(viewer_id, [post_id])).get(post_id)
@@ -78,10 +82,10 @@ class PostService:
     async def by_author(
         self, viewer_id: int | None, author_id: int, first: int | None, after: Key | None
     ) -> Page[Post]:
-        standing = (await self._standings.standing(viewer_id, [author_id])).get(author_id)
+        standing, page = await self._store.by_author(viewer_id, author_id, after, page_size(first))
         if standing is None or not can_see_content(viewer_id, *standing):
             raise NotFound("no such user")
-        return await self._store.by_author(author_id, after, page_size(first))
+        return page
 
     async def by_hashtag(
         self, viewer_id: int | None, tag: str, first: int | None, after: Key | None
@@ -110,15 +114,13 @@ class PostService:
     async def _filter(self, viewer_id: int | None, posts: Sequence[Post]) -> list[Post]:
         authors = list({post.author_id for post in posts})
         standings = await self._standings.standing(viewer_id, authors)
-        return [
-            post
-            for post in posts
-            if not post.deleted
-            and (standing := standings.get(post.author_id)) is not None
-            and can_see_content(viewer_id, *standing)
-        ]
+        return [post for post in posts if _shown(viewer_id, post, standings.get(post.author_id))]
 
     async def _filter_page(self, viewer_id: int | None, page: Page[Post]) -> Page[Post]:
         # Hidden posts drop out of the page; the cursor still advances past them.
         shown = {post.id for post in await self._filter(viewer_id, page.items)}
         return page.keep(lambda post: post.id in shown)
+
+
+def _shown(viewer_id: int | None, post: Post, author: tuple[Owner, Relationship] | None) -> bool:
+    return not post.deleted and author is not None and can_see_content(viewer_id, *author)

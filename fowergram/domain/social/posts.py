@@ -10,6 +10,7 @@ from typing import Protocol
 from fowergram.domain.events import DomainEvent
 from fowergram.domain.pagination import Key, Page
 from fowergram.domain.social.captions import CaptionFacts
+from fowergram.domain.social.relationship import Owner, Relationship
 
 MAX_MEDIA = 10
 
@@ -52,8 +53,20 @@ class PostStore(Protocol):
     ) -> Post | None: ...
 
     async def delete(self, post_id: int, *, event: DomainEvent) -> bool: ...
-    async def get_many(self, post_ids: Sequence[int]) -> dict[int, Post]: ...
-    async def by_author(self, author_id: int, after: Key | None, size: int) -> Page[Post]: ...
+    async def get_many_with_authors(
+        self, viewer_id: int | None, post_ids: Sequence[int]
+    ) -> tuple[dict[int, Post], dict[int, tuple[Owner, Relationship]]]:
+        """The posts and, in the same read, each author's standing for the viewer (what
+        deciding whether the viewer may see them needs)."""
+        ...
+
+    async def by_author(
+        self, viewer_id: int | None, author_id: int, after: Key | None, size: int
+    ) -> tuple[tuple[Owner, Relationship] | None, Page[Post]]:
+        """The author's standing for the viewer (None: no such user) and, in the same
+        read, a page of their posts, newest first: the caller decides whether to show it."""
+        ...
+
     async def by_hashtag(self, tag: str, after: Key | None, size: int) -> Page[Post]: ...
     async def saved_by(self, user_id: int, after: Key | None, size: int) -> Page[Post]: ...
     async def save(self, user_id: int, post_id: int) -> None: ...

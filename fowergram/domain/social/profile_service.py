@@ -13,7 +13,12 @@ from fowergram.domain.social.relationship import NONE, Relationship, can_see_pro
 
 class ProfileStore(Protocol):
     async def get_many(self, user_ids: Sequence[int]) -> dict[int, Profile]: ...
-    async def get_by_username(self, username: str) -> Profile | None: ...
+    async def get_by_username(
+        self, viewer_id: int | None, username: str
+    ) -> tuple[Profile, Relationship] | None:
+        """The live account of that username (any case) and, in the same read, the
+        viewer's relationship to it (NONE for no viewer or the viewer themself)."""
+        ...
 
 
 class ProfileService:
@@ -38,14 +43,8 @@ class ProfileService:
     ) -> tuple[Profile, Relationship | None]:
         """The profile and the viewer's relationship to it (None when signed out), read
         once here so the page built on them needs neither again."""
-        profile = await self._store.get_by_username(username.strip())
-        if profile is None:
-            raise NotFound("no such user")
-        relation = (
-            (await self._relationships.between(viewer_id, [profile.id])).get(profile.id, NONE)
-            if viewer_id
-            else None
-        )
-        if not can_see_profile(viewer_id, profile.owner, relation or NONE):
+        found = await self._store.get_by_username(viewer_id, username.strip())
+        if found is None or not can_see_profile(viewer_id, found[0].owner, found[1]):
             raise NotFound("no such user")  # the same whether missing, deleted or blocked
-        return profile, relation
+        profile, relation = found
+        return profile, relation if viewer_id else None
