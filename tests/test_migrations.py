@@ -58,14 +58,20 @@ def _columns(url: str) -> set[str]:
 
 
 def _schema(url: str) -> set[str]:
-    """The columns and the constraints (with their definitions) of the public tables."""
+    """The columns, the constraints (with their definitions) and the storage options of
+    the public tables."""
     with psycopg.connect(url) as conn:
         rows = conn.execute(
             "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) "
             "FROM pg_constraint WHERE connamespace = 'public'::regnamespace"
         ).fetchall()
+        options = conn.execute(
+            "SELECT relname, unnest(reloptions) FROM pg_class "
+            "WHERE relnamespace = 'public'::regnamespace AND reloptions IS NOT NULL"
+        ).fetchall()
     constraints = {f"{table} {name}: {definition}" for table, name, definition in rows}
-    return _columns(url) | {c for c in constraints if "yoyo" not in c}
+    storage = {f"{table} with {option}" for table, option in options}
+    return _columns(url) | {c for c in constraints if "yoyo" not in c} | storage
 
 
 def _migration_ids() -> list[str]:

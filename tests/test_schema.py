@@ -74,6 +74,35 @@ def test_like_is_one_row_per_user_and_post(conn: psycopg.Connection) -> None:
         conn.execute("INSERT INTO post_likes (post_id, user_id) VALUES (%s, %s)", (post, author))
 
 
+def test_a_like_updates_its_post_in_place_without_touching_an_index(
+    conn: psycopg.Connection,
+) -> None:
+    """Counter tables leave room in their pages (migration 0020), so a like's counter
+    update is heap-only even when the posts were loaded in bulk (a full page has no room
+    for the new row version: it goes elsewhere, with an entry in every index)."""
+    author = _user(conn, "bulk")
+    conn.execute(
+        "INSERT INTO posts (author_id, caption) SELECT %s, repeat('x', 200) "
+        "FROM generate_series(1, 400)",
+        (author,),
+    )
+    fill = conn.execute(
+        "SELECT reloptions FROM pg_class WHERE relname = ANY(%s) ORDER BY relname",
+        (["comments", "posts", "users"],),
+    ).fetchall()
+    assert fill == [(["fillfactor=85"],)] * 3
+    conn.execute(  # every 40th post: one per page
+        "UPDATE posts SET like_count = like_count + 1 WHERE author_id = %s AND id %% 40 = 0",
+        (author,),
+    )
+    conn.execute("SELECT pg_stat_force_next_flush()")
+    updated, hot = conn.execute(
+        "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables WHERE relname = 'posts'"
+    ).fetchone() or (0, 0)
+    assert updated == 10
+    assert hot == updated
+
+
 def test_outbox_insert_notifies_a_sleeping_relay_on_commit(migrated_database: str) -> None:
     with psycopg.connect(migrated_database, autocommit=True) as listener:
         listener.execute("LISTEN fg_outbox")
