@@ -297,3 +297,49 @@ async def test_a_token_verified_before_is_checked_again_for_expiry_and_key(
     clock.advance(key.verifies_until - clock.now() + timedelta(seconds=1))
     with pytest.raises(Unauthenticated, match="unknown key"):
         await tokens.verify(token)
+
+
+async def test_a_re_read_parses_only_keys_it_has_not_parsed_yet(pool: asyncpg.Pool) -> None:
+    clock = FakeClock()
+    store = _store(pool, clock, refresh_s=1e-9)  # every call re-reads
+    tokens = JwtAccessTokens(store, issuer=ISSUER)
+    first = await store.verification_key(_kid(await tokens.issue(_claims())))
+    assert first is not None
+    again = await store.verification_key(first.kid)
+    assert again is not None
+    assert again.private_key is first.private_key  # re-read, not re-parsed
+    rotated = await store.rotate_now()
+    kept = await store.verification_key(first.kid)
+    assert kept is not None
+    assert kept.private_key is first.private_key
+    assert rotated.private_key is not first.private_key
+
+
+async def test_callers_finding_the_cache_stale_together_share_one_re_read(
+    pool: asyncpg.Pool,
+) -> None:
+    clock = FakeClock()
+    store = _store(pool, clock, refresh_s=1e-9)
+    kid = (await store.signing_key()).kid
+    reads = 0
+    read = store._reload
+
+    async def counted() -> None:
+        nonlocal reads
+        reads += 1
+        await read()
+
+    store._reload = counted  # type: ignore[method-assign]
+    found = await asyncio.gather(*(store.verification_key(kid) for _ in range(20)))
+    assert all(key is not None and key.kid == kid for key in found)
+    assert reads == 1
+
+
+async def test_a_key_row_changed_after_parsing_is_checked_again(pool: asyncpg.Pool) -> None:
+    clock = FakeClock()
+    legacy_kid = await _insert_legacy_eddsa_key(pool, clock)
+    store = _store(pool, clock, refresh_s=1e-9)
+    assert await store.verification_key(legacy_kid) is not None
+    await pool.execute("UPDATE signing_keys SET algorithm = 'RS256' WHERE kid = $1", legacy_kid)
+    with pytest.raises(ValueError, match="is not an RS256 key"):
+        await store.jwks()

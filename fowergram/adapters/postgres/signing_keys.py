@@ -10,7 +10,10 @@ The newest key whose signing window is open signs; every key still inside its
 verification window is published in the JWKS and accepted. Keys are cached in memory
 and re-read at most every `refresh_s` seconds, or when an unknown `kid` shows up
 (another instance rotated), at most once per `miss_refresh_s` so forged kids cannot
-hammer the database.
+hammer the database. A re-read parses only keys it has not parsed before, in a thread
+(loading an RSA key checks it: ~35 ms of CPU), and the requests that find the cache
+stale together share one re-read: under load every in-flight request used to re-read
+and re-parse every key on the event loop at once, a pause of half a second a minute.
 """
 
 from __future__ import annotations
@@ -74,11 +77,26 @@ def _new_key(kid: str) -> tuple[str, dict[str, Any]]:
     return pem, jwk
 
 
-def _load(row: asyncpg.Record) -> SigningKey:
+def _parse(row: asyncpg.Record) -> PrivateKey:
+    """The row's private key, checked to be of its algorithm's type (CPU-heavy for RSA)."""
     private_key = serialization.load_pem_private_key(row["private_pem"].encode(), password=None)
     expected = _KEY_TYPES.get(row["algorithm"])
     if expected is None or not isinstance(private_key, expected):
         raise ValueError(f"signing key {row['kid']} is not an {row['algorithm']} key")
+    return private_key
+
+
+def _parse_all(rows: list[asyncpg.Record]) -> dict[str, tuple[tuple[str, str], PrivateKey]]:
+    return {row["kid"]: (_parsed_from(row), _parse(row)) for row in rows}
+
+
+def _parsed_from(row: asyncpg.Record) -> tuple[str, str]:
+    """What a parsed key was parsed and checked from: a row that changed either is parsed
+    and checked again."""
+    return row["private_pem"], row["algorithm"]
+
+
+def _signing_key(row: asyncpg.Record, private_key: PrivateKey) -> SigningKey:
     return SigningKey(
         kid=row["kid"],
         algorithm=row["algorithm"],
@@ -107,8 +125,11 @@ class SigningKeyStore:
         self._refresh_s = refresh_s
         self._miss_refresh_s = miss_refresh_s
         self._keys: dict[str, SigningKey] = {}
+        # kid -> ((its PEM, its algorithm), its parsed key)
+        self._parsed: dict[str, tuple[tuple[str, str], PrivateKey]] = {}
         self._loaded_at = float("-inf")
         self._lock = asyncio.Lock()
+        self._refreshing: asyncio.Future[None] | None = None
 
     async def signing_key(self) -> SigningKey:
         await self._refresh_if_stale()
@@ -124,7 +145,7 @@ class SigningKeyStore:
         await self._refresh_if_stale()
         key = self._keys.get(kid)
         if key is None and time.monotonic() - self._loaded_at > self._miss_refresh_s:
-            await self._reload()
+            await self._shared_reload()
             key = self._keys.get(kid)
         if key is None or key.verifies_until <= self._clock.now():
             return None
@@ -157,7 +178,14 @@ class SigningKeyStore:
 
     async def _refresh_if_stale(self) -> None:
         if time.monotonic() - self._loaded_at > self._refresh_s:
-            await self._reload()
+            await self._shared_reload()
+
+    async def _shared_reload(self) -> None:
+        """A re-read that callers arriving while one runs wait for instead of starting
+        theirs (it began after the cache went stale, so it is fresh enough for them)."""
+        if self._refreshing is None or self._refreshing.done():
+            self._refreshing = asyncio.ensure_future(self._reload())
+        await asyncio.shield(self._refreshing)
 
     async def _reload(self) -> None:
         rows = await self._pool.fetch(
@@ -165,7 +193,16 @@ class SigningKeyStore:
             "FROM signing_keys WHERE verifies_until > $1",
             self._clock.now(),
         )
-        self._keys = {row["kid"]: _load(row) for row in rows}
+        unparsed = [
+            row
+            for row in rows
+            if (known := self._parsed.get(row["kid"])) is None or known[0] != _parsed_from(row)
+        ]
+        parsed = dict(self._parsed)
+        if unparsed:
+            parsed |= await asyncio.to_thread(_parse_all, unparsed)
+        self._keys = {row["kid"]: _signing_key(row, parsed[row["kid"]][1]) for row in rows}
+        self._parsed = {kid: parsed[kid] for kid in self._keys}  # expired ones are let go
         self._loaded_at = time.monotonic()
 
     async def _create_if_needed(self) -> None:
