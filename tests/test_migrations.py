@@ -58,12 +58,15 @@ def _columns(url: str) -> set[str]:
 
 
 def _schema(url: str) -> set[str]:
-    """The columns, the constraints (with their definitions) and the storage options of
-    the public tables."""
+    """The columns, the constraints (with their definitions), the indexes and the storage
+    options of the public tables."""
     with psycopg.connect(url) as conn:
         rows = conn.execute(
             "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) "
             "FROM pg_constraint WHERE connamespace = 'public'::regnamespace"
+        ).fetchall()
+        indexes = conn.execute(
+            "SELECT indexdef FROM pg_indexes WHERE schemaname = 'public'"
         ).fetchall()
         options = conn.execute(
             "SELECT relname, unnest(reloptions) FROM pg_class "
@@ -71,7 +74,8 @@ def _schema(url: str) -> set[str]:
         ).fetchall()
     constraints = {f"{table} {name}: {definition}" for table, name, definition in rows}
     storage = {f"{table} with {option}" for table, option in options}
-    return _columns(url) | {c for c in constraints if "yoyo" not in c} | storage
+    kept = {c for c in constraints if "yoyo" not in c}
+    return _columns(url) | kept | storage | {i for (i,) in indexes if "yoyo" not in i}
 
 
 def _migration_ids() -> list[str]:

@@ -138,3 +138,33 @@ def test_user_search_uses_the_trigram_index(conn: psycopg.Connection) -> None:
         ).fetchall()
     )
     assert "users_username_trgm_idx" in plan
+
+
+def test_the_viewers_likes_among_a_page_of_comments_are_found_by_key(
+    conn: psycopg.Connection,
+) -> None:
+    """One probe per comment (migration 0021), not every comment like of the viewer."""
+    author = _user(conn, "talker")
+    row = conn.execute("INSERT INTO posts (author_id) VALUES (%s) RETURNING id", (author,))
+    post = (row.fetchone() or (0,))[0]
+    conn.execute(
+        "INSERT INTO comments (post_id, author_id, body) "
+        "SELECT %s, %s, 'c' || n FROM generate_series(1, 600) AS n",
+        (post, author),
+    )
+    conn.execute(
+        "INSERT INTO comment_likes (comment_id, user_id) "
+        "SELECT id, %s FROM comments WHERE post_id = %s",
+        (author, post),
+    )
+    conn.execute("ANALYZE comment_likes")
+    plan = "\n".join(
+        row[0]
+        for row in conn.execute(
+            "EXPLAIN SELECT comment_id FROM comment_likes WHERE user_id = %s "
+            "AND comment_id = ANY(%s::bigint[])",
+            (author, [1, 2, 3]),
+        ).fetchall()
+    )
+    assert "comment_likes_user_id_comment_id_idx" in plan
+    assert "Filter" not in plan

@@ -24,6 +24,7 @@ from fowergram.domain.social.comments import (
 )
 from fowergram.domain.social.ports import Standings
 from fowergram.domain.social.post_service import PostService
+from fowergram.domain.social.posts import Post
 from fowergram.domain.social.relationship import can_see_profile
 
 NO_SUCH_COMMENT = "no such comment"
@@ -95,15 +96,17 @@ class CommentService:
     async def get(self, viewer_id: int | None, comment_id: int) -> Comment:
         return await self._visible(viewer_id, comment_id)
 
-    async def for_post(
+    async def for_visible_post(
         self,
         viewer_id: int | None,
-        post_id: int,
+        post: Post,
         first: int | None,
         after: Key | None,
         order: CommentOrder = CommentOrder.NEWEST,
     ) -> Page[Comment]:
-        post = await self._posts.get(viewer_id, post_id)
+        """A page of the post's top-level comments the viewer may see. `post` must come
+        from a visibility-checked read (PostService), as every GraphQL Post does: the post
+        page reads its post once."""
         page = await self._store.by_post(post.id, order, after, page_size(first))
         return await self._filter_page(viewer_id, page)
 

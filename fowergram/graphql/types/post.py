@@ -34,6 +34,9 @@ class PostType:
     author: Annotated[UserType, strawberry.lazy("fowergram.graphql.types.user")] | None
     viewer_has_liked: bool
     author_id: strawberry.Private[int]
+    # The domain post it shows, which the viewer may see (every PostType comes from a
+    # visibility-checked read): its comments need no second read of it.
+    post: strawberry.Private[Post]
 
     @classmethod
     def from_domain(
@@ -50,6 +53,7 @@ class PostType:
             author=author,
             viewer_has_liked=viewer_has_liked,
             author_id=post.author_id,
+            post=post,
         )
 
     @strawberry.field(description="Who liked it, most recent first.")
@@ -76,8 +80,8 @@ class PostType:
         order: CommentOrder | None = CommentOrder.NEWEST,
     ) -> Connection[CommentType]:
         viewer_id = info.context.viewer.user_id if info.context.viewer else None
-        page = await info.context.services.comments.for_post(
-            viewer_id, int(self.id), first, decode_cursor(after), order or CommentOrder.NEWEST
+        page = await info.context.services.comments.for_visible_post(
+            viewer_id, self.post, first, decode_cursor(after), order or CommentOrder.NEWEST
         )
         return await comment_connection(info.context, page)
 
