@@ -87,7 +87,7 @@ class ConsumerOptions:
     max_deliver: int = 5
     ack_wait_s: float = 30.0
     batch: int = 50
-    lanes: int = 16  # lanes of a batch handled at once (a laned handler's only)
+    lanes: int = 32  # lanes of a batch handled at once (a laned handler's only)
     retry_delays_s: tuple[float, ...] = (0.5, 2, 10, 30)
     fetch_wait_s: float = 5.0  # a pull waits this long for new events, then pulls again
     backoff: Backoff = OUTAGE_BACKOFF

@@ -10,6 +10,7 @@ that missed it resumes from PostgreSQL), so its failure is logged, not retried.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import defaultdict
 
@@ -85,23 +86,34 @@ class NotificationRecorder:
         return rules.intents(event)
 
     async def _accepted(self, intents: list[Intent]) -> list[Intent]:
-        """The intents their recipients accept: one relationship read per recipient."""
+        """The intents their recipients accept: the recipients' settings and one
+        relationship read per recipient, all at once."""
         if not intents:
             return []
         by_recipient: dict[int, list[Intent]] = defaultdict(list)
         for intent in intents:
             by_recipient[intent.recipient_id].append(intent)
-        disabled = await self._store.disabled_kinds(list(by_recipient))
+        async with asyncio.TaskGroup() as reads:
+            settings = reads.create_task(self._store.disabled_kinds(list(by_recipient)))
+            relations = [
+                reads.create_task(self._standings.standing(recipient, _people(theirs)))
+                for recipient, theirs in by_recipient.items()
+            ]
+        disabled = settings.result()
+        standings = [read.result() for read in relations]
         accepted: list[Intent] = []
-        for recipient, theirs in by_recipient.items():
-            people = {intent.actor_id for intent in theirs} | {
-                intent.content_owner_id for intent in theirs if intent.content_owner_id
-            }
-            standings = await self._standings.standing(recipient, sorted(people))
+        for (recipient, theirs), standing in zip(by_recipient.items(), standings, strict=True):
             off = disabled.get(recipient, frozenset())
             accepted.extend(
                 intent
                 for intent in theirs
-                if rules.deliverable(intent, standings=standings, disabled=off)
+                if rules.deliverable(intent, standings=standing, disabled=off)
             )
         return accepted
+
+
+def _people(intents: list[Intent]) -> list[int]:
+    """Whom the recipient's relationship matters with: the actors and the content owners."""
+    people = {intent.actor_id for intent in intents}
+    people |= {intent.content_owner_id for intent in intents if intent.content_owner_id}
+    return sorted(people)
