@@ -111,7 +111,17 @@ def test_next_step_collects_growth_and_thaws_on_closes() -> None:
     assert next_step(ledger, 5_000_000, 50, 10.0, options) is Step.COLLECT
     # 100 closed since: 10,000 objects estimated leaked, exactly the budget.
     assert next_step(ledger, 10, 150, 10.0, options) is Step.WAIT
-    assert next_step(ledger, 10, 151, 10.0, options) is Step.THAW
+    # Past it: count the frozen objects first (sockets opened since may have made room)...
+    assert next_step(ledger, 10, 151, 10.0, options) is Step.COUNT
+    # ... and thaw when the count leaves no room: 20,100 frozen, 10,100 of them garbage.
+    full = replace(ledger, counted=20_100, counted_leaked=10_100.0, counted_closed=151)
+    assert full.live() == 10_000
+    assert next_step(full, 10, 151, 10.0, options) is Step.THAW
+    # With 50,000 frozen, 39,900 are live: room for 399 closes, then count again.
+    roomy = replace(full, counted=50_000)
+    assert next_step(roomy, 10, 151, 10.0, options) is Step.WAIT
+    assert next_step(roomy, 10, 449, 10.0, options) is Step.WAIT
+    assert next_step(roomy, 10, 450, 10.0, options) is Step.COUNT
     # Overdue: something frozen since the last thaw and the time passed.
     grown = Ledger(base=10_000, closed=50, leak_per_close=100.0, added=1, thawed_at=0.0)
     assert next_step(grown, 10, 50, 3599.0, options) is Step.WAIT
@@ -162,6 +172,25 @@ def test_frozen_cycles_outlive_collections_until_a_thaw(collector: None) -> None
     text = metrics.render().decode()
     assert _sample(text, "fowergram_gc_freezes_total", action="freeze") == 1
     assert _sample(text, "fowergram_gc_freezes_total", action="thaw") == 1
+
+
+def test_closes_within_the_room_sockets_opened_since_do_not_thaw(collector: None) -> None:
+    """The budget follows the heap the sockets built, not only the one at start-up: a
+    fresh process used to thaw (~400 ms at 10,000 sockets) after ~1,500 closes."""
+    closed = [0]
+    options = FreezerOptions(min_objects=1, thaw_ratio=0.5, leak_per_close=1.0)
+    freezer = Freezer(options, Metrics(), lambda: closed[0], clock=lambda: 0.0)
+    start_budget = options.thaw_ratio * max(freezer.ledger.base, options.min_objects)
+    opened = [Node() for _ in range(40_000)]  # what sockets opened since hold
+    assert freezer.step() is Step.COLLECT  # frozen
+    closed[0] = int(start_budget) + 100  # past the start-up heap's budget
+    assert freezer.step() in (Step.WAIT, Step.COLLECT)
+    assert freezer.ledger.counted >= len(opened)
+    assert freezer.ledger.counted_closed == closed[0]
+    assert freezer.ledger.added > 0  # no thaw happened
+    assert freezer.step() in (Step.WAIT, Step.COLLECT)  # counted already: no recount
+    closed[0] = 10 * len(opened)  # far past the room: thaw
+    assert freezer.step() is Step.THAW
 
 
 def test_few_survivors_are_collected_not_frozen(collector: None) -> None:

@@ -13,10 +13,14 @@ and `churn` scenarios of loadtests/bench_ws.py measure it). So:
   freezes them;
 - it estimates the frozen garbage as the sockets closed since the last thaw times the
   objects a closed socket leaves (`leak_per_close`, then what the last thaw measured);
-  past `thaw_ratio` times the live objects found at that thaw (or `thaw_after_s` after
-  it, if anything was frozen since), it thaws: unfreezes everything and collects it all
-  (one long pause, like a default full collection), which frees the frozen garbage and
-  measures it, and freezes the survivors again.
+  past `thaw_ratio` times the live objects (or `thaw_after_s` after the last thaw, if
+  anything was frozen since), it thaws: unfreezes everything and collects it all (one
+  long pause, like a default full collection), which frees the frozen garbage and
+  measures it, and freezes the survivors again. The live objects are those the last thaw
+  (or start-up) found, or, once the estimate reaches that budget, the frozen objects
+  counted then (a walk of the frozen list: ~10-25 ms at 600,000) less the estimate: the
+  sockets opened since count too. Against the start-up heap alone, a fresh process
+  thawed (~400 ms at 10,000 sockets) after ~1,500 of its sockets closed.
 
 So memory stays within (1 + thaw_ratio) times the live objects of the last thaw while
 the measured leak per closed socket holds, growth alone never costs a long pause, and
@@ -47,28 +51,38 @@ class FreezerOptions:
     min_objects: int = 20_000
     thaw_ratio: float = 0.5
     thaw_after_s: float = 6 * 3600.0
-    # Objects a closed socket leaves in frozen cycles, until a thaw has measured it: about
-    # a socket's whole count of tracked objects (~47 since the hub serves sockets at the
-    # transport; ~3 of them are left in cycles), so the first estimate errs on the safe side.
-    leak_per_close: float = 50.0
+    # Objects a closed socket leaves in frozen cycles, until a thaw has measured it: ~3 of a
+    # socket's ~47 by the `close` audit of loadtests/bench_ws.py (0.1 by its churn audit);
+    # the first estimate errs on the safe side by a factor of three.
+    leak_per_close: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)
 class Ledger:
     base: int  # objects live (and frozen) right after the last thaw, or at start-up
     closed: int = 0  # sockets closed in this process when it was taken
-    leak_per_close: float = 50.0  # objects a closed socket leaves (last measured)
+    leak_per_close: float = 10.0  # objects a closed socket leaves (last measured)
     added: int = 0  # objects frozen since
     thawed_at: float = 0.0  # monotonic time of that thaw
+    # The frozen objects counted since that thaw (0: none), the garbage estimated among
+    # them then, and the sockets closed by then.
+    counted: int = 0
+    counted_leaked: float = 0.0
+    counted_closed: int = -1
 
     def leaked(self, closed_now: int) -> float:
         """Frozen garbage estimated from the sockets closed since."""
         return (closed_now - self.closed) * self.leak_per_close
 
+    def live(self) -> float:
+        """The live objects known: at the last thaw, or at the last count if more."""
+        return max(self.base, self.counted - self.counted_leaked)
+
 
 class Step(enum.Enum):
     WAIT = "wait"
     COLLECT = "collect"  # the unfrozen objects, then freeze the survivors if many
+    COUNT = "count"  # the frozen objects, then decide again
     THAW = "thaw"
 
 
@@ -77,9 +91,12 @@ def next_step(
 ) -> Step:
     """What to do with `unfrozen` objects tracked and not frozen."""
     overdue = ledger.added > 0 and now - ledger.thawed_at >= options.thaw_after_s
-    budget = options.thaw_ratio * max(ledger.base, options.min_objects)
-    if overdue or ledger.leaked(closed_now) > budget:
+    budget = options.thaw_ratio * max(ledger.live(), options.min_objects)
+    if overdue:
         return Step.THAW
+    if ledger.leaked(closed_now) > budget:
+        # Sockets opened since the last count may have made room: count before thawing.
+        return Step.THAW if ledger.counted_closed == closed_now else Step.COUNT
     if unfrozen < options.min_objects:
         return Step.WAIT
     return Step.COLLECT
@@ -122,6 +139,14 @@ class Freezer:
         unfrozen = len(gc.get_objects())
         closed = self._closed()
         step = next_step(self.ledger, unfrozen, closed, self._clock(), self._options)
+        if step is Step.COUNT:
+            self.ledger = replace(
+                self.ledger,
+                counted=gc.get_freeze_count(),
+                counted_leaked=self.ledger.leaked(closed),
+                counted_closed=closed,
+            )
+            step = next_step(self.ledger, unfrozen, closed, self._clock(), self._options)
         if step is Step.COLLECT:
             gc.collect()  # what is not frozen only: frozen garbage would never go
             kept = len(gc.get_objects())
