@@ -109,7 +109,18 @@ async def open_container(settings: Settings, metrics: Metrics) -> AsyncIterator[
         if settings.outbox_relay_enabled:  # stops before NATS and the pool close
             await stack.enter_async_context(open_outbox_relay(settings, metrics, nats))
         if settings.consumers_enabled:  # every registered consumer, in this process
-            await stack.enter_async_context(open_consumers(settings, metrics, nats, db, None))
+            # A pool of their own: under a write load their lanes held most of the
+            # requests' connections, and requests waited for them.
+            consumers_db = await pg_pool.create_pool(
+                database_url,
+                min_size=1,
+                max_size=settings.consumer_db_pool_max_size,
+                on_query=lambda _: metrics.db_queries.inc(),
+            )
+            stack.push_async_callback(consumers_db.close)
+            await stack.enter_async_context(
+                open_consumers(settings, metrics, nats, consumers_db, None)
+            )
 
         def sample_pool() -> None:
             size = db.get_size()

@@ -172,9 +172,12 @@ class Settings(BaseSettings):
     # is retried with growing delays; after CONSUMER_MAX_DELIVER deliveries it goes to the
     # dead-letter stream <PREFIX>_DLQ. CONSUMER_ACK_WAIT_S: how long an unacknowledged
     # delivery (a crashed consumer's) waits before it is delivered again.
+    # CONSUMER_DB_POOL_MAX_SIZE: the in-process consumers' own connections, so that a
+    # backlog they work through never makes requests wait for one.
     consumers_enabled: bool = True
     consumer_max_deliver: Annotated[int, Field(ge=1, le=100)] = 5
     consumer_ack_wait_s: Annotated[float, Field(ge=1, le=3600)] = 30.0
+    consumer_db_pool_max_size: Annotated[int, Field(ge=1, le=100)] = 8
 
     # Presence: each instance beats a heartbeat in Redis every PRESENCE_HEARTBEAT_S; one
     # silent for PRESENCE_INSTANCE_TTL_S (must be longer) is declared dead by the others,
