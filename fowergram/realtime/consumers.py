@@ -199,8 +199,8 @@ class Consumer:
 
     def _lanes(self, deliveries: Sequence[Delivery]) -> list[list[Delivery]]:
         """The batch split into lanes, each in stream order; one lane for a handler
-        without lanes. An undecodable message goes on the first lane (it is only set
-        aside)."""
+        without lanes. A message that cannot be decoded (it is only set aside) shares the
+        lane of events whose lane is None."""
         if not isinstance(self._handler, LanedHandler) or len(deliveries) < 2:
             return [list(deliveries)]
         lanes: dict[Hashable, list[Delivery]] = {}
