@@ -128,6 +128,7 @@ class Consumer:
         self._metrics = metrics
         self._stop = asyncio.Event()
         self._in_hand: dict[int, Delivery] = {}  # by id(): settled ones leave at once
+        self._lane = handler.lane if isinstance(handler, LanedHandler) else None
 
     async def run(self) -> None:
         """Consume until `stop()` (the event in hand is finished) or cancellation."""
@@ -201,12 +202,12 @@ class Consumer:
         """The batch split into lanes, each in stream order; one lane for a handler
         without lanes. A message that cannot be decoded (it is only set aside) shares the
         lane of events whose lane is None."""
-        if not isinstance(self._handler, LanedHandler) or len(deliveries) < 2:
+        if self._lane is None or len(deliveries) < 2:
             return [list(deliveries)]
         lanes: dict[Hashable, list[Delivery]] = {}
         for delivery in deliveries:
             try:
-                key = self._handler.lane(delivery.event())
+                key = self._lane(delivery.event())
             except Exception:
                 key = None
             lanes.setdefault(key, []).append(delivery)

@@ -16,10 +16,14 @@ from fowergram.domain.social.posts import NewPost, Post
 from fowergram.domain.social.relationship import Owner, Relationship
 
 _BY_IDS = "SELECT * FROM post_rows WHERE id = ANY($1::bigint[])"
-# $1: the viewer, $2: the posts. Each post with its author's standing for the viewer.
+# $1: the viewer, $2: the posts. Each post with its author's standing for the viewer,
+# read once per author however many of the posts are theirs.
 _BY_IDS_WITH_AUTHORS = (
-    f"SELECT p.*, {standing_columns('author_')} FROM post_rows p "  # noqa: S608  (constants)
-    "JOIN users u ON u.id = p.author_id WHERE p.id = ANY($2::bigint[])"
+    "WITH p AS (SELECT * FROM post_rows WHERE id = ANY($2::bigint[])), "  # noqa: S608
+    "authors AS MATERIALIZED ("
+    f"SELECT u.id AS author_key, {standing_columns('author_')} FROM users u "
+    "WHERE u.id IN (SELECT author_id FROM p)) "
+    "SELECT authors.*, p.* FROM p JOIN authors ON authors.author_key = p.author_id"
 )
 # $1: the viewer, $2: the author. The author's standing for the viewer (read once, on
 # every row) and a page of their posts (none: one row, its post columns NULL; no such

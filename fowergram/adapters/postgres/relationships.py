@@ -8,26 +8,6 @@ import asyncpg
 
 from fowergram.domain.social.relationship import NONE, Owner, Relationship
 
-# One statement, every direction at once: follows (both ways, either status), blocks
-# (both ways) and mutes (the viewer's).
-_BETWEEN = """
-SELECT o.id AS other,
-       EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = $1 AND f.followee_id = o.id
-               AND f.status = 'accepted') AS following,
-       EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = o.id AND f.followee_id = $1
-               AND f.status = 'accepted') AS followed_by,
-       EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = $1 AND f.followee_id = o.id
-               AND f.status = 'pending') AS requested,
-       EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = o.id AND f.followee_id = $1
-               AND f.status = 'pending') AS requested_by,
-       EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = $1 AND b.blocked_id = o.id) AS blocking,
-       EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = o.id AND b.blocked_id = $1)
-           AS blocked_by,
-       EXISTS (SELECT 1 FROM mutes m WHERE m.muter_id = $1 AND m.muted_id = o.id) AS muting
-FROM unnest($2::bigint[]) AS o(id)
-"""
-
-
 # The standing of the user row `u` for the viewer ($1): privacy, deletion and every
 # relationship direction; "@" before each column name is a prefix that sets them apart
 # in a query that reads other rows too (see standing_columns).
@@ -52,7 +32,7 @@ _STANDING_COLUMNS = """
 def standing_columns(prefix: str = "") -> str:
     """The select-list of the standing of the user row aliased `u`, for the viewer $1;
     its columns named `prefix` + is_private, deleted, following, ..."""
-    if not prefix.replace("_", "").isalnum() and prefix:
+    if prefix and not prefix.replace("_", "").isalnum():
         raise ValueError(f"not a column prefix: {prefix!r}")
     return _STANDING_COLUMNS.replace("@", prefix)
 
@@ -75,8 +55,9 @@ def standing_from_row(
     )
 
 
-# Owners and the viewer's relationship to them together: one round trip per decision.
-# With no viewer ($1 NULL) every comparison is NULL, so every EXISTS is false.
+# Owners and the viewer's relationship to them together: one round trip per decision
+# (`between` keeps the relationship only). With no viewer ($1 NULL) every comparison is
+# NULL, so every EXISTS is false.
 _STANDING = (
     f"SELECT u.id, {standing_columns()} FROM users u "  # noqa: S608  (constants)
     "WHERE u.id = ANY($2::bigint[])"
@@ -91,19 +72,8 @@ class PostgresRelationships:
         ids = sorted({other for other in others if other != viewer_id})
         if not ids:
             return {}
-        rows = await self._pool.fetch(_BETWEEN, viewer_id, ids)
-        return {
-            row["other"]: Relationship(
-                following=row["following"],
-                followed_by=row["followed_by"],
-                requested=row["requested"],
-                requested_by=row["requested_by"],
-                blocking=row["blocking"],
-                blocked_by=row["blocked_by"],
-                muting=row["muting"],
-            )
-            for row in rows
-        }
+        rows = await self._pool.fetch(_STANDING, viewer_id, ids)
+        return {row["id"]: standing_from_row(row, row["id"], viewer_id)[1] for row in rows}
 
     async def standing(
         self, viewer_id: int | None, user_ids: Sequence[int]

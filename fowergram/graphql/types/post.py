@@ -33,7 +33,6 @@ class PostType:
     # instead of two awaitables, and their asyncio tasks, per post.
     author: Annotated[UserType, strawberry.lazy("fowergram.graphql.types.user")] | None
     viewer_has_liked: bool
-    author_id: strawberry.Private[int]
     # The domain post it shows, which the viewer may see (every PostType comes from a
     # visibility-checked read): its comments need no second read of it.
     post: strawberry.Private[Post]
@@ -52,7 +51,6 @@ class PostType:
             edited_at=post.edited_at,
             author=author,
             viewer_has_liked=viewer_has_liked,
-            author_id=post.author_id,
             post=post,
         )
 
