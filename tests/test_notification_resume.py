@@ -12,10 +12,10 @@ from typing import Any
 import asyncpg
 import pytest
 
+from fowergram.adapters.postgres.notification_audience import PostgresAudiences
 from fowergram.adapters.postgres.notification_facts import PostgresEventFacts
 from fowergram.adapters.postgres.notifications import PostgresNotifications
 from fowergram.adapters.postgres.pool import create_pool
-from fowergram.adapters.postgres.relationships import PostgresRelationships
 from fowergram.adapters.postgres.retention import prune
 from fowergram.domain.events import RecordedEvent
 from fowergram.domain.notifications.model import NotificationKind
@@ -54,7 +54,7 @@ def _recorder(pool: asyncpg.Pool, live: _Live) -> NotificationRecorder:
     return NotificationRecorder(
         store=PostgresNotifications(pool),
         facts=PostgresEventFacts(pool),
-        standings=PostgresRelationships(pool),
+        audiences=PostgresAudiences(pool),
         live=live,
     )
 

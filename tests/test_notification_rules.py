@@ -27,6 +27,7 @@ from fowergram.domain.notifications.model import (
     notification_from_wire,
     notification_to_wire,
 )
+from fowergram.domain.notifications.ports import Audience
 from fowergram.domain.notifications.recorder import NotificationRecorder
 from fowergram.domain.notifications.rules import Intent, deliverable, intents, owner_of
 from fowergram.domain.social.relationship import NONE, Owner, Relationship
@@ -382,9 +383,6 @@ class _Store:
         self.recorded.append((consumer, event_id, list(intents)))
         return [_notification(recipient_id=i.recipient_id, kind=i.kind) for i in intents]
 
-    async def disabled_kinds(self, user_ids: Sequence[int]) -> dict[int, frozenset[K]]:
-        return {user: kinds for user, kinds in self.disabled.items() if user in user_ids}
-
 
 class _Facts:
     async def comment_author(self, comment_id: int) -> int | None:
@@ -394,15 +392,19 @@ class _Facts:
         return [4, 5]
 
 
-class _Standings:
-    def __init__(self, muted_by: set[int]) -> None:
+class _Audiences:
+    def __init__(self, store: _Store, muted_by: set[int]) -> None:
+        self.store = store
         self.muted_by = muted_by
+        self.read: list[tuple[int, list[int]]] = []
 
-    async def standing(
-        self, viewer_id: int | None, user_ids: Sequence[int]
-    ) -> dict[int, tuple[Owner, Relationship]]:
-        rel = Relationship(muting=viewer_id in self.muted_by)
-        return {user: (Owner(user, is_private=False), rel) for user in user_ids}
+    async def audience(self, recipient_id: int, people: Sequence[int]) -> Audience:
+        self.read.append((recipient_id, list(people)))
+        rel = Relationship(muting=recipient_id in self.muted_by)
+        return Audience(
+            self.store.disabled.get(recipient_id, frozenset()),
+            {user: (Owner(user, is_private=False), rel) for user in people},
+        )
 
 
 class _Live:
@@ -420,7 +422,7 @@ def _recorder(store: _Store, live: _Live, muted_by: set[int] | None = None) -> N
     return NotificationRecorder(
         store=store,  # type: ignore[arg-type]  # only what the recorder calls
         facts=_Facts(),
-        standings=_Standings(muted_by or set()),
+        audiences=_Audiences(store, muted_by or set()),
         live=live,
     )
 
@@ -434,6 +436,17 @@ async def test_the_recorder_writes_what_recipients_accept_and_pushes_it_live() -
     ]
     assert [(user, message["type"]) for user, message in live.sent] == [(4, "notification")]
     assert live.sent[0][1]["notification"]["kind"] == "mention"
+
+
+async def test_the_recorder_reads_each_recipient_once() -> None:
+    store, live = _Store(), _Live()
+    audiences = _Audiences(store, set())
+    recorder = NotificationRecorder(store=store, facts=_Facts(), audiences=audiences, live=live)  # type: ignore[arg-type]
+    await recorder.handle(_event("post.created", 7, authorId=1, hashtags=[]))  # mentions 4, 5
+    assert sorted(audiences.read) == [(4, [1]), (5, [1])]
+    audiences.read.clear()
+    await recorder.handle(_event("post.liked", 7, actorId=2, authorId=1))
+    assert audiences.read == [(1, [2])]
 
 
 async def test_the_recorder_reads_the_parent_author_for_a_reply() -> None:

@@ -23,12 +23,15 @@ from support.social_helpers import Member, set_private
 
 from fowergram.adapters.nats.live_channel import NatsLiveChannel
 from fowergram.adapters.nats.session_events import user_subject
+from fowergram.adapters.postgres.notification_audience import PostgresAudiences
 from fowergram.adapters.postgres.notification_facts import PostgresEventFacts
 from fowergram.adapters.postgres.notifications import PostgresNotifications
 from fowergram.adapters.postgres.pool import create_pool
-from fowergram.adapters.postgres.relationships import PostgresRelationships
-from fowergram.domain.notifications.model import notification_from_wire
+from fowergram.domain.notifications.grouping import merge
+from fowergram.domain.notifications.model import NotificationKind, notification_from_wire
+from fowergram.domain.notifications.ports import Audience
 from fowergram.domain.notifications.recorder import NotificationRecorder
+from fowergram.domain.notifications.rules import Intent
 
 NOTIFICATIONS = """
 query($n: Int, $a: String) {
@@ -73,7 +76,7 @@ def recorder(pool: asyncpg.Pool, nc: NATS, prefix: str) -> NotificationRecorder:
     return NotificationRecorder(
         store=PostgresNotifications(pool),
         facts=PostgresEventFacts(pool),
-        standings=PostgresRelationships(pool),
+        audiences=PostgresAudiences(pool),
         live=NatsLiveChannel(nc, subject_prefix=prefix),
     )
 
@@ -279,6 +282,52 @@ async def test_mutes_and_disabled_kinds_silence_only_what_they_name(
 
     owner.data(UPDATE_SETTINGS, {"on": ["COMMENT"], "off": ["FOLLOW"]})
     assert owner.data(SETTINGS)["notificationSettings"]["disabledKinds"] == ["FOLLOW"]
+
+
+async def test_an_event_s_intents_are_written_once_with_its_marker(
+    new_member: Callable[[], Member], pool: asyncpg.Pool
+) -> None:
+    """The marker and the first group's read are one statement; the other groups follow."""
+    actor, ana, bo = new_member(), new_member(), new_member()
+    store = PostgresNotifications(pool)
+    event_id = 10**12 + uuid.uuid4().int % 10**9  # no outbox row needed for the marker
+    intents = [
+        Intent(bo.id, NotificationKind.FOLLOW, "follow:test", actor.id),
+        Intent(ana.id, NotificationKind.FOLLOW, "follow:test", actor.id),
+    ]
+    written = await store.record("test-consumer", event_id, intents, merge)
+    assert written is not None
+    assert sorted(n.recipient_id for n in written) == sorted([ana.id, bo.id])
+    assert await store.record("test-consumer", event_id, intents, merge) is None
+    assert [len(await _rows(pool, who)) for who in (ana, bo)] == [1, 1]
+    # Another consumer's marker is its own; an event without intents is marked too.
+    assert await store.record("other-consumer", event_id, [], merge) == []
+    assert await store.record("other-consumer", event_id, [], merge) is None
+    assert [len(await _rows(pool, who)) for who in (ana, bo)] == [1, 1]
+
+
+async def test_a_recipient_s_settings_and_standings_are_one_read(
+    new_member: Callable[[], Member], pool: asyncpg.Pool
+) -> None:
+    owner, pest, fan, blocker = new_member(), new_member(), new_member(), new_member()
+    audiences = PostgresAudiences(pool)
+    people = [pest.id, fan.id, blocker.id, 10**12]  # the last is nobody
+    plain = await audiences.audience(owner.id, people)
+    assert plain.disabled == frozenset()  # no settings row yet
+    assert sorted(plain.standings) == sorted(people[:3])
+
+    _graph(owner, "mute", pest)
+    _graph(blocker, "block", owner)
+    owner.data(UPDATE_SETTINGS, {"off": ["COMMENT", "FOLLOW"]})
+    audience = await audiences.audience(owner.id, people)
+    assert {kind.value for kind in audience.disabled} == {"comment", "follow"}
+    assert audience.standings[pest.id][1].muting
+    assert audience.standings[blocker.id][1].blocked_by
+    assert not audience.standings[fan.id][1].muting
+    # Another recipient's settings are theirs: fan turned nothing off.
+    assert (await audiences.audience(fan.id, [owner.id])).disabled == frozenset()
+    assert await audiences.audience(owner.id, [10**12]) == Audience()
+    assert await audiences.audience(owner.id, []) == Audience()
 
 
 async def test_content_deleted_before_the_event_is_handled_makes_nothing(

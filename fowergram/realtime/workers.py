@@ -18,10 +18,10 @@ from nats.aio.client import Client as NATS
 from fowergram.adapters.nats.durable_consumer import DurableEventConsumer
 from fowergram.adapters.nats.live_channel import NatsLiveChannel
 from fowergram.adapters.nats.post_channel import NatsPostChannel
+from fowergram.adapters.postgres.notification_audience import PostgresAudiences
 from fowergram.adapters.postgres.notification_facts import PostgresEventFacts
 from fowergram.adapters.postgres.notifications import PostgresNotifications
 from fowergram.adapters.postgres.post_activity import PostgresPostActivity
-from fowergram.adapters.postgres.relationships import PostgresRelationships
 from fowergram.config import Settings
 from fowergram.domain.notifications.recorder import NotificationRecorder
 from fowergram.domain.social.post_activity import PostActivityPublisher
@@ -48,7 +48,7 @@ def notification_recorder(resources: WorkerResources) -> EventHandler:
     return NotificationRecorder(
         store=PostgresNotifications(resources.db),
         facts=PostgresEventFacts(resources.db),
-        standings=PostgresRelationships(resources.db),
+        audiences=PostgresAudiences(resources.db),
         live=NatsLiveChannel(resources.nats, subject_prefix=resources.settings.nats_subject_prefix),
     )
 

@@ -26,23 +26,33 @@ _COLUMNS = (
 )
 _KINDS = {kind.value: kind for kind in NotificationKind}
 
-_MARK_HANDLED = (
-    "INSERT INTO handled_events (consumer, event_id) VALUES ($1, $2) "
-    "ON CONFLICT DO NOTHING RETURNING true"
-)
-# The group's open row, locked (if any), and when the actor last joined a group of the key.
-_OPEN_AND_JOINED = """
+# The group's open row, locked (if any), and when the actor last joined a group of the key
+# ($1 recipient, $2 key, $3 actor): each for a row of `source`, read after it.
+_OPEN_AND_JOINED_AFTER = """
 SELECT o.id, o.actor_ids, o.actor_count, o.created_at, j.group_created_at AS joined_at
-FROM (SELECT 1) AS one
+FROM {source} AS source
 LEFT JOIN LATERAL (
     SELECT id, actor_ids, actor_count, created_at FROM notifications
-    WHERE recipient_id = $1 AND group_key = $2 AND read_at IS NULL FOR UPDATE
+    WHERE recipient_id = $1 AND group_key = $2 AND read_at IS NULL AND source.go FOR UPDATE
 ) AS o ON true
 LEFT JOIN LATERAL (
     SELECT group_created_at FROM notification_group_actors
-    WHERE recipient_id = $1 AND group_key = $2 AND actor_id = $3
+    WHERE recipient_id = $1 AND group_key = $2 AND actor_id = $3 AND source.go
 ) AS j ON true
 """
+_OPEN_AND_JOINED = _OPEN_AND_JOINED_AFTER.format(source="(SELECT true AS go)")
+# The same, first marking the event handled by the consumer ($4, $5): no row when it was
+# already (a re-delivery), and then nothing is read or locked. The reads name the marker
+# so they run after it, as separate statements did (one round trip fewer per event).
+_MARK_HANDLED = (
+    "INSERT INTO handled_events (consumer, event_id) VALUES ({consumer}, {event}) "
+    "ON CONFLICT DO NOTHING RETURNING true AS go"
+)
+_MARK_HANDLED_THEN_OPEN = (
+    "WITH marked AS (" + _MARK_HANDLED.format(consumer="$4", event="$5") + ")"
+    + _OPEN_AND_JOINED_AFTER.format(source="marked")
+)  # fmt: skip
+_MARK_HANDLED_ONLY = _MARK_HANDLED.format(consumer="$1", event="$2")
 # The actor joins the group just written ($1 recipient, $3 key, $4 actor), in the same
 # statement as the write.
 _JOIN = """
@@ -143,21 +153,25 @@ def _notification(row: asyncpg.Record) -> Notification:
     )
 
 
-def _kinds(values: Sequence[str]) -> frozenset[NotificationKind]:
-    # Kinds the schema allows but this code does not make yet (message, ...) are skipped.
+def turned_off(values: Sequence[str]) -> frozenset[NotificationKind]:
+    """The kinds named in a `disabled_kinds` column; kinds the schema allows but this code
+    does not make yet (message, ...) are skipped."""
     return frozenset(_KINDS[value] for value in values if value in _KINDS)
 
 
-async def _write(conn: Conn, intent: Intent, merge: Merge) -> asyncpg.Record | None:
+def _open_group(row: asyncpg.Record) -> OpenGroup | None:
+    if row["id"] is None:
+        return None
+    return OpenGroup(row["id"], tuple(row["actor_ids"]), row["actor_count"], row["created_at"])
+
+
+async def _write(
+    conn: Conn, intent: Intent, merge: Merge, opened: asyncpg.Record
+) -> asyncpg.Record | None:
+    """Write `intent` into its group as `merge` decides, given the group's open row and
+    the actor's joining as `_OPEN_AND_JOINED` read them."""
     recipient, key, actor = intent.recipient_id, intent.group_key, intent.actor_id
-    row = await conn.fetchrow(_OPEN_AND_JOINED, recipient, key, actor)
-    assert row is not None  # one row always, its columns NULL where nothing was found
-    group = (
-        OpenGroup(row["id"], tuple(row["actor_ids"]), row["actor_count"], row["created_at"])
-        if row["id"] is not None
-        else None
-    )
-    change = merge(intent, group, row["joined_at"])
+    change = merge(intent, _open_group(opened), opened["joined_at"])
     if change is None:
         return None
     content = (intent.post_id, intent.comment_id)
@@ -180,10 +194,25 @@ class PostgresNotifications:
     ) -> list[Notification] | None:
         # One intent per group, groups locked in a fixed order (no deadlock between events).
         unique = {(i.recipient_id, i.group_key): i for i in reversed(intents)}
+        ordered = [unique[key] for key in sorted(unique)]
+        if not ordered:
+            marked = await self._pool.fetchval(_MARK_HANDLED_ONLY, consumer, event_id)
+            return [] if marked else None
+        first = ordered[0]
         async with self._pool.acquire() as conn, conn.transaction():
-            if not await conn.fetchval(_MARK_HANDLED, consumer, event_id):
+            opened = await conn.fetchrow(
+                _MARK_HANDLED_THEN_OPEN,
+                first.recipient_id, first.group_key, first.actor_id, consumer, event_id,
+            )  # fmt: skip
+            if opened is None:
                 return None  # a re-delivery: the first delivery's effects stand
-            written = [await _write(conn, unique[key], merge) for key in sorted(unique)]
+            written = [await _write(conn, first, merge, opened)]
+            for intent in ordered[1:]:
+                opened = await conn.fetchrow(
+                    _OPEN_AND_JOINED, intent.recipient_id, intent.group_key, intent.actor_id
+                )
+                assert opened is not None  # one row always, NULLs where nothing was found
+                written.append(await _write(conn, intent, merge, opened))
         return [_notification(row) for row in written if row is not None]
 
     async def page(self, recipient_id: int, after: Key | None, size: int) -> Page[Notification]:
@@ -206,7 +235,7 @@ class PostgresNotifications:
         self, user_ids: Sequence[int]
     ) -> dict[int, frozenset[NotificationKind]]:
         rows = await self._pool.fetch(_SETTINGS, list(user_ids))
-        return {row["user_id"]: _kinds(row["disabled_kinds"]) for row in rows}
+        return {row["user_id"]: turned_off(row["disabled_kinds"]) for row in rows}
 
     async def update_settings(
         self,
@@ -220,7 +249,7 @@ class PostgresNotifications:
             sorted(kind.value for kind in enable),
             sorted(kind.value for kind in disable),
         )
-        return _kinds(disabled)
+        return turned_off(disabled)
 
     async def pruned_through(self) -> int:
         value: int | None = await self._pool.fetchval(

@@ -3,13 +3,15 @@ event names, and the recipients' live channels."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from fowergram.domain.notifications.grouping import Merge
 from fowergram.domain.notifications.model import Notification, NotificationKind
 from fowergram.domain.notifications.rules import Intent
 from fowergram.domain.pagination import Key, Page
+from fowergram.domain.social.relationship import Owner, Relationship
 
 
 class NotificationStore(Protocol):
@@ -53,6 +55,22 @@ class NotificationStore(Protocol):
     async def pruned_through(self) -> int:
         """The highest notification id retention ever deleted (0: none): a resume from a
         lower id may have lost rows."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Audience:
+    """What decides whether a recipient gets a notification: the kinds they turned off,
+    and how they stand to the people it is about (the actor, the content's owner; as
+    `Standings.standing(recipient, people)` reads it: unknown people are left out)."""
+
+    disabled: frozenset[NotificationKind] = frozenset()
+    standings: Mapping[int, tuple[Owner, Relationship]] = field(default_factory=dict)
+
+
+class Audiences(Protocol):
+    async def audience(self, recipient_id: int, people: Sequence[int]) -> Audience:
+        """The recipient's settings and standings, in one read."""
         ...
 
 

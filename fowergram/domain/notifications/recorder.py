@@ -17,9 +17,14 @@ from collections import defaultdict
 from fowergram.domain.events import RecordedEvent
 from fowergram.domain.notifications import grouping, rules
 from fowergram.domain.notifications.model import Notification, notification_to_wire
-from fowergram.domain.notifications.ports import EventFacts, LiveChannel, NotificationStore
+from fowergram.domain.notifications.ports import (
+    Audience,
+    Audiences,
+    EventFacts,
+    LiveChannel,
+    NotificationStore,
+)
 from fowergram.domain.notifications.rules import Intent
-from fowergram.domain.social.ports import Standings
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +44,13 @@ class NotificationRecorder:
         *,
         store: NotificationStore,
         facts: EventFacts,
-        standings: Standings,
+        audiences: Audiences,
         live: LiveChannel,
         consumer: str = CONSUMER,
     ) -> None:
         self._store = store
         self._facts = facts
-        self._standings = standings
+        self._audiences = audiences
         self._live = live
         self._consumer = consumer
 
@@ -86,30 +91,31 @@ class NotificationRecorder:
         return rules.intents(event)
 
     async def _accepted(self, intents: list[Intent]) -> list[Intent]:
-        """The intents their recipients accept: the recipients' settings and one
-        relationship read per recipient, all at once."""
-        if not intents:
-            return []
+        """The intents their recipients accept: one read per recipient (settings and
+        standings together), all at once."""
         by_recipient: dict[int, list[Intent]] = defaultdict(list)
         for intent in intents:
             by_recipient[intent.recipient_id].append(intent)
-        async with asyncio.TaskGroup() as reads:
-            settings = reads.create_task(self._store.disabled_kinds(list(by_recipient)))
-            relations = [
-                reads.create_task(self._standings.standing(recipient, _people(theirs)))
+        audiences = await self._audiences_of(by_recipient)
+        return [
+            intent
+            for (recipient, theirs), audience in zip(by_recipient.items(), audiences, strict=True)
+            for intent in theirs
+            if rules.deliverable(intent, standings=audience.standings, disabled=audience.disabled)
+        ]
+
+    async def _audiences_of(self, by_recipient: dict[int, list[Intent]]) -> list[Audience]:
+        if len(by_recipient) <= 1:  # most events: no task group for one read
+            return [
+                await self._audiences.audience(recipient, _people(theirs))
                 for recipient, theirs in by_recipient.items()
             ]
-        disabled = settings.result()
-        standings = [read.result() for read in relations]
-        accepted: list[Intent] = []
-        for (recipient, theirs), standing in zip(by_recipient.items(), standings, strict=True):
-            off = disabled.get(recipient, frozenset())
-            accepted.extend(
-                intent
-                for intent in theirs
-                if rules.deliverable(intent, standings=standing, disabled=off)
-            )
-        return accepted
+        async with asyncio.TaskGroup() as reads:
+            tasks = [
+                reads.create_task(self._audiences.audience(recipient, _people(theirs)))
+                for recipient, theirs in by_recipient.items()
+            ]
+        return [task.result() for task in tasks]
 
 
 def _people(intents: list[Intent]) -> list[int]:
