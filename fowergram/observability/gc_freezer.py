@@ -7,13 +7,10 @@ collected. A closed socket left ~160 of its ~290 objects in cycles before the hu
 sockets at the transport and broke its own cycles on close; now ~3 of ~47 (the `close`
 and `churn` scenarios of loadtests/bench_ws.py measure it). So:
 
-- every `interval_s`, when at least `min_objects` more objects are tracked and not
-  frozen than the last collection left unfrozen, the freezer collects them (a walk of
-  those objects only: short) and, if `min_objects` survived (sockets opened,
-  subscriptions' state replaced by deliveries), freezes them. Growth is counted from
-  what the last collection kept: under HTTP load ~20,000-35,000 objects belong to the
-  requests in flight, and collecting them every interval because they are many (~4
-  walks a second, ~7% of the server's time) freed nothing;
+- every `interval_s`, when at least `min_objects` objects are tracked and not frozen,
+  the freezer collects them (a walk of those objects only: short) and, if
+  `min_objects` survived (sockets opened, subscriptions' state replaced by deliveries),
+  freezes them;
 - it estimates the frozen garbage as the sockets closed since the last thaw times the
   objects a closed socket leaves (`leak_per_close`, then what the last thaw measured);
   past `thaw_ratio` times the live objects (or `thaw_after_s` after the last thaw, if
@@ -72,9 +69,6 @@ class Ledger:
     counted: int = 0
     counted_leaked: float = 0.0
     counted_closed: int = -1
-    # Objects the last collection left tracked and not frozen (too few to freeze), or
-    # fewer if as few have been seen since: growth is counted from there.
-    unfrozen_kept: int = 0
 
     def leaked(self, closed_now: int) -> float:
         """Frozen garbage estimated from the sockets closed since."""
@@ -103,7 +97,7 @@ def next_step(
     if ledger.leaked(closed_now) > budget:
         # Sockets opened since the last count may have made room: count before thawing.
         return Step.THAW if ledger.counted_closed == closed_now else Step.COUNT
-    if unfrozen - ledger.unfrozen_kept < options.min_objects:
+    if unfrozen < options.min_objects:
         return Step.WAIT
     return Step.COLLECT
 
@@ -144,8 +138,6 @@ class Freezer:
         # that triggers young collections, so the youngest can grow large too.
         unfrozen = len(gc.get_objects())
         closed = self._closed()
-        if unfrozen < self.ledger.unfrozen_kept:
-            self.ledger = replace(self.ledger, unfrozen_kept=unfrozen)
         step = next_step(self.ledger, unfrozen, closed, self._clock(), self._options)
         if step is Step.COUNT:
             self.ledger = replace(
@@ -160,10 +152,8 @@ class Freezer:
             kept = len(gc.get_objects())
             if kept >= self._options.min_objects:
                 gc.freeze()
-                self.ledger = replace(self.ledger, added=self.ledger.added + kept, unfrozen_kept=0)
+                self.ledger = replace(self.ledger, added=self.ledger.added + kept)
                 self._metrics.gc_freezes.labels("freeze").inc()
-            else:
-                self.ledger = replace(self.ledger, unfrozen_kept=kept)
         elif step is Step.THAW:
             self._thaw(closed)
         return step
