@@ -8,7 +8,7 @@ PORT ?= 8000
 
 .DEFAULT_GOAL := help
 .PHONY: help install build run serve test test-unit test-integration test-coverage lint format \
-        migrate-up migrate-down migrate-status docker-build docker-run test-load bench-http bench-ws \
+        migrate-up migrate-down migrate-status docker-build docker-run test-load bench-http bench-ws bench-consumers \
         schema clean
 
 help: ## list the targets
@@ -77,6 +77,9 @@ bench-http: $(STAMP) ## seeded HTTP benchmark: wrk against one pinned worker, fi
 
 bench-ws: $(STAMP) ## WebSocket benchmark: 10,000 subscribed sockets on one pinned server process
 	$(BIN)/python -m loadtests.bench_ws
+
+bench-consumers: $(STAMP) ## the notifications consumer alone: events/s and CPU per event
+	$(BIN)/python -m loadtests.bench_consumers
 
 schema: $(STAMP) ## write the GraphQL schema (SDL) to schema.graphql
 	$(BIN)/fowergram schema --output schema.graphql
