@@ -12,7 +12,7 @@ from fowergram.adapters.postgres.relationships import standing_columns, standing
 from fowergram.domain.events import DomainEvent
 from fowergram.domain.pagination import Key, Page
 from fowergram.domain.social.captions import CaptionFacts
-from fowergram.domain.social.posts import NewPost, Post
+from fowergram.domain.social.posts import NewPost, Post, PostGrid
 from fowergram.domain.social.relationship import Owner, Relationship
 
 _BY_IDS = "SELECT * FROM post_rows WHERE id = ANY($1::bigint[])"
@@ -26,14 +26,15 @@ _BY_IDS_WITH_AUTHORS = (
     "SELECT authors.*, p.* FROM p JOIN authors ON authors.author_key = p.author_id"
 )
 # $1: the viewer, $2: the author. The author's standing for the viewer (read once, on
-# every row) and a page of their posts (none: one row, its post columns NULL; no such
-# user: no row).
+# every row) and a page of their posts with whether the viewer liked each (none: one row,
+# its post columns NULL; no such user: no row).
 _BY_AUTHOR = (
     "WITH author AS MATERIALIZED ("  # noqa: S608  (constants)
     f"SELECT u.id AS author_key, {standing_columns('author_')} FROM users u WHERE u.id = $2) "
-    "SELECT author.*, p.* FROM author LEFT JOIN LATERAL (SELECT * FROM post_rows "
-    "WHERE author_id = author.author_key AND deleted_at IS NULL "
-    "AND ($3::bigint IS NULL OR id < $3) ORDER BY id DESC LIMIT $4) p ON true"
+    "SELECT author.*, p.* FROM author LEFT JOIN LATERAL (SELECT r.*, EXISTS (SELECT 1 "
+    "FROM post_likes l WHERE l.post_id = r.id AND l.user_id = $1) AS viewer_liked "
+    "FROM post_rows r WHERE r.author_id = author.author_key AND r.deleted_at IS NULL "
+    "AND ($3::bigint IS NULL OR r.id < $3) ORDER BY r.id DESC LIMIT $4) p ON true"
 )
 _BY_HASHTAG = (
     "SELECT p.* FROM post_hashtags ph JOIN hashtags h ON h.id = ph.hashtag_id "
@@ -217,15 +218,17 @@ class PostgresPosts:
 
     async def by_author(
         self, viewer_id: int | None, author_id: int, after: Key | None, size: int
-    ) -> tuple[tuple[Owner, Relationship] | None, Page[Post]]:
+    ) -> tuple[tuple[Owner, Relationship] | None, PostGrid]:
         rows = await self._pool.fetch(
             _BY_AUTHOR, viewer_id, author_id, after[0] if after else None, size + 1
         )
         if not rows:
-            return None, Page.from_rows([], size)
+            return None, PostGrid(Page.from_rows([], size))
         author = standing_from_row(rows[0], author_id, viewer_id, "author_")
-        posts = [((row["id"],), _post(row)) for row in rows if row["id"] is not None]
-        return author, Page.from_rows(posts, size)
+        found = [row for row in rows if row["id"] is not None]
+        page = Page.from_rows([((row["id"],), _post(row)) for row in found], size)
+        liked = frozenset(row["id"] for row in found if row["viewer_liked"])
+        return author, PostGrid(page, liked)
 
     async def by_hashtag(self, tag: str, after: Key | None, size: int) -> Page[Post]:
         rows = await self._pool.fetch(_BY_HASHTAG, tag, after[0] if after else None, size + 1)

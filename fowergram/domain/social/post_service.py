@@ -10,7 +10,7 @@ from fowergram.domain.events import DomainEvent
 from fowergram.domain.pagination import Key, Page, page_size
 from fowergram.domain.social.captions import parse_caption
 from fowergram.domain.social.ports import Standings
-from fowergram.domain.social.posts import MAX_MEDIA, NewPost, Post, PostStore
+from fowergram.domain.social.posts import MAX_MEDIA, NewPost, Post, PostGrid, PostStore
 from fowergram.domain.social.relationship import Owner, Relationship, can_see_content
 
 IDEMPOTENCY_WINDOW_S = 60 * 60
@@ -81,11 +81,11 @@ class PostService:
 
     async def by_author(
         self, viewer_id: int | None, author_id: int, first: int | None, after: Key | None
-    ) -> Page[Post]:
-        standing, page = await self._store.by_author(viewer_id, author_id, after, page_size(first))
+    ) -> PostGrid:
+        standing, grid = await self._store.by_author(viewer_id, author_id, after, page_size(first))
         if standing is None or not can_see_content(viewer_id, *standing):
             raise NotFound("no such user")
-        return page
+        return grid
 
     async def by_hashtag(
         self, viewer_id: int | None, tag: str, first: int | None, after: Key | None

@@ -36,6 +36,15 @@ class NewPost:
     idempotency_key: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class PostGrid:
+    """A page of one author's posts and which of them the viewer has liked (read with
+    the page: the grid shows a like state on every post)."""
+
+    page: Page[Post]
+    viewer_liked: frozenset[int] = frozenset()
+
+
 class PostStore(Protocol):
     async def create(
         self, post: NewPost, *, event: DomainEvent, idempotency_window_s: int
@@ -62,9 +71,10 @@ class PostStore(Protocol):
 
     async def by_author(
         self, viewer_id: int | None, author_id: int, after: Key | None, size: int
-    ) -> tuple[tuple[Owner, Relationship] | None, Page[Post]]:
+    ) -> tuple[tuple[Owner, Relationship] | None, PostGrid]:
         """The author's standing for the viewer (None: no such user) and, in the same
-        read, a page of their posts, newest first: the caller decides whether to show it."""
+        read, a page of their posts, newest first, with the viewer's likes among them:
+        the caller decides whether to show it."""
         ...
 
     async def by_hashtag(self, tag: str, after: Key | None, size: int) -> Page[Post]: ...

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
@@ -84,9 +84,13 @@ class PostType:
         return await comment_connection(info.context, page)
 
 
-async def post_nodes(context: Context, posts: Sequence[Post]) -> list[PostType]:
-    """GraphQL posts with their authors and the viewer's likes, loaded for all at once."""
-    extras = await authors_and_likes(context, posts, loaders.viewer_has_liked(context))
+async def post_nodes(
+    context: Context, posts: Sequence[Post], viewer_liked: Collection[int] | None = None
+) -> list[PostType]:
+    """GraphQL posts with their authors and the viewer's likes, loaded for all at once
+    (the likes only if `viewer_liked`, those the viewer liked, was not read with them)."""
+    liked = loaders.viewer_has_liked(context)
+    extras = await authors_and_likes(context, posts, liked, viewer_liked)
     return [
         PostType.from_domain(post, author=author, viewer_has_liked=liked)
         for post, (author, liked) in zip(posts, extras, strict=True)
@@ -97,5 +101,7 @@ async def post_node(context: Context, post: Post) -> PostType:
     return (await post_nodes(context, [post]))[0]
 
 
-async def post_connection(context: Context, page: Page[Post]) -> Connection[PostType]:
-    return Connection.with_nodes(page, await post_nodes(context, page.items))
+async def post_connection(
+    context: Context, page: Page[Post], viewer_liked: Collection[int] | None = None
+) -> Connection[PostType]:
+    return Connection.with_nodes(page, await post_nodes(context, page.items, viewer_liked))

@@ -73,10 +73,10 @@ class UserType:
         from fowergram.graphql.types.post import post_connection
 
         viewer_id = info.context.viewer.user_id if info.context.viewer else None
-        page = await info.context.services.posts.by_author(
+        grid = await info.context.services.posts.by_author(
             viewer_id, int(self.id), first, decode_cursor(after)
         )
-        return await post_connection(info.context, page)
+        return await post_connection(info.context, grid.page, grid.viewer_liked)
 
     @classmethod
     def from_domain(cls, profile: Profile) -> UserType:
