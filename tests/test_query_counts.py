@@ -76,10 +76,13 @@ def _profile_round_trips(
     return count, [edge["node"] for edge in edges]
 
 
-def _post_round_trips(server: LiveServer, viewer: Member, post_id: str, n: int) -> float:
+def _post_round_trips(
+    server: LiveServer, viewer: Member, post_id: str, n: int
+) -> tuple[float, list[dict[str, Any]]]:
     count, page = _round_trips(server, viewer, POST_PAGE, {"id": post_id, "n": n})
-    assert len(page["post"]["comments"]["edges"]) == n
-    return count
+    edges = page["post"]["comments"]["edges"]
+    assert len(edges) == n
+    return count, [edge["node"] for edge in edges]
 
 
 def test_profile_page_round_trips_are_constant_in_page_size(server: LiveServer) -> None:
@@ -115,19 +118,31 @@ def test_post_with_comments_round_trips_are_constant_in_page_size(server: LiveSe
         post_id = author.data('mutation { createPost(input: {caption: "talk"}) { id } }')[
             "createPost"
         ]["id"]
+        comment_ids = []
         for n in range(50):
             # Not the viewer: relationship reads skip the viewer's own id, which would
             # make a one-comment page cheaper for a reason unrelated to batching.
             commenter = [author, *people[2:]][n % 3]
-            commenter.data(
-                "mutation($p: ID!, $b: String!) { addComment(postId: $p, body: $b) { id } }",
-                {"p": post_id, "b": f"comment {n}"},
+            comment_ids.append(
+                commenter.data(
+                    "mutation($p: ID!, $b: String!) { addComment(postId: $p, body: $b) { id } }",
+                    {"p": post_id, "b": f"comment {n}"},
+                )["addComment"]["id"]
+            )
+        liked = set(comment_ids[::4])
+        for comment_id in liked:
+            viewer.data(
+                "mutation($id: ID!) { likeComment(id: $id) { likeCount } }", {"id": comment_id}
             )
         _post_round_trips(server, viewer, post_id, 1)  # warm the pool and caches first
-        small = _post_round_trips(server, viewer, post_id, 1)
-        large = _post_round_trips(server, viewer, post_id, 50)
+        small, _ = _post_round_trips(server, viewer, post_id, 1)
+        large, comments = _post_round_trips(server, viewer, post_id, 50)
     finally:
         for person in people:
             person.client.close()
     assert small == large
-    assert large <= 9, f"{large} round trips for a post with its comments"
+    # The post with its author's standing; the author's profile and the viewer's like of
+    # the post; the comments with their authors' standing and the viewer's likes; the
+    # commenters' profiles.
+    assert large <= 7, f"{large} round trips for a post with its comments"
+    assert {comment["id"] for comment in comments if comment["viewerHasLiked"]} == liked

@@ -12,9 +12,10 @@ from dataclasses import replace
 import asyncpg
 
 from fowergram.adapters.postgres.outbox import record_events
+from fowergram.adapters.postgres.relationships import standing_columns, standing_from_row
 from fowergram.domain.events import DomainEvent
 from fowergram.domain.pagination import Key, Page
-from fowergram.domain.social.comments import Comment, CommentOrder, NewComment
+from fowergram.domain.social.comments import Comment, CommentOrder, CommentThread, NewComment
 
 _SELECT = (
     "SELECT c.id, c.post_id, p.author_id AS post_author_id, c.author_id, c.parent_id, c.body, "
@@ -22,11 +23,23 @@ _SELECT = (
     "FROM comments c JOIN posts p ON p.id = c.post_id "
 )
 _BY_IDS = _SELECT + "WHERE c.id = ANY($1::bigint[])"
-_LIVE_TOP_LEVEL = "WHERE c.post_id = $1 AND c.parent_id IS NULL AND c.deleted_at IS NULL "
-_NEWEST = (
-    _SELECT + _LIVE_TOP_LEVEL + "AND ($2::bigint IS NULL OR c.id < $2) ORDER BY c.id DESC LIMIT $3"
+# $1 the viewer, $2 the post, $3 the cursor, $4 the limit: a page of live top-level
+# comments, each with its author's standing for the viewer (read once per author) and
+# whether the viewer liked it.
+_THREAD = (
+    "WITH c AS ("  # noqa: S608  (constants)
+    + _SELECT
+    + "WHERE c.post_id = $2 AND c.parent_id IS NULL AND c.deleted_at IS NULL "  # noqa: S608
+    "AND ($3::bigint IS NULL OR c.id {after} $3) ORDER BY c.id {direction} LIMIT $4), "
+    "authors AS MATERIALIZED ("
+    f"SELECT u.id AS author_key, {standing_columns('author_')} FROM users u "
+    "WHERE u.id IN (SELECT author_id FROM c)) "
+    "SELECT c.*, authors.*, EXISTS (SELECT 1 FROM comment_likes l "
+    "WHERE l.comment_id = c.id AND l.user_id = $1) AS viewer_liked "
+    "FROM c LEFT JOIN authors ON authors.author_key = c.author_id ORDER BY c.id {direction}"
 )
-_OLDEST = _SELECT + _LIVE_TOP_LEVEL + "AND ($2::bigint IS NULL OR c.id > $2) ORDER BY c.id LIMIT $3"
+_NEWEST = _THREAD.format(after="<", direction="DESC")
+_OLDEST = _THREAD.format(after=">", direction="ASC")
 _REPLIES = (
     _SELECT + "WHERE c.parent_id = $1 AND c.deleted_at IS NULL "
     "AND ($2::bigint IS NULL OR c.id > $2) ORDER BY c.id LIMIT $3"
@@ -129,11 +142,26 @@ class PostgresComments:
         return {row["id"]: _comment(row) for row in rows}
 
     async def by_post(
-        self, post_id: int, order: CommentOrder, after: Key | None, size: int
-    ) -> Page[Comment]:
+        self,
+        viewer_id: int | None,
+        post_id: int,
+        order: CommentOrder,
+        after: Key | None,
+        size: int,
+    ) -> CommentThread:
         query = _NEWEST if order is CommentOrder.NEWEST else _OLDEST
-        rows = await self._pool.fetch(query, post_id, after[0] if after else None, size + 1)
-        return Page.from_rows([((row["id"],), _comment(row)) for row in rows], size)
+        rows = await self._pool.fetch(
+            query, viewer_id, post_id, after[0] if after else None, size + 1
+        )
+        return CommentThread(
+            page=Page.from_rows([((row["id"],), _comment(row)) for row in rows], size),
+            authors={
+                row["author_id"]: standing_from_row(row, row["author_id"], viewer_id, "author_")
+                for row in rows
+                if row["author_key"] is not None
+            },
+            viewer_liked=frozenset(row["id"] for row in rows if row["viewer_liked"]),
+        )
 
     async def replies(self, parent_id: int, after: Key | None, size: int) -> Page[Comment]:
         rows = await self._pool.fetch(_REPLIES, parent_id, after[0] if after else None, size + 1)

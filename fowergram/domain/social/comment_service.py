@@ -7,7 +7,8 @@ Anything not visible answers NOT_FOUND, the same as a missing id.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 from fowergram.domain.auth.viewer import Viewer
 from fowergram.domain.errors import Forbidden, NotFound
@@ -17,6 +18,7 @@ from fowergram.domain.social.comments import (
     Comment,
     CommentOrder,
     CommentStore,
+    CommentThread,
     NewComment,
     clean_body,
     may_delete,
@@ -25,7 +27,7 @@ from fowergram.domain.social.comments import (
 from fowergram.domain.social.ports import Standings
 from fowergram.domain.social.post_service import PostService
 from fowergram.domain.social.posts import Post
-from fowergram.domain.social.relationship import can_see_profile
+from fowergram.domain.social.relationship import Owner, Relationship, can_see_profile
 
 NO_SUCH_COMMENT = "no such comment"
 
@@ -103,12 +105,13 @@ class CommentService:
         first: int | None,
         after: Key | None,
         order: CommentOrder = CommentOrder.NEWEST,
-    ) -> Page[Comment]:
+    ) -> CommentThread:
         """A page of the post's top-level comments the viewer may see. `post` must come
         from a visibility-checked read (PostService), as every GraphQL Post does: the post
-        page reads its post once."""
-        page = await self._store.by_post(post.id, order, after, page_size(first))
-        return await self._filter_page(viewer_id, page)
+        page reads its post once, and its comments with their authors' standing."""
+        thread = await self._store.by_post(viewer_id, post.id, order, after, page_size(first))
+        shown = _shown(viewer_id, thread.page.items, thread.authors)
+        return replace(thread, page=thread.page.keep(lambda comment: comment.id in shown))
 
     async def replies(
         self, viewer_id: int | None, comment_id: int, first: int | None, after: Key | None
@@ -153,18 +156,25 @@ class CommentService:
         return comment
 
     async def _shown(self, viewer_id: int | None, comments: Sequence[Comment]) -> set[int]:
-        """Ids of the live comments whose authors the viewer may see (blocks, deletions)."""
         authors = list({comment.author_id for comment in comments})
-        standings = await self._standings.standing(viewer_id, authors)
-        return {
-            comment.id
-            for comment in comments
-            if not comment.deleted
-            and (standing := standings.get(comment.author_id)) is not None
-            and can_see_profile(viewer_id, *standing)
-        }
+        return _shown(viewer_id, comments, await self._standings.standing(viewer_id, authors))
 
     async def _filter_page(self, viewer_id: int | None, page: Page[Comment]) -> Page[Comment]:
         # Hidden comments drop out of the page; the cursor still advances past them.
         shown = await self._shown(viewer_id, page.items)
         return page.keep(lambda comment: comment.id in shown)
+
+
+def _shown(
+    viewer_id: int | None,
+    comments: Sequence[Comment],
+    authors: Mapping[int, tuple[Owner, Relationship]],
+) -> set[int]:
+    """Ids of the live comments whose authors the viewer may see (blocks, deletions)."""
+    return {
+        comment.id
+        for comment in comments
+        if not comment.deleted
+        and (standing := authors.get(comment.author_id)) is not None
+        and can_see_profile(viewer_id, *standing)
+    }

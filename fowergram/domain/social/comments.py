@@ -13,8 +13,8 @@ one plus those replies, so both counters always equal a count of live rows.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
@@ -23,6 +23,7 @@ from fowergram.domain.errors import BadUserInput
 from fowergram.domain.events import DomainEvent
 from fowergram.domain.pagination import Key, Page
 from fowergram.domain.social.captions import clean_caption
+from fowergram.domain.social.relationship import Owner, Relationship
 
 BODY_MAX = 2200  # as a caption, and the schema's comments_body_length
 
@@ -54,6 +55,16 @@ class NewComment:
     body: str
 
 
+@dataclass(frozen=True, slots=True)
+class CommentThread:
+    """A page of a post's comments and what showing them needs: each author's standing
+    for the viewer (visibility) and which of them the viewer has liked."""
+
+    page: Page[Comment]
+    authors: Mapping[int, tuple[Owner, Relationship]] = field(default_factory=dict)
+    viewer_liked: frozenset[int] = frozenset()
+
+
 class CommentStore(Protocol):
     async def add(self, comment: NewComment, *, event: DomainEvent) -> Comment | None:
         """Insert the comment, bump the post's and the parent's counters and record the
@@ -71,9 +82,15 @@ class CommentStore(Protocol):
         ...
 
     async def by_post(
-        self, post_id: int, order: CommentOrder, after: Key | None, size: int
-    ) -> Page[Comment]:
-        """Live top-level comments of a post, keyset on id."""
+        self,
+        viewer_id: int | None,
+        post_id: int,
+        order: CommentOrder,
+        after: Key | None,
+        size: int,
+    ) -> CommentThread:
+        """Live top-level comments of a post, keyset on id, with their authors' standing
+        for the viewer and the viewer's likes among them, in one read."""
         ...
 
     async def replies(self, parent_id: int, after: Key | None, size: int) -> Page[Comment]:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
@@ -65,10 +65,13 @@ class CommentType:
         return await comment_connection(info.context, page)
 
 
-async def comment_nodes(context: Context, comments: Sequence[Comment]) -> list[CommentType]:
-    """GraphQL comments with their authors and the viewer's likes, loaded for all at once."""
+async def comment_nodes(
+    context: Context, comments: Sequence[Comment], viewer_liked: Collection[int] | None = None
+) -> list[CommentType]:
+    """GraphQL comments with their authors and the viewer's likes, loaded for all at once
+    (the likes only if `viewer_liked`, those the viewer liked, was not read with them)."""
     liked = loaders.viewer_has_liked_comment(context)
-    extras = await authors_and_likes(context, comments, liked)
+    extras = await authors_and_likes(context, comments, liked, viewer_liked)
     return [
         CommentType.from_domain(comment, author=author, viewer_has_liked=has_liked)
         for comment, (author, has_liked) in zip(comments, extras, strict=True)
@@ -79,5 +82,7 @@ async def comment_node(context: Context, comment: Comment) -> CommentType:
     return (await comment_nodes(context, [comment]))[0]
 
 
-async def comment_connection(context: Context, page: Page[Comment]) -> Connection[CommentType]:
-    return Connection.with_nodes(page, await comment_nodes(context, page.items))
+async def comment_connection(
+    context: Context, page: Page[Comment], viewer_liked: Collection[int] | None = None
+) -> Connection[CommentType]:
+    return Connection.with_nodes(page, await comment_nodes(context, page.items, viewer_liked))

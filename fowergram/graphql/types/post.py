@@ -78,10 +78,10 @@ class PostType:
         order: CommentOrder | None = CommentOrder.NEWEST,
     ) -> Connection[CommentType]:
         viewer_id = info.context.viewer.user_id if info.context.viewer else None
-        page = await info.context.services.comments.for_visible_post(
+        thread = await info.context.services.comments.for_visible_post(
             viewer_id, self.post, first, decode_cursor(after), order or CommentOrder.NEWEST
         )
-        return await comment_connection(info.context, page)
+        return await comment_connection(info.context, thread.page, thread.viewer_liked)
 
 
 async def post_nodes(
