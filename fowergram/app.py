@@ -179,7 +179,7 @@ async def open_container(settings: Settings, metrics: Metrics) -> AsyncIterator[
                 recovery=recovery,
                 mfa=mfa,
                 social=social,
-                profiles=ProfileService(store=PostgresProfiles(db), relationships=relationships),
+                profiles=ProfileService(store=PostgresProfiles(db)),
                 search=SearchService(store=PostgresSearch(db), relationships=relationships),
                 graph=GraphService(
                     store=PostgresGraph(db),

@@ -15,7 +15,11 @@ _COLUMNS = (
     "followers_count, following_count, posts_count, created_at, "
     "deleted_at IS NOT NULL AS deleted"
 )
-_SELECT = f"SELECT {_COLUMNS} FROM users "  # noqa: S608  (constants)
+# $1: the viewer, $2: the ids. The profiles and the viewer's relationship to each.
+_BY_IDS = (
+    f"SELECT {_COLUMNS}, {standing_columns('rel_')} FROM users u "  # noqa: S608  (constants)
+    "WHERE id = ANY($2::bigint[])"
+)
 # $1: the viewer, $2: the username. The profile and the viewer's relationship to it.
 _BY_USERNAME = (
     f"SELECT {_COLUMNS}, {standing_columns('rel_')} FROM users u "  # noqa: S608  (constants)
@@ -44,9 +48,14 @@ class PostgresProfiles:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
-    async def get_many(self, user_ids: Sequence[int]) -> dict[int, Profile]:
-        rows = await self._pool.fetch(_SELECT + "WHERE id = ANY($1::bigint[])", list(user_ids))
-        return {row["id"]: profile_from(row) for row in rows}
+    async def get_many(
+        self, viewer_id: int | None, user_ids: Sequence[int]
+    ) -> dict[int, tuple[Profile, Relationship]]:
+        rows = await self._pool.fetch(_BY_IDS, viewer_id, list(user_ids))
+        return {
+            row["id"]: (profile_from(row), standing_from_row(row, row["id"], viewer_id, "rel_")[1])
+            for row in rows
+        }
 
     async def get_by_username(
         self, viewer_id: int | None, username: str

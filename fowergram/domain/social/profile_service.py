@@ -6,13 +6,18 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from fowergram.domain.errors import NotFound
-from fowergram.domain.social.ports import Relationships
 from fowergram.domain.social.profiles import Profile
-from fowergram.domain.social.relationship import NONE, Relationship, can_see_profile
+from fowergram.domain.social.relationship import Relationship, can_see_profile
 
 
 class ProfileStore(Protocol):
-    async def get_many(self, user_ids: Sequence[int]) -> dict[int, Profile]: ...
+    async def get_many(
+        self, viewer_id: int | None, user_ids: Sequence[int]
+    ) -> dict[int, tuple[Profile, Relationship]]:
+        """The accounts among `user_ids` (deleted ones too: the rules decide) and, in the
+        same read, the viewer's relationship to each (NONE for no viewer or themself)."""
+        ...
+
     async def get_by_username(
         self, viewer_id: int | None, username: str
     ) -> tuple[Profile, Relationship] | None:
@@ -22,20 +27,16 @@ class ProfileStore(Protocol):
 
 
 class ProfileService:
-    def __init__(self, *, store: ProfileStore, relationships: Relationships) -> None:
+    def __init__(self, *, store: ProfileStore) -> None:
         self._store = store
-        self._relationships = relationships
 
     async def visible(self, viewer_id: int | None, user_ids: Sequence[int]) -> dict[int, Profile]:
         """The profiles among `user_ids` the viewer may see (blocked and deleted are left out)."""
-        profiles = await self._store.get_many(user_ids)
-        relations = (
-            await self._relationships.between(viewer_id, list(profiles)) if viewer_id else {}
-        )
+        found = await self._store.get_many(viewer_id, user_ids)
         return {
             user_id: profile
-            for user_id, profile in profiles.items()
-            if can_see_profile(viewer_id, profile.owner, relations.get(user_id, NONE))
+            for user_id, (profile, relation) in found.items()
+            if can_see_profile(viewer_id, profile.owner, relation)
         }
 
     async def by_username(
