@@ -97,7 +97,7 @@ _FRAME = re.compile(r"^(?P<func>.*) \((?P<path>.*)\)$")
 PHASES = [
     ("whole HTTP request (uvicorn + middleware + GraphQL)", "RequestResponseCycle.run_asgi"),
     ("bearer-token authentication", "authenticate (fowergram/http/auth_transport.py)"),
-    ("GraphQL validation (ValidationCache.on_validate)", "ValidationCache.on_validate"),
+    ("GraphQL validation (CachedValidation.on_validate)", "CachedValidation.on_validate"),
     ("GraphQL parsing (CachedParse.on_parse)", "CachedParse.on_parse"),
     ("GraphQL execution (resolvers, graphql-core)", "Schema._execute_operation"),
     ("asyncpg (pool + queries)", "(asyncpg/"),

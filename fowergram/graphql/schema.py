@@ -10,12 +10,7 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
-from strawberry.extensions import (
-    AddValidationRules,
-    MaxTokensLimiter,
-    SchemaExtension,
-    ValidationCache,
-)
+from strawberry.extensions import AddValidationRules, MaxTokensLimiter, SchemaExtension
 from strawberry.extensions.max_aliases import create_validator as create_alias_validator
 from strawberry.schema.schema import DEFAULT_ALLOWED_OPERATION_TYPES
 from strawberry.types import ExecutionContext, ExecutionResult, Info
@@ -43,6 +38,7 @@ from fowergram.graphql.profiles import ProfileQuery
 from fowergram.graphql.search import SearchQuery
 from fowergram.graphql.social import SocialMutation, SocialQuery
 from fowergram.graphql.types.server_info import ServerInfoType
+from fowergram.graphql.validation_cache import CachedValidation, ValidationResults
 
 PARSED_DOCUMENTS_CACHED = 1024
 
@@ -145,9 +141,9 @@ def build_schema(
         # Parsing and validating a document costs more than running a small query:
         # repeated documents (clients send the same few) skip both.
         CachedParse,
-        partial(ValidationCache, maxsize=PARSED_DOCUMENTS_CACHED),
+        partial(CachedValidation, ValidationResults(PARSED_DOCUMENTS_CACHED)),
         partial(MaxTokensLimiter, max_token_count=max_tokens),
-        # The rule classes are made once: ValidationCache keys on them, and a class made
+        # The rule classes are made once: CachedValidation keys on them, and a class made
         # per request (as MaxAliasesLimiter does) would never hit the cache.
         partial(AddValidationRules, rules),
     ]
