@@ -53,7 +53,7 @@ from fowergram.embedded.process import free_port
 from fowergram.observability.metrics import Metrics
 from fowergram.realtime.consumers import Consumer, ConsumerOptions
 from loadtests.seed import SeedSizes, seed
-from loadtests.server import _fresh_database
+from loadtests.server import fresh_database
 
 FOLLOW_SHARE = 0.2  # of the events; the rest are likes
 
@@ -180,7 +180,7 @@ async def _round(url: str, events: list[RecordedEvent], embedded: EmbeddedPostgr
 @contextlib.contextmanager
 def _database() -> Iterator[tuple[str, EmbeddedPostgres | None]]:
     if os.environ.get("DATABASE_URL"):
-        with _fresh_database(os.environ["DATABASE_URL"]) as url:
+        with fresh_database(os.environ["DATABASE_URL"]) as url:
             yield url, None
         return
     with tempfile.TemporaryDirectory(prefix="fowergram-bench-") as folder:

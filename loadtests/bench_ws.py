@@ -75,7 +75,7 @@ from fowergram.config import Settings
 from fowergram.embedded.process import free_port
 from fowergram.embedded.stack import EmbeddedStack
 from loadtests.sampling import setup_profile_path
-from loadtests.server import SERVER_CPU, _fresh_database, can_pin, other_cpus
+from loadtests.server import SERVER_CPU, can_pin, fresh_database, other_cpus
 from loadtests.ws_broadcast import profile_path
 from loadtests.ws_report import cleanup_services, print_profile_summary, print_report
 from loadtests.ws_users import make_users
@@ -242,7 +242,7 @@ def main() -> None:
     prefix = f"benchws{run_id}"
     with tempfile.TemporaryDirectory(prefix="bench-ws-") as tmp, _services(Path(tmp)) as svc:
         work = Path(tmp)
-        with _fresh_database(svc.database_url) as database_url:
+        with fresh_database(svc.database_url) as database_url:
             env = dict(os.environ) | {
                 "DATABASE_URL": database_url,
                 "REDIS_URL": svc.redis_url,

@@ -54,7 +54,7 @@ def _with_database(url: str, database: str) -> str:
 
 
 @contextlib.contextmanager
-def _fresh_database(server_url: str) -> Iterator[str]:
+def fresh_database(server_url: str) -> Iterator[str]:
     name = f"fowergram_bench_{secrets.token_hex(4)}"
     admin = _with_database(server_url, "postgres")
     with psycopg.connect(admin, autocommit=True) as conn:
@@ -90,7 +90,7 @@ def bench_server(*, ready_timeout_s: float = 120) -> Iterator[BenchServer]:
             env["EMBEDDED_POSTGRES_PORT"] = str(pg_port)
             database_url = f"postgresql://postgres@127.0.0.1:{pg_port}/fowergram"
         else:
-            database_url = stack.enter_context(_fresh_database(os.environ["DATABASE_URL"]))
+            database_url = stack.enter_context(fresh_database(os.environ["DATABASE_URL"]))
             env["DATABASE_URL"] = database_url
         # The server's log goes to a file: wrk closing its connections at the end of a run
         # makes uvicorn log the requests it was still reading.

@@ -25,23 +25,18 @@ class Authored(Protocol):
 
 
 async def authors_and_likes(
-    context: Context,
-    items: Sequence[Authored],
-    liked: DataLoader[int, bool],
-    known_likes: Collection[int] | None = None,
+    context: Context, items: Sequence[Authored], likes: DataLoader[int, bool] | Collection[int]
 ) -> list[tuple[UserType | None, bool]]:
-    """For each item, its author (None if hidden) and whether the viewer liked it;
-    `known_likes`: the items the viewer liked, when the read of the items said (no load)."""
+    """For each item, its author (None if hidden) and whether the viewer liked it: `likes`
+    loads that, or names the items the viewer liked when the items' own read said."""
     from fowergram.graphql.types.user import UserType
 
     authors = loaders.users(context).load_many([item.author_id for item in items])
-    if known_likes is None:
-        profiles, likes = await asyncio.gather(
-            authors, liked.load_many([item.id for item in items])
-        )
+    if isinstance(likes, DataLoader):
+        profiles, liked = await asyncio.gather(authors, likes.load_many([i.id for i in items]))
     else:
-        profiles, likes = await authors, [item.id in known_likes for item in items]
+        profiles, liked = await authors, [item.id in likes for item in items]
     return [
         (UserType.from_domain(profile) if profile else None, has_liked)
-        for profile, has_liked in zip(profiles, likes, strict=True)
+        for profile, has_liked in zip(profiles, liked, strict=True)
     ]

@@ -110,7 +110,7 @@ class CommentService:
         from a visibility-checked read (PostService), as every GraphQL Post does: the post
         page reads its post once, and its comments with their authors' standing."""
         thread = await self._store.by_post(viewer_id, post.id, order, after, page_size(first))
-        shown = _shown(viewer_id, thread.page.items, thread.authors)
+        shown = _visible_ids(viewer_id, thread.page.items, thread.authors)
         return replace(thread, page=thread.page.keep(lambda comment: comment.id in shown))
 
     async def replies(
@@ -157,7 +157,8 @@ class CommentService:
 
     async def _shown(self, viewer_id: int | None, comments: Sequence[Comment]) -> set[int]:
         authors = list({comment.author_id for comment in comments})
-        return _shown(viewer_id, comments, await self._standings.standing(viewer_id, authors))
+        standings = await self._standings.standing(viewer_id, authors)
+        return _visible_ids(viewer_id, comments, standings)
 
     async def _filter_page(self, viewer_id: int | None, page: Page[Comment]) -> Page[Comment]:
         # Hidden comments drop out of the page; the cursor still advances past them.
@@ -165,7 +166,7 @@ class CommentService:
         return page.keep(lambda comment: comment.id in shown)
 
 
-def _shown(
+def _visible_ids(
     viewer_id: int | None,
     comments: Sequence[Comment],
     authors: Mapping[int, tuple[Owner, Relationship]],

@@ -70,8 +70,8 @@ async def comment_nodes(
 ) -> list[CommentType]:
     """GraphQL comments with their authors and the viewer's likes, loaded for all at once
     (the likes only if `viewer_liked`, those the viewer liked, was not read with them)."""
-    liked = loaders.viewer_has_liked_comment(context)
-    extras = await authors_and_likes(context, comments, liked, viewer_liked)
+    likes = loaders.viewer_has_liked_comment(context) if viewer_liked is None else viewer_liked
+    extras = await authors_and_likes(context, comments, likes)
     return [
         CommentType.from_domain(comment, author=author, viewer_has_liked=has_liked)
         for comment, (author, has_liked) in zip(comments, extras, strict=True)

@@ -89,8 +89,8 @@ async def post_nodes(
 ) -> list[PostType]:
     """GraphQL posts with their authors and the viewer's likes, loaded for all at once
     (the likes only if `viewer_liked`, those the viewer liked, was not read with them)."""
-    liked = loaders.viewer_has_liked(context)
-    extras = await authors_and_likes(context, posts, liked, viewer_liked)
+    likes = loaders.viewer_has_liked(context) if viewer_liked is None else viewer_liked
+    extras = await authors_and_likes(context, posts, likes)
     return [
         PostType.from_domain(post, author=author, viewer_has_liked=liked)
         for post, (author, liked) in zip(posts, extras, strict=True)
