@@ -17,8 +17,12 @@ from strawberry.extensions import SchemaExtension
 CACHED_DOCUMENTS = 1024
 
 
+ParseOptions = frozenset[tuple[str, Any]]
+
+
 @lru_cache(maxsize=CACHED_DOCUMENTS)
-def _parse(query: str, options: frozenset[tuple[str, Any]]) -> DocumentNode:
+def parse_cached(query: str, options: ParseOptions) -> DocumentNode:
+    """The document of `query` parsed with `options` (the same object for the same text)."""
     return parse(query, **dict(options))
 
 
@@ -28,7 +32,7 @@ class CachedParse(SchemaExtension):
         if context.query is not None and context.graphql_document is None:
             try:
                 options = frozenset(context.parse_options.items())
-                context.graphql_document = _parse(context.query, options)
+                context.graphql_document = parse_cached(context.query, options)
             except (GraphQLError, TypeError):
                 pass  # Strawberry parses it again and reports the error as usual
         yield
