@@ -31,12 +31,18 @@ async def authors_and_likes(
     loads that, or names the items the viewer liked when the items' own read said."""
     from fowergram.graphql.types.user import UserType
 
-    authors = loaders.users(context).load_many([item.author_id for item in items])
+    # A page's items often share authors (a profile's grid has one): each is loaded and
+    # made a GraphQL user once.
+    author_ids = list(dict.fromkeys(item.author_id for item in items))
+    authors = loaders.users(context).load_many(author_ids)
     if isinstance(likes, DataLoader):
         profiles, liked = await asyncio.gather(authors, likes.load_many([i.id for i in items]))
     else:
         profiles, liked = await authors, [item.id in likes for item in items]
+    users = {
+        author_id: UserType.from_domain(profile) if profile else None
+        for author_id, profile in zip(author_ids, profiles, strict=True)
+    }
     return [
-        (UserType.from_domain(profile) if profile else None, has_liked)
-        for profile, has_liked in zip(profiles, liked, strict=True)
+        (users[item.author_id], has_liked) for item, has_liked in zip(items, liked, strict=True)
     ]
