@@ -48,6 +48,7 @@ POST_QUERY = """query PostPage($id: ID!) {
     }
   }
 }"""
+FLOOR_QUERY = "query Me { me { id } }"
 LIKE_MUTATION = """mutation Like($id: ID!) {
   likePost(id: $id) { postId likeCount viewerHasLiked }
 }"""
@@ -79,6 +80,8 @@ SCENARIOS = [
     Scenario("post", "post + 20 comments", "-"),
     Scenario("like", "likePost/unlikePost", ">=1500 req/s", 1500),
     Scenario("create", "createPost", "-"),
+    # What every request pays whatever it asks: HTTP, authentication, GraphQL's plumbing.
+    Scenario("floor", "floor: me { id }", "-"),
 ]
 
 
@@ -118,6 +121,9 @@ def scenario_lines(
                 "key": f"bench-{nonce}-@@N@@",
             }
             yield i % viewers, _body(CREATE_MUTATION, variables)
+    elif key == "floor":
+        for i in range(viewers):
+            yield i, _body(FLOOR_QUERY, {})
     else:
         raise ValueError(f"unknown scenario {key!r}")
 
