@@ -121,23 +121,34 @@ async def test_a_prepared_document_skips_strawberrys_path(
     schema = _schema(prepared=True)
     first = await _execute(schema, query, None, None, QUERIES)
     second = await _execute(schema, query, None, None, QUERIES)
-    assert first == second == {
-        "data": {"serverInfo": {"version": "1.0.0"}},
-        "errors": [],
-        "extensions": {},
-    }
-    assert strawberry_paths == [] and schema.prepared is not None and len(schema.prepared) == 1
+    assert (
+        first
+        == second
+        == {
+            "data": {"serverInfo": {"version": "1.0.0"}},
+            "errors": [],
+            "extensions": {},
+        }
+    )
+    assert strawberry_paths == []
+    assert schema.prepared is not None
+    assert len(schema.prepared) == 1
     # A document with errors is never prepared: each time, Strawberry reports them.
     for _ in range(2):
         answer = await _execute(schema, "{ nope }", None, None, QUERIES)
         assert answer["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
-    assert strawberry_paths == ["{ nope }", "{ nope }"] and len(schema.prepared) == 1
+    assert strawberry_paths == ["{ nope }", "{ nope }"]
+    assert len(schema.prepared) == 1
 
 
 @pytest.mark.parametrize(
     ("query", "allowed", "refusal"),
     [
-        ('mutation { follow(userId: "1") { following } }', QUERIES, "InvalidOperationTypeError: OperationType.MUTATION"),
+        (
+            'mutation { follow(userId: "1") { following } }',
+            QUERIES,
+            "InvalidOperationTypeError: OperationType.MUTATION",
+        ),
         ("subscription { ticks(count: 1) }", QUERIES_AND_MUTATIONS, "OperationType.SUBSCRIPTION"),
     ],
 )
