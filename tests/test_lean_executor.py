@@ -77,6 +77,9 @@ BROKEN = [
     LooseItem(7, None, 5, "three", "LOUD", "yesterday", ["a", None], [1, 2]),
     LooseItem("8", "x", None, 2**40, Mood.CALM, GOOD.at, "ab", None),
     LooseItem("9", 12, None, True, None, GOOD.at, ("a",), ("b", None)),
+    # The edges of what is returned as it stands: Int's bounds, a bool for an ID.
+    LooseItem(True, "n", None, 2**31, Mood.CALM, GOOD.at, ["a"], None),
+    LooseItem("10", "m", None, -(2**31), Mood.CALM, GOOD.at, [True], [False]),
 ]
 
 

@@ -19,14 +19,20 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from graphql import (
+    GRAPHQL_MAX_INT,
+    GRAPHQL_MIN_INT,
     FragmentSpreadNode,
+    GraphQLBoolean,
     GraphQLEnumType,
+    GraphQLID,
+    GraphQLInt,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLScalarType,
     GraphQLSchema,
+    GraphQLString,
     Undefined,
 )
 from graphql.execution import ExecutionResult, Executor
@@ -70,11 +76,11 @@ FieldPlans = dict[GraphQLObjectType, dict[str, FieldPlan]]
 
 def _leaf_coercion(type_: GraphQLOutputType) -> Callable[[Any], Any] | None:
     if isinstance(type_, GraphQLScalarType | GraphQLEnumType):
-        return _checked(type_.coerce_output_value)
+        return _as_is_when_exact(type_, _checked(type_.coerce_output_value))
     if isinstance(type_, GraphQLList) and isinstance(type_.of_type, GraphQLNonNull):
         item = type_.of_type.of_type
         if isinstance(item, GraphQLScalarType | GraphQLEnumType):
-            return _checked_list(item.coerce_output_value)
+            return _checked_list(_as_is_when_exact(item, _checked(item.coerce_output_value)))
     return None
 
 
@@ -89,9 +95,26 @@ def _checked(coerce: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return coerce_or_undefined
 
 
-def _checked_list(coerce: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    one = _checked(coerce)
+def _as_is_when_exact(
+    type_: GraphQLScalarType | GraphQLEnumType, coerce: Callable[[Any], Any]
+) -> Callable[[Any], Any]:
+    """Most leaves already hold their output (a str for a String, a bool for a Boolean):
+    those are returned as graphql-core's built-in scalars would return them, without a
+    call; anything else is coerced."""
+    if type_ is GraphQLString or type_ is GraphQLID:
+        return lambda value: value if type(value) is str else coerce(value)
+    if type_ is GraphQLBoolean:
+        return lambda value: value if type(value) is bool else coerce(value)
+    if type_ is GraphQLInt:
+        return lambda value: (
+            value
+            if type(value) is int and GRAPHQL_MIN_INT <= value <= GRAPHQL_MAX_INT
+            else coerce(value)
+        )
+    return coerce
 
+
+def _checked_list(one: Callable[[Any], Any]) -> Callable[[Any], Any]:
     def coerce_items_or_undefined(values: Any) -> Any:
         if not isinstance(values, list | tuple):
             return Undefined
@@ -322,34 +345,37 @@ def _compiled_for(operation: Any) -> Compiled:
 def _selection_of(steps: list[Step]) -> Selection:
     def select(source: Any) -> Any:
         data: dict[str, Any] = {}
-        for response_key, plan, inner, is_list, typename in steps:
-            if plan is None:
-                data[response_key] = typename
-                continue
-            value = _read(source, plan.attribute)
-            if value is None:
-                if not plan.nullable:
+        try:
+            for response_key, plan, inner, is_list, typename in steps:
+                if plan is None:
+                    data[response_key] = typename
+                    continue
+                value = getattr(source, plan.attribute, _MISSING)
+                if value is None:
+                    if not plan.nullable:
+                        return FAILED
+                    data[response_key] = None
+                    continue
+                if value is _MISSING or isinstance(value, Exception):
                     return FAILED
-                data[response_key] = None
-                continue
-            if value is _MISSING or isinstance(value, Exception):
-                return FAILED
-            if inner is None:  # a leaf: as the lean path, an awaitable fails coercion
-                assert plan.coerce is not None
-                value = plan.coerce(value)
-                if value is Undefined:
+                if inner is None:  # a leaf: as the lean path, an awaitable fails coercion
+                    assert plan.coerce is not None
+                    value = plan.coerce(value)
+                    if value is Undefined:
+                        return FAILED
+                elif optimized_is_awaitable(value):
                     return FAILED
-            elif optimized_is_awaitable(value):
-                return FAILED
-            elif is_list:
-                if not isinstance(value, list | tuple):
+                elif is_list:
+                    if not isinstance(value, list | tuple):
+                        return FAILED
+                    value = _each(inner, value)
+                else:
+                    value = inner(value)
+                if value is FAILED:
                     return FAILED
-                value = _each(inner, value)
-            else:
-                value = inner(value)
-            if value is FAILED:
-                return FAILED
-            data[response_key] = value
+                data[response_key] = value
+        except Exception:  # reading a property raised: the ordinary path reports it
+            return FAILED
         return data
 
     return select
