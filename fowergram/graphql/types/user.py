@@ -1,13 +1,16 @@
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
+from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
 from fowergram.domain.pagination import decode_cursor
 from fowergram.domain.social.profiles import Profile
+from fowergram.domain.social.relationship import Relationship
 from fowergram.graphql.connection import Connection
 from fowergram.graphql.context import Context
 from fowergram.graphql.graph_loaders import relationships
@@ -29,6 +32,9 @@ class UserType:
     following_count: int
     posts_count: int
     created_at: datetime
+    # The viewer's relationship, when the read that found this person said it already
+    # (`user(username:)`): then `relationship` needs no loader, and no task of its own.
+    known_relationship: strawberry.Private[Relationship | None] = None
 
     @strawberry.field(
         description="Yours only: whether you show your activity status (and so see others'); "
@@ -40,11 +46,25 @@ class UserType:
             return None
         return await info.context.services.presence.shows_activity_status(viewer.user_id)
 
-    @strawberry.field(description="How the viewer stands to this person; null when signed out.")
-    async def relationship(self, info: Info[Context, None]) -> RelationshipType | None:
+    @strawberry.field(
+        description="How the viewer stands to this person; null when signed out.",
+        graphql_type=RelationshipType | None,
+    )
+    def relationship(
+        self, info: Info[Context, None]
+    ) -> RelationshipType | Awaitable[RelationshipType | None] | None:
+        # Not a coroutine function: a known answer is returned as it is, and graphql-core
+        # awaits only the loader's.
+        if self.known_relationship is not None:
+            return RelationshipType.from_domain(int(self.id), self.known_relationship)
         loader = relationships(info.context)
         if loader is None:
             return None
+        return self._loaded_relationship(loader)
+
+    async def _loaded_relationship(
+        self, loader: DataLoader[int, Relationship]
+    ) -> RelationshipType | None:
         return RelationshipType.from_domain(int(self.id), await loader.load(int(self.id)))
 
     @strawberry.field(
@@ -79,7 +99,7 @@ class UserType:
         return await post_connection(info.context, grid.page, grid.viewer_liked)
 
     @classmethod
-    def from_domain(cls, profile: Profile) -> UserType:
+    def from_domain(cls, profile: Profile, relationship: Relationship | None = None) -> UserType:
         return cls(
             id=strawberry.ID(str(profile.id)),
             username=profile.username,
@@ -91,4 +111,5 @@ class UserType:
             following_count=profile.following_count,
             posts_count=profile.posts_count,
             created_at=profile.created_at,
+            known_relationship=relationship,
         )
