@@ -250,3 +250,27 @@ def test_writing_needs_a_session(live_server: LiveServer) -> None:
     with httpx.Client(base_url=live_server.http_url) as anonymous:
         body = anonymous.post("/graphql", json={"query": CREATE, "variables": {"c": "x"}}).json()
     assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+def test_a_grid_read_with_its_profile_is_the_grid_read_alone(member: Member, other: Member) -> None:
+    # The first page of a profile's grid comes with the profile when asked plainly; asked
+    # through an alias or a fragment it is read on its own: the same page either way.
+    for n in range(3):
+        _create(member, f"post {n}")
+    other.data(
+        "mutation($id: ID!) { likePost(id: $id) { likeCount } }",
+        {"id": _create(member, "liked")["id"]},
+    )
+    shape = "{ edges { cursor node { id viewerHasLiked } } pageInfo { hasNextPage endCursor } }"
+    plain = f"query($u: String!) {{ user(username: $u) {{ posts(first: 2) {shape} }} }}"
+    aliased = f"query($u: String!) {{ user(username: $u) {{ posts: posts(first: 2) {shape} }} }}"
+    fragment = (
+        f"query($u: String!) {{ user(username: $u) {{ ...G }} }} "
+        f"fragment G on User {{ posts(first: 2) {shape} }}"
+    )
+    pages = [
+        other.data(q, {"u": member.username})["user"]["posts"] for q in (plain, aliased, fragment)
+    ]
+    assert pages[0] == pages[1] == pages[2]
+    assert pages[0]["pageInfo"]["hasNextPage"] is True
+    assert [edge["node"]["viewerHasLiked"] for edge in pages[0]["edges"]] == [True, False]

@@ -148,7 +148,10 @@ class GraphQLView(GraphQL[Context, None]):
             raise HTTPException(400, exc.as_http_error_reason("POST")) from exc
         except MissingQueryError as exc:
             raise HTTPException(400, "No GraphQL query found in the request") from exc
-        return self.create_response(await self.process_result(request, result), sub_response)
+        response_data = await self.process_result(request, result)
+        if result.errors:
+            self._handle_errors(result.errors, response_data)  # the view's hook, as it calls it
+        return self.create_response(response_data, sub_response)
 
     def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
         # A GET carrying only a persisted query's hash is a query, not a visit.

@@ -55,17 +55,18 @@ _USABLE_MEDIA = (
 )
 
 
-def _post(row: asyncpg.Record) -> Post:
+def post_from(row: asyncpg.Record, prefix: str = "") -> Post:
+    """The post a row of `post_rows` holds (its columns named `prefix` + column)."""
     return Post(
-        id=row["id"],
-        author_id=row["author_id"],
-        caption=row["caption"],
-        media_ids=tuple(row["media_ids"]),
-        like_count=row["like_count"],
-        comment_count=row["comment_count"],
-        created_at=row["created_at"],
-        edited_at=row["edited_at"],
-        deleted=row["deleted"],
+        id=row[prefix + "id"],
+        author_id=row[prefix + "author_id"],
+        caption=row[prefix + "caption"],
+        media_ids=tuple(row[prefix + "media_ids"]),
+        like_count=row[prefix + "like_count"],
+        comment_count=row[prefix + "comment_count"],
+        created_at=row[prefix + "created_at"],
+        edited_at=row[prefix + "edited_at"],
+        deleted=row[prefix + "deleted"],
     )
 
 
@@ -132,7 +133,7 @@ class PostgresPosts:
             await record_events(conn, [replace(event, aggregate_id=post_id)])
             row = await conn.fetchrow(_BY_IDS, [post_id])
         assert row is not None
-        return _post(row), True
+        return post_from(row), True
 
     async def _earlier(self, conn: Conn, post: NewPost, window_s: int) -> Post | None:
         # The lock makes a concurrent retry with the same key wait for our commit.
@@ -156,7 +157,7 @@ class PostgresPosts:
         if post_id is None:
             return None
         row = await conn.fetchrow(_BY_IDS, [post_id])
-        return _post(row) if row else None
+        return post_from(row) if row else None
 
     async def usable_media(self, author_id: int, media_ids: Sequence[int]) -> set[int]:
         rows = await self._pool.fetch(
@@ -188,7 +189,7 @@ class PostgresPosts:
                 await _write_facts(conn, post_id, facts)
                 await record_events(conn, [event])
             row = await conn.fetchrow(_BY_IDS, [post_id])
-        return _post(row) if row else None
+        return post_from(row) if row else None
 
     async def delete(self, post_id: int, *, event: DomainEvent) -> bool:
         async with self._pool.acquire() as conn, conn.transaction():
@@ -209,7 +210,7 @@ class PostgresPosts:
         self, viewer_id: int | None, post_ids: Sequence[int]
     ) -> tuple[dict[int, Post], dict[int, tuple[Owner, Relationship]]]:
         rows = await self._pool.fetch(_BY_IDS_WITH_AUTHORS, viewer_id, list(post_ids))
-        posts = {row["id"]: _post(row) for row in rows}
+        posts = {row["id"]: post_from(row) for row in rows}
         authors = {
             row["author_id"]: standing_from_row(row, row["author_id"], viewer_id, "author_")
             for row in rows
@@ -226,18 +227,19 @@ class PostgresPosts:
             return None, PostGrid(Page.from_rows([], size))
         author = standing_from_row(rows[0], author_id, viewer_id, "author_")
         found = [row for row in rows if row["id"] is not None]
-        page = Page.from_rows([((row["id"],), _post(row)) for row in found], size)
+        page = Page.from_rows([((row["id"],), post_from(row)) for row in found], size)
         liked = frozenset(row["id"] for row in found if row["viewer_liked"])
         return author, PostGrid(page, liked)
 
     async def by_hashtag(self, tag: str, after: Key | None, size: int) -> Page[Post]:
         rows = await self._pool.fetch(_BY_HASHTAG, tag, after[0] if after else None, size + 1)
-        return Page.from_rows([((row["id"],), _post(row)) for row in rows], size)
+        return Page.from_rows([((row["id"],), post_from(row)) for row in rows], size)
 
     async def saved_by(self, user_id: int, after: Key | None, size: int) -> Page[Post]:
         saved_us, post_id = after if after else (None, None)
         rows = await self._pool.fetch(_SAVED, user_id, saved_us, post_id, size + 1)
-        return Page.from_rows([((row["saved_us"], row["id"]), _post(row)) for row in rows], size)
+        keyed = [((row["saved_us"], row["id"]), post_from(row)) for row in rows]
+        return Page.from_rows(keyed, size)
 
     async def save(self, user_id: int, post_id: int) -> None:
         await self._pool.execute(

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from fowergram.domain.errors import NotFound
+from fowergram.domain.social.posts import PostGrid
 from fowergram.domain.social.profiles import Profile
-from fowergram.domain.social.relationship import Relationship, can_see_profile
+from fowergram.domain.social.relationship import Relationship, can_see_content, can_see_profile
 
 
 class ProfileStore(Protocol):
@@ -24,6 +26,29 @@ class ProfileStore(Protocol):
         """The live account of that username (any case) and, in the same read, the
         viewer's relationship to it (NONE for no viewer or the viewer themself)."""
         ...
+
+    async def get_with_grid(
+        self, viewer_id: int | None, username: str, size: int
+    ) -> tuple[Profile, Relationship, PostGrid] | None:
+        """As `get_by_username`, with the first page (`size`) of the account's posts,
+        newest first, and which of them the viewer liked, in the same read."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileWithGrid:
+    """A profile, the viewer's relationship to it and its posts' first page, read at once
+    (a profile page asks for all three)."""
+
+    profile: Profile
+    relationship: Relationship | None  # None when signed out
+    grid: PostGrid | None  # None when the viewer may not see the account's posts
+
+    def posts(self) -> PostGrid:
+        """The first page, or NOT_FOUND as PostService.by_author says it."""
+        if self.grid is None:
+            raise NotFound("no such user")
+        return self.grid
 
 
 class ProfileService:
@@ -49,3 +74,13 @@ class ProfileService:
             raise NotFound("no such user")  # the same whether missing, deleted or blocked
         profile, relation = found
         return profile, relation if viewer_id else None
+
+    async def with_grid(self, viewer_id: int | None, username: str, size: int) -> ProfileWithGrid:
+        """`by_username`, with the first `size` posts of the account if the viewer may see
+        them (the same rules as `PostService.by_author`)."""
+        found = await self._store.get_with_grid(viewer_id, username.strip(), size)
+        if found is None or not can_see_profile(viewer_id, found[0].owner, found[1]):
+            raise NotFound("no such user")
+        profile, relation, grid = found
+        shown = grid if can_see_content(viewer_id, profile.owner, relation) else None
+        return ProfileWithGrid(profile, relation if viewer_id else None, shown)

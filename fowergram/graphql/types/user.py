@@ -9,6 +9,7 @@ from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
 from fowergram.domain.pagination import decode_cursor
+from fowergram.domain.social.profile_service import ProfileWithGrid
 from fowergram.domain.social.profiles import Profile
 from fowergram.domain.social.relationship import Relationship
 from fowergram.graphql.connection import Connection
@@ -35,6 +36,9 @@ class UserType:
     # The viewer's relationship, when the read that found this person said it already
     # (`user(username:)`): then `relationship` needs no loader, and no task of its own.
     known_relationship: strawberry.Private[Relationship | None] = None
+    # The first page of posts read with the profile (`user(username:)` on a profile page),
+    # for `posts(first:)` with that `first` as asked and no cursor.
+    known_posts: strawberry.Private[tuple[int | None, ProfileWithGrid] | None] = None
 
     @strawberry.field(
         description="Yours only: whether you show your activity status (and so see others'); "
@@ -92,14 +96,23 @@ class UserType:
     ) -> Connection[Annotated[PostType, strawberry.lazy("fowergram.graphql.types.post")]]:
         from fowergram.graphql.types.post import post_connection
 
-        viewer_id = info.context.viewer.user_id if info.context.viewer else None
-        grid = await info.context.services.posts.by_author(
-            viewer_id, int(self.id), first, decode_cursor(after)
-        )
+        known = self.known_posts
+        if known is not None and after is None and known[0] == first:
+            grid = known[1].posts()
+        else:
+            viewer_id = info.context.viewer.user_id if info.context.viewer else None
+            grid = await info.context.services.posts.by_author(
+                viewer_id, int(self.id), first, decode_cursor(after)
+            )
         return await post_connection(info.context, grid.page, grid.viewer_liked)
 
     @classmethod
-    def from_domain(cls, profile: Profile, relationship: Relationship | None = None) -> UserType:
+    def from_domain(
+        cls,
+        profile: Profile,
+        relationship: Relationship | None = None,
+        posts: tuple[int | None, ProfileWithGrid] | None = None,
+    ) -> UserType:
         return cls(
             id=strawberry.ID(str(profile.id)),
             username=profile.username,
@@ -112,4 +125,5 @@ class UserType:
             posts_count=profile.posts_count,
             created_at=profile.created_at,
             known_relationship=relationship,
+            known_posts=posts,
         )
