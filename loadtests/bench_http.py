@@ -9,7 +9,8 @@
 2. Pins the server to one core and wrk (plus the embedded services) to the other, and
    for each scenario warms up, then measures requests/s and p50/p99 latency at
    --concurrency connections: the profile page, a post with 20 comments, likePost /
-   unlikePost alternating over many posts, createPost.
+   unlikePost alternating over many posts, createPost, and a floor (`me { id }`: what
+   every request pays whatever it asks).
 3. Prints the figures beside the issue's targets, then samples the server with py-spy
    under the profile-page load and prints where its time goes.
 

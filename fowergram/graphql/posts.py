@@ -11,7 +11,12 @@ from fowergram.domain.pagination import decode_cursor
 from fowergram.graphql.connection import Connection
 from fowergram.graphql.context import Context
 from fowergram.graphql.permissions import IsAuthenticated
-from fowergram.graphql.types.post import PostType, post_connection, post_node
+from fowergram.graphql.types.post import (
+    PostType,
+    authored_post_node,
+    post_connection,
+    post_node,
+)
 
 
 def _viewer_id(info: Info[Context, None]) -> int | None:
@@ -35,8 +40,10 @@ class LikeResult:
 class PostQuery:
     @strawberry.field
     async def post(self, info: Info[Context, None], id: strawberry.ID) -> PostType:
-        post = await info.context.services.posts.get(_viewer_id(info), parse_id(id, field="id"))
-        return await post_node(info.context, post)
+        authored = await info.context.services.posts.authored(
+            _viewer_id(info), parse_id(id, field="id")
+        )
+        return authored_post_node(info.context, authored)
 
     @strawberry.field(description="Posts with a hashtag, newest first.")
     async def hashtag_posts(

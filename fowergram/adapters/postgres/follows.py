@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 
 from fowergram.adapters.postgres.outbox import record_events
-from fowergram.adapters.postgres.profiles import profile_from
+from fowergram.adapters.postgres.profile_rows import PROFILE_COLUMNS, profile_from
 from fowergram.domain.pagination import Key
 from fowergram.domain.social.graph import PairState, Transition
 from fowergram.domain.social.graph_service import Rule
@@ -59,12 +59,6 @@ FROM unnest($1::bigint[], $2::int[], $3::int[]) AS d(id, following, followers)
 WHERE u.id = d.id
 """
 
-_PROFILE_COLUMNS = (
-    "u.id, u.username, u.full_name, u.bio, u.website, u.avatar_media_id, u.is_private, "
-    "u.followers_count, u.following_count, u.posts_count, u.created_at, "
-    "u.deleted_at IS NOT NULL AS deleted"
-)
-
 
 def _list_query(owner: str, other: str, status: str, *, after: bool) -> str:
     # Newest first, in the order of the composite indexes of 0007 (created_at DESC, id):
@@ -72,7 +66,7 @@ def _list_query(owner: str, other: str, status: str, *, after: bool) -> str:
     cursor = f"AND f.created_at <= $2 AND (f.created_at < $2 OR f.{other} > $3) " if after else ""
     limit = "$4" if after else "$2"
     return (
-        f"SELECT f.created_at AS listed_at, {_PROFILE_COLUMNS} FROM follows f "  # noqa: S608
+        f"SELECT f.created_at AS listed_at, {PROFILE_COLUMNS} FROM follows f "  # noqa: S608
         f"JOIN users u ON u.id = f.{other} "
         f"WHERE f.{owner} = $1 AND f.status = '{status}' {cursor}"
         f"ORDER BY f.created_at DESC, f.{other} LIMIT {limit}"

@@ -8,11 +8,13 @@ from dataclasses import replace
 import asyncpg
 
 from fowergram.adapters.postgres.outbox import Conn, record_events
+from fowergram.adapters.postgres.post_rows import post_from, prefixed_post_columns
+from fowergram.adapters.postgres.profile_rows import PROFILE_COLUMNS, profile_from
 from fowergram.adapters.postgres.relationships import standing_columns, standing_from_row
 from fowergram.domain.events import DomainEvent
 from fowergram.domain.pagination import Key, Page
 from fowergram.domain.social.captions import CaptionFacts
-from fowergram.domain.social.posts import NewPost, Post, PostGrid
+from fowergram.domain.social.posts import AuthoredPost, NewPost, Post, PostGrid
 from fowergram.domain.social.relationship import Owner, Relationship
 
 _BY_IDS = "SELECT * FROM post_rows WHERE id = ANY($1::bigint[])"
@@ -24,6 +26,14 @@ _BY_IDS_WITH_AUTHORS = (
     f"SELECT u.id AS author_key, {standing_columns('author_')} FROM users u "
     "WHERE u.id IN (SELECT author_id FROM p)) "
     "SELECT authors.*, p.* FROM p JOIN authors ON authors.author_key = p.author_id"
+)
+# $1: the viewer, $2: the post. The post (columns post_*), its author's profile, the
+# viewer's relationship to them (rel_*) and the viewer's like.
+_AUTHORED = (
+    f"SELECT {prefixed_post_columns('p', 'post_')}, {PROFILE_COLUMNS}, "  # noqa: S608
+    f"{standing_columns('rel_')}, EXISTS (SELECT 1 FROM post_likes l WHERE l.post_id = p.id "
+    "AND l.user_id = $1) AS viewer_liked FROM post_rows p JOIN users u ON u.id = p.author_id "
+    "WHERE p.id = $2"
 )
 # $1: the viewer, $2: the author. The author's standing for the viewer (read once, on
 # every row) and a page of their posts with whether the viewer liked each (none: one row,
@@ -53,21 +63,6 @@ _INSERT_KEY = "INSERT INTO post_idempotency_keys (author_id, key, post_id) VALUE
 _USABLE_MEDIA = (
     "SELECT id FROM media WHERE id = ANY($1::bigint[]) AND owner_id = $2 AND status = 'ready'"
 )
-
-
-def post_from(row: asyncpg.Record, prefix: str = "") -> Post:
-    """The post a row of `post_rows` holds (its columns named `prefix` + column)."""
-    return Post(
-        id=row[prefix + "id"],
-        author_id=row[prefix + "author_id"],
-        caption=row[prefix + "caption"],
-        media_ids=tuple(row[prefix + "media_ids"]),
-        like_count=row[prefix + "like_count"],
-        comment_count=row[prefix + "comment_count"],
-        created_at=row[prefix + "created_at"],
-        edited_at=row[prefix + "edited_at"],
-        deleted=row[prefix + "deleted"],
-    )
 
 
 async def _write_facts(conn: Conn, post_id: int, facts: CaptionFacts) -> None:
@@ -216,6 +211,15 @@ class PostgresPosts:
             for row in rows
         }
         return posts, authors
+
+    async def get_authored(self, viewer_id: int | None, post_id: int) -> AuthoredPost | None:
+        row = await self._pool.fetchrow(_AUTHORED, viewer_id, post_id)
+        if row is None:
+            return None
+        relation = standing_from_row(row, row["id"], viewer_id, "rel_")[1]
+        return AuthoredPost(
+            post_from(row, "post_"), profile_from(row), relation, row["viewer_liked"]
+        )
 
     async def by_author(
         self, viewer_id: int | None, author_id: int, after: Key | None, size: int

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncpg
 
 from fowergram.adapters.postgres.outbox import record_events
-from fowergram.adapters.postgres.profiles import profile_from
+from fowergram.adapters.postgres.profile_rows import profile_from
 from fowergram.domain.events import DomainEvent
 from fowergram.domain.social.profile_update import ProfileChanges
 from fowergram.domain.social.profiles import Profile

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import asyncpg
 
-from fowergram.adapters.postgres.profiles import profile_from
+from fowergram.adapters.postgres.profile_rows import profile_from
 from fowergram.domain.social.profiles import Profile
 from fowergram.domain.social.search import Hashtag
 

@@ -10,7 +10,14 @@ from fowergram.domain.events import DomainEvent
 from fowergram.domain.pagination import Key, Page, page_size
 from fowergram.domain.social.captions import parse_caption
 from fowergram.domain.social.ports import Standings
-from fowergram.domain.social.posts import MAX_MEDIA, NewPost, Post, PostGrid, PostStore
+from fowergram.domain.social.posts import (
+    MAX_MEDIA,
+    AuthoredPost,
+    NewPost,
+    Post,
+    PostGrid,
+    PostStore,
+)
 from fowergram.domain.social.relationship import Owner, Relationship, can_see_content
 
 IDEMPOTENCY_WINDOW_S = 60 * 60
@@ -78,6 +85,15 @@ class PostService:
         if post is None:
             raise NotFound(NO_SUCH_POST)  # the same whether missing, deleted or hidden
         return post
+
+    async def authored(self, viewer_id: int | None, post_id: int) -> AuthoredPost:
+        """`get`, with the author's profile, the viewer's relationship to them and like."""
+        found = await self._store.get_authored(viewer_id, post_id)
+        if found is None or not _shown(
+            viewer_id, found.post, (found.author.owner, found.relationship)
+        ):
+            raise NotFound(NO_SUCH_POST)
+        return found
 
     async def by_author(
         self, viewer_id: int | None, author_id: int, first: int | None, after: Key | None

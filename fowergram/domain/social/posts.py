@@ -10,6 +10,7 @@ from typing import Protocol
 from fowergram.domain.events import DomainEvent
 from fowergram.domain.pagination import Key, Page
 from fowergram.domain.social.captions import CaptionFacts
+from fowergram.domain.social.profiles import Profile
 from fowergram.domain.social.relationship import Owner, Relationship
 
 MAX_MEDIA = 10
@@ -45,6 +46,18 @@ class PostGrid:
     viewer_liked: frozenset[int] = frozenset()
 
 
+@dataclass(frozen=True, slots=True)
+class AuthoredPost:
+    """A post with what its page shows beside it, read with it: the author's profile, the
+    viewer's relationship to the author (NONE for no viewer or the author themself) and
+    whether the viewer liked the post."""
+
+    post: Post
+    author: Profile
+    relationship: Relationship
+    viewer_liked: bool
+
+
 class PostStore(Protocol):
     async def create(
         self, post: NewPost, *, event: DomainEvent, idempotency_window_s: int
@@ -67,6 +80,11 @@ class PostStore(Protocol):
     ) -> tuple[dict[int, Post], dict[int, tuple[Owner, Relationship]]]:
         """The posts and, in the same read, each author's standing for the viewer (what
         deciding whether the viewer may see them needs)."""
+        ...
+
+    async def get_authored(self, viewer_id: int | None, post_id: int) -> AuthoredPost | None:
+        """The post (deleted too: the rules decide) with its author and the viewer's like,
+        in one read."""
         ...
 
     async def by_author(

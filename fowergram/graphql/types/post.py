@@ -9,11 +9,12 @@ from strawberry.types import Info
 
 from fowergram.domain.pagination import Page, decode_cursor
 from fowergram.domain.social.comments import CommentOrder
-from fowergram.domain.social.posts import Post
+from fowergram.domain.social.posts import AuthoredPost, Post
 from fowergram.graphql import loaders
 from fowergram.graphql.authored import authors_and_likes
 from fowergram.graphql.connection import Connection
 from fowergram.graphql.context import Context
+from fowergram.graphql.graph_loaders import relationships
 from fowergram.graphql.types.comment import CommentType, comment_connection
 
 if TYPE_CHECKING:
@@ -95,6 +96,24 @@ async def post_nodes(
         PostType.from_domain(post, author=author, viewer_has_liked=liked)
         for post, (author, liked) in zip(posts, extras, strict=True)
     ]
+
+
+def authored_post_node(context: Context, authored: AuthoredPost) -> PostType:
+    """A post page's post, its author and the viewer's like read with it (no batch of
+    its own); the author is known to the page's loaders (commenters may include them)."""
+    from fowergram.graphql.types.user import UserType
+
+    author = authored.author
+    loaders.users(context).prime(author.id, author)
+    viewer_relationships = relationships(context)
+    relation = authored.relationship if viewer_relationships is not None else None
+    if viewer_relationships is not None:
+        viewer_relationships.prime(author.id, authored.relationship)
+    return PostType.from_domain(
+        authored.post,
+        author=UserType.from_domain(author, relation),
+        viewer_has_liked=authored.viewer_liked,
+    )
 
 
 async def post_node(context: Context, post: Post) -> PostType:
