@@ -6,7 +6,8 @@ import strawberry
 from graphql import FieldNode, IntValueNode, NullValueNode, VariableNode
 from strawberry.types import Info
 
-from fowergram.domain.pagination import DEFAULT_FIRST, MAX_FIRST
+from fowergram.domain.errors import BadUserInput
+from fowergram.domain.pagination import page_size
 from fowergram.graphql.context import Context
 from fowergram.graphql.graph_loaders import relationships
 from fowergram.graphql.loaders import users
@@ -71,8 +72,9 @@ def _grid_first(info: Info[Context, None]) -> tuple[int | None, int] | None:
             first = resolved
         elif resolved is not None:  # `after`: a later page
             return None
-    if first is None:
-        return None, DEFAULT_FIRST
-    if type(first) is not int or not 1 <= first <= MAX_FIRST:
+    if first is not None and type(first) is not int:
         return None
-    return first, first
+    try:
+        return first, page_size(first)
+    except BadUserInput:
+        return None  # `posts` reports it, at its own field
