@@ -30,6 +30,7 @@ UNKNOWN = "nothing " + uuid.uuid4().hex
 CASES: list[tuple[str, bytes, str]] = [
     ("query", orjson.dumps({"query": SERVER_INFO}), JSON),
     ("charset", orjson.dumps({"query": SERVER_INFO}), JSON + "; charset=utf-8"),
+    ("capitals", orjson.dumps({"query": SERVER_INFO}), "Application/JSON"),
     ("variables", orjson.dumps({"query": USER, "variables": {"u": 5}}), JSON),
     ("unauthenticated", orjson.dumps({"query": "{ me { id } }"}), JSON),
     ("syntax error", orjson.dumps({"query": "{ serverInfo {"}), JSON),
@@ -104,5 +105,5 @@ def test_answers_as_the_view_does(
     assert fast["subscription"][0] == 400
     assert fast["no query"][0] == 400
     # What the JSON POST path answered itself, and what it left to the view.
-    left = {"numeric operation name", "list variables", "batch", "plain text"}
+    left = {"numeric operation name", "list variables", "batch", "plain text", "capitals"}
     assert {case for case, answered in answered_fast.items() if not answered} == left

@@ -113,7 +113,7 @@ class GraphQLView(GraphQL[Context, None]):
         media_type = request.headers.get("content-type", "").partition(";")[0]
         if (
             request.method != "POST"
-            or media_type.strip().lower() != "application/json"
+            or media_type.strip() != "application/json"
             or self._get_stream_transport_from_headers(request.headers) is not None
         ):
             return None

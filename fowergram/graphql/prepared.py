@@ -56,7 +56,7 @@ class PreparedOperations:
         self, query: str | None, operation_name: str | None, allowed: Collection[OperationType]
     ) -> PreparedOperation | None:
         """The prepared operation if it may run here, else None (Strawberry's path)."""
-        if query is None or not isinstance(operation_name, str | None):
+        if not isinstance(query, str) or not isinstance(operation_name, str | None):
             return None  # no document, or a name no operation has: Strawberry says so
         key = (query, operation_name)
         prepared = self._prepared.get(key)

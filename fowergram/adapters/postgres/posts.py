@@ -44,7 +44,8 @@ _BY_AUTHOR = (
     "SELECT author.*, p.* FROM author LEFT JOIN LATERAL (SELECT r.*, EXISTS (SELECT 1 "
     "FROM post_likes l WHERE l.post_id = r.id AND l.user_id = $1) AS viewer_liked "
     "FROM post_rows r WHERE r.author_id = author.author_key AND r.deleted_at IS NULL "
-    "AND ($3::bigint IS NULL OR r.id < $3) ORDER BY r.id DESC LIMIT $4) p ON true"
+    "AND ($3::bigint IS NULL OR r.id < $3) ORDER BY r.id DESC LIMIT $4) p ON true "
+    "ORDER BY p.id DESC"
 )
 _BY_HASHTAG = (
     "SELECT p.* FROM post_hashtags ph JOIN hashtags h ON h.id = ph.hashtag_id "

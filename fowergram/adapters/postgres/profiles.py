@@ -34,7 +34,7 @@ _WITH_GRID = (
     f"{prefixed_post_columns('r', 'post_')}, EXISTS (SELECT 1 FROM post_likes l "
     "WHERE l.post_id = r.id AND l.user_id = $1) AS post_viewer_liked FROM post_rows r "
     "WHERE r.author_id = profile.id AND r.deleted_at IS NULL ORDER BY r.id DESC LIMIT $3) "
-    "grid ON true"
+    "grid ON true ORDER BY grid.post_id DESC"
 )
 
 
