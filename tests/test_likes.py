@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from support.auth_helpers import bearer
 from support.live_server import LiveServer
-from support.social_helpers import Member, join
+from support.social_helpers import Member, follow_in_db, join, set_private
 
 LIKE = "mutation($id: ID!) { likePost(id: $id) { likeCount viewerHasLiked } }"
 UNLIKE = "mutation($id: ID!) { unlikePost(id: $id) { likeCount viewerHasLiked } }"
@@ -129,3 +129,26 @@ def test_viewer_has_liked_is_false_for_anonymous_viewers(
         body = anonymous.post("/graphql", json={"query": POST, "variables": {"id": post_id}}).json()
     assert body["data"]["post"]["viewerHasLiked"] is False
     assert body["data"]["post"]["likeCount"] == 1
+
+
+def test_only_who_may_see_a_post_may_like_it(
+    author: Member, new_member: Callable[[], Member], migrated_database: str
+) -> None:
+    stranger, follower, blocked = new_member(), new_member(), new_member()
+    post_id = _post(author)
+    set_private(migrated_database, author)
+    follow_in_db(migrated_database, follower, author)
+    with psycopg.connect(migrated_database, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO blocks (blocker_id, blocked_id) VALUES (%s, %s)", (blocked.id, author.id)
+        )
+    follow_in_db(migrated_database, blocked, author)  # following does not undo a block
+    for who in (stranger, blocked):
+        for mutation in (LIKE, UNLIKE):
+            assert who.error(mutation, {"id": post_id})["extensions"]["code"] == "NOT_FOUND"
+    assert follower.data(LIKE, {"id": post_id})["likePost"]["likeCount"] == 1
+    assert author.data(LIKE, {"id": post_id})["likePost"]["likeCount"] == 2
+    assert _counts(migrated_database, post_id) == (2, 2, 2)  # the refusals changed nothing
+    author.data("mutation($id: ID!) { deletePost(id: $id) }", {"id": post_id})
+    assert follower.error(UNLIKE, {"id": post_id})["extensions"]["code"] == "NOT_FOUND"
+    assert author.error(LIKE, {"id": post_id})["extensions"]["code"] == "NOT_FOUND"

@@ -14,8 +14,8 @@ from fowergram.adapters.postgres.relationships import standing_columns, standing
 from fowergram.domain.events import DomainEvent
 from fowergram.domain.pagination import Key, Page
 from fowergram.domain.social.captions import CaptionFacts
-from fowergram.domain.social.posts import AuthoredPost, NewPost, Post, PostGrid
-from fowergram.domain.social.relationship import Owner, Relationship
+from fowergram.domain.social.posts import AuthoredPost, NewPost, Post, PostGrid, PostStanding
+from fowergram.domain.social.relationship import NONE, Owner, Relationship
 
 _BY_IDS = "SELECT * FROM post_rows WHERE id = ANY($1::bigint[])"
 # $1: the viewer, $2: the posts. Each post with its author's standing for the viewer,
@@ -27,6 +27,19 @@ _BY_IDS_WITH_AUTHORS = (
     "WHERE u.id IN (SELECT author_id FROM p)) "
     "SELECT authors.*, p.* FROM p JOIN authors ON authors.author_key = p.author_id"
 )
+# $1: the viewer, $2: the post. What acting on it needs: its author, count and deletion,
+# and of the author's standing what content visibility reads (not all of standing_columns).
+_STANDING = """
+SELECT p.id, p.author_id, p.like_count, p.deleted_at IS NOT NULL AS deleted,
+       u.is_private, u.deleted_at IS NOT NULL AS author_deleted,
+       EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = $1 AND f.followee_id = u.id
+               AND f.status = 'accepted') AS following,
+       EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = $1 AND b.blocked_id = u.id)
+           AS blocking,
+       EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = u.id AND b.blocked_id = $1)
+           AS blocked_by
+FROM posts p JOIN users u ON u.id = p.author_id WHERE p.id = $2
+"""
 # $1: the viewer, $2: the post. The post (columns post_*), its author's profile, the
 # viewer's relationship to them (rel_*) and the viewer's like.
 _AUTHORED = (
@@ -212,6 +225,30 @@ class PostgresPosts:
             for row in rows
         }
         return posts, authors
+
+    async def standing(self, viewer_id: int | None, post_id: int) -> PostStanding | None:
+        row = await self._pool.fetchrow(_STANDING, viewer_id, post_id)
+        if row is None:
+            return None
+        author_id = row["author_id"]
+        mine = viewer_id is None or viewer_id == author_id
+        relation = (
+            NONE
+            if mine
+            else Relationship(
+                following=row["following"],
+                blocking=row["blocking"],
+                blocked_by=row["blocked_by"],
+            )
+        )
+        return PostStanding(
+            post_id=row["id"],
+            author_id=author_id,
+            like_count=row["like_count"],
+            deleted=row["deleted"],
+            owner=Owner(author_id, row["is_private"], row["author_deleted"]),
+            relationship=relation,
+        )
 
     async def get_authored(self, viewer_id: int | None, post_id: int) -> AuthoredPost | None:
         row = await self._pool.fetchrow(_AUTHORED, viewer_id, post_id)

@@ -27,19 +27,19 @@ class LikeService:
         self._posts = posts
 
     async def like(self, viewer: Viewer, post_id: int) -> int:
-        post = await self._posts.get(viewer.user_id, post_id)  # may see it, so may like it
+        post = await self._posts.to_act_on(viewer.user_id, post_id)  # may see it: may like it
         event = DomainEvent(
-            "post.liked", post.id, {"actorId": viewer.user_id, "authorId": post.author_id}
+            "post.liked", post.post_id, {"actorId": viewer.user_id, "authorId": post.author_id}
         )
-        count = await self._store.like(viewer.user_id, post.id, event=event)
+        count = await self._store.like(viewer.user_id, post.post_id, event=event)
         return post.like_count if count is None else count
 
     async def unlike(self, viewer: Viewer, post_id: int) -> int:
-        post = await self._posts.get(viewer.user_id, post_id)
+        post = await self._posts.to_act_on(viewer.user_id, post_id)
         event = DomainEvent(
-            "post.unliked", post.id, {"actorId": viewer.user_id, "authorId": post.author_id}
+            "post.unliked", post.post_id, {"actorId": viewer.user_id, "authorId": post.author_id}
         )
-        count = await self._store.unlike(viewer.user_id, post.id, event=event)
+        count = await self._store.unlike(viewer.user_id, post.post_id, event=event)
         return post.like_count if count is None else count
 
     async def liked_by_viewer(self, viewer_id: int | None, post_ids: Sequence[int]) -> set[int]:

@@ -16,6 +16,7 @@ from fowergram.domain.social.posts import (
     NewPost,
     Post,
     PostGrid,
+    PostStanding,
     PostStore,
 )
 from fowergram.domain.social.relationship import Owner, Relationship, can_see_content
@@ -85,6 +86,18 @@ class PostService:
         if post is None:
             raise NotFound(NO_SUCH_POST)  # the same whether missing, deleted or hidden
         return post
+
+    async def to_act_on(self, viewer_id: int | None, post_id: int) -> PostStanding:
+        """The post's standing, if the viewer may see it (so may like it): NOT_FOUND as
+        `get` says it otherwise. One read of what the rule needs, not the post's content."""
+        found = await self._store.standing(viewer_id, post_id)
+        if (
+            found is None
+            or found.deleted
+            or not can_see_content(viewer_id, found.owner, found.relationship)
+        ):
+            raise NotFound(NO_SUCH_POST)
+        return found
 
     async def authored(self, viewer_id: int | None, post_id: int) -> AuthoredPost:
         """`get`, with the author's profile, the viewer's relationship to them and like."""

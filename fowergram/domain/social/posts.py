@@ -58,6 +58,20 @@ class AuthoredPost:
     viewer_liked: bool
 
 
+@dataclass(frozen=True, slots=True)
+class PostStanding:
+    """What acting on a post (a like) needs of it, without its content: its author, its
+    like count, whether it is deleted, and the author's standing for the viewer, of
+    which only what content visibility reads (following, blocking, blocked_by)."""
+
+    post_id: int
+    author_id: int
+    like_count: int
+    deleted: bool
+    owner: Owner
+    relationship: Relationship
+
+
 class PostStore(Protocol):
     async def create(
         self, post: NewPost, *, event: DomainEvent, idempotency_window_s: int
@@ -80,6 +94,10 @@ class PostStore(Protocol):
     ) -> tuple[dict[int, Post], dict[int, tuple[Owner, Relationship]]]:
         """The posts and, in the same read, each author's standing for the viewer (what
         deciding whether the viewer may see them needs)."""
+        ...
+
+    async def standing(self, viewer_id: int | None, post_id: int) -> PostStanding | None:
+        """The post's standing for the viewer (deleted posts too: the rules decide)."""
         ...
 
     async def get_authored(self, viewer_id: int | None, post_id: int) -> AuthoredPost | None:
