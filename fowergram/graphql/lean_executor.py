@@ -19,20 +19,12 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from graphql import (
-    GRAPHQL_MAX_INT,
-    GRAPHQL_MIN_INT,
     FragmentSpreadNode,
-    GraphQLBoolean,
-    GraphQLEnumType,
-    GraphQLID,
-    GraphQLInt,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
-    GraphQLScalarType,
     GraphQLSchema,
-    GraphQLString,
     Undefined,
 )
 from graphql.execution import ExecutionResult, Executor
@@ -42,6 +34,7 @@ from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
 from fowergram.graphql.event_projection import FAILED, EventPlan, compile_event, project_event
+from fowergram.graphql.leaf_output import leaf_output
 
 _MISSING = object()
 _UNCOMPILED = object()
@@ -74,60 +67,10 @@ class FieldPlan(NamedTuple):
 FieldPlans = dict[GraphQLObjectType, dict[str, FieldPlan]]
 
 
-def _leaf_coercion(type_: GraphQLOutputType) -> Callable[[Any], Any] | None:
-    if isinstance(type_, GraphQLScalarType | GraphQLEnumType):
-        return _as_is_when_exact(type_, _checked(type_.coerce_output_value))
-    if isinstance(type_, GraphQLList) and isinstance(type_.of_type, GraphQLNonNull):
-        item = type_.of_type.of_type
-        if isinstance(item, GraphQLScalarType | GraphQLEnumType):
-            return _checked_list(_as_is_when_exact(item, _checked(item.coerce_output_value)))
-    return None
-
-
-def _checked(coerce: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    def coerce_or_undefined(value: Any) -> Any:
-        try:
-            coerced = coerce(value)
-        except Exception:
-            return Undefined
-        return Undefined if coerced is None else coerced
-
-    return coerce_or_undefined
-
-
-def _as_is_when_exact(
-    type_: GraphQLScalarType | GraphQLEnumType, coerce: Callable[[Any], Any]
-) -> Callable[[Any], Any]:
-    """Most leaves already hold their output (a str for a String, a bool for a Boolean):
-    those are returned as graphql-core's built-in scalars would return them, without a
-    call; anything else is coerced."""
-    if type_ is GraphQLString or type_ is GraphQLID:
-        return lambda value: value if type(value) is str else coerce(value)
-    if type_ is GraphQLBoolean:
-        return lambda value: value if type(value) is bool else coerce(value)
-    if type_ is GraphQLInt:
-        return lambda value: (
-            value
-            if type(value) is int and GRAPHQL_MIN_INT <= value <= GRAPHQL_MAX_INT
-            else coerce(value)
-        )
-    return coerce
-
-
-def _checked_list(one: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    def coerce_items_or_undefined(values: Any) -> Any:
-        if not isinstance(values, list | tuple):
-            return Undefined
-        coerced = [one(value) for value in values]
-        return Undefined if any(item is Undefined for item in coerced) else coerced
-
-    return coerce_items_or_undefined
-
-
 def _plan(attribute: str, type_: GraphQLOutputType) -> FieldPlan | None:
     nullable = not isinstance(type_, GraphQLNonNull)
     inner = type_ if nullable else type_.of_type  # type: ignore[union-attr]
-    coerce = _leaf_coercion(inner)
+    coerce = leaf_output(inner)
     if coerce is not None:
         return FieldPlan(attribute, nullable, type_, coerce, None)
     # An `is_type_of` check needs the resolve info this path does without.
