@@ -10,12 +10,17 @@ import asyncpg
 from fowergram.adapters.postgres.outbox import Conn, record_events
 from fowergram.adapters.postgres.post_rows import post_from, prefixed_post_columns
 from fowergram.adapters.postgres.profile_rows import PROFILE_COLUMNS, profile_from
-from fowergram.adapters.postgres.relationships import standing_columns, standing_from_row
+from fowergram.adapters.postgres.relationships import (
+    standing_columns,
+    standing_from_row,
+    visibility_columns,
+    visibility_from_row,
+)
 from fowergram.domain.events import DomainEvent
 from fowergram.domain.pagination import Key, Page
 from fowergram.domain.social.captions import CaptionFacts
 from fowergram.domain.social.posts import AuthoredPost, NewPost, Post, PostGrid, PostStanding
-from fowergram.domain.social.relationship import NONE, Owner, Relationship
+from fowergram.domain.social.relationship import Owner, Relationship
 
 _BY_IDS = "SELECT * FROM post_rows WHERE id = ANY($1::bigint[])"
 # $1: the viewer, $2: the posts. Each post with its author's standing for the viewer,
@@ -29,17 +34,11 @@ _BY_IDS_WITH_AUTHORS = (
 )
 # $1: the viewer, $2: the post. What acting on it needs: its author, count and deletion,
 # and of the author's standing what content visibility reads (not all of standing_columns).
-_STANDING = """
-SELECT p.id, p.author_id, p.like_count, p.deleted_at IS NOT NULL AS deleted,
-       u.is_private, u.deleted_at IS NOT NULL AS author_deleted,
-       EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = $1 AND f.followee_id = u.id
-               AND f.status = 'accepted') AS following,
-       EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = $1 AND b.blocked_id = u.id)
-           AS blocking,
-       EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = u.id AND b.blocked_id = $1)
-           AS blocked_by
-FROM posts p JOIN users u ON u.id = p.author_id WHERE p.id = $2
-"""
+_STANDING = (
+    "SELECT p.id, p.author_id, p.like_count, p.deleted_at IS NOT NULL AS deleted, "  # noqa: S608
+    f"{visibility_columns('author_')} FROM posts p JOIN users u ON u.id = p.author_id "
+    "WHERE p.id = $2"
+)
 # $1: the viewer, $2: the post. The post (columns post_*), its author's profile, the
 # viewer's relationship to them (rel_*) and the viewer's like.
 _AUTHORED = (
@@ -231,22 +230,13 @@ class PostgresPosts:
         if row is None:
             return None
         author_id = row["author_id"]
-        mine = viewer_id is None or viewer_id == author_id
-        relation = (
-            NONE
-            if mine
-            else Relationship(
-                following=row["following"],
-                blocking=row["blocking"],
-                blocked_by=row["blocked_by"],
-            )
-        )
+        owner, relation = visibility_from_row(row, author_id, viewer_id, "author_")
         return PostStanding(
             post_id=row["id"],
             author_id=author_id,
             like_count=row["like_count"],
             deleted=row["deleted"],
-            owner=Owner(author_id, row["is_private"], row["author_deleted"]),
+            owner=owner,
             relationship=relation,
         )
 

@@ -10,31 +10,60 @@ from fowergram.domain.social.relationship import NONE, Owner, Relationship
 
 # The standing of the user row `u` for the viewer ($1): privacy, deletion and every
 # relationship direction; "@" before each column name is a prefix that sets them apart
-# in a query that reads other rows too (see standing_columns).
-_STANDING_COLUMNS = """
+# in a query that reads other rows too (see standing_columns). What content visibility
+# reads comes first: a read that decides only that takes those (visibility_columns).
+_VISIBILITY_COLUMNS = """
        u.is_private AS @is_private, u.deleted_at IS NOT NULL AS @deleted,
        EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = $1 AND f.followee_id = u.id
                AND f.status = 'accepted') AS @following,
+       EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = $1 AND b.blocked_id = u.id)
+           AS @blocking,
+       EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = u.id AND b.blocked_id = $1)
+           AS @blocked_by"""
+_STANDING_COLUMNS = (
+    _VISIBILITY_COLUMNS  # noqa: S608  (constants)
+    + """,
        EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = u.id AND f.followee_id = $1
                AND f.status = 'accepted') AS @followed_by,
        EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = $1 AND f.followee_id = u.id
                AND f.status = 'pending') AS @requested,
        EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = u.id AND f.followee_id = $1
                AND f.status = 'pending') AS @requested_by,
-       EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = $1 AND b.blocked_id = u.id)
-           AS @blocking,
-       EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = u.id AND b.blocked_id = $1)
-           AS @blocked_by,
        EXISTS (SELECT 1 FROM mutes m WHERE m.muter_id = $1 AND m.muted_id = u.id) AS @muting
 """
+)
+
+
+def _prefixed(columns: str, prefix: str) -> str:
+    if prefix and not prefix.replace("_", "").isalnum():
+        raise ValueError(f"not a column prefix: {prefix!r}")
+    return columns.replace("@", prefix)
 
 
 def standing_columns(prefix: str = "") -> str:
     """The select-list of the standing of the user row aliased `u`, for the viewer $1;
     its columns named `prefix` + is_private, deleted, following, ..."""
-    if prefix and not prefix.replace("_", "").isalnum():
-        raise ValueError(f"not a column prefix: {prefix!r}")
-    return _STANDING_COLUMNS.replace("@", prefix)
+    return _prefixed(_STANDING_COLUMNS, prefix)
+
+
+def visibility_columns(prefix: str = "") -> str:
+    """The part of `standing_columns` that content visibility reads (is_private, deleted,
+    following, blocking, blocked_by)."""
+    return _prefixed(_VISIBILITY_COLUMNS, prefix)
+
+
+def visibility_from_row(
+    row: asyncpg.Record, user_id: int, viewer_id: int | None, prefix: str = ""
+) -> tuple[Owner, Relationship]:
+    """What `visibility_columns(prefix)` read: the relationship holds only those parts."""
+    owner = Owner(user_id, row[f"{prefix}is_private"], row[f"{prefix}deleted"])
+    if viewer_id is None or viewer_id == user_id:
+        return owner, NONE
+    return owner, Relationship(
+        following=row[f"{prefix}following"],
+        blocking=row[f"{prefix}blocking"],
+        blocked_by=row[f"{prefix}blocked_by"],
+    )
 
 
 def standing_from_row(

@@ -78,7 +78,7 @@ class PostService:
         return {
             post.id: post
             for post in posts.values()
-            if _shown(viewer_id, post, authors.get(post.author_id))
+            if _shown(viewer_id, post.deleted, authors.get(post.author_id))
         }
 
     async def get(self, viewer_id: int | None, post_id: int) -> Post:
@@ -91,11 +91,7 @@ class PostService:
         """The post's standing, if the viewer may see it (so may like it): NOT_FOUND as
         `get` says it otherwise. One read of what the rule needs, not the post's content."""
         found = await self._store.standing(viewer_id, post_id)
-        if (
-            found is None
-            or found.deleted
-            or not can_see_content(viewer_id, found.owner, found.relationship)
-        ):
+        if found is None or not _shown(viewer_id, found.deleted, (found.owner, found.relationship)):
             raise NotFound(NO_SUCH_POST)
         return found
 
@@ -103,7 +99,7 @@ class PostService:
         """`get`, with the author's profile, the viewer's relationship to them and like."""
         found = await self._store.get_authored(viewer_id, post_id)
         if found is None or not _shown(
-            viewer_id, found.post, (found.author.owner, found.relationship)
+            viewer_id, found.post.deleted, (found.author.owner, found.relationship)
         ):
             raise NotFound(NO_SUCH_POST)
         return found
@@ -143,7 +139,9 @@ class PostService:
     async def _filter(self, viewer_id: int | None, posts: Sequence[Post]) -> list[Post]:
         authors = list({post.author_id for post in posts})
         standings = await self._standings.standing(viewer_id, authors)
-        return [post for post in posts if _shown(viewer_id, post, standings.get(post.author_id))]
+        return [
+            post for post in posts if _shown(viewer_id, post.deleted, standings.get(post.author_id))
+        ]
 
     async def _filter_page(self, viewer_id: int | None, page: Page[Post]) -> Page[Post]:
         # Hidden posts drop out of the page; the cursor still advances past them.
@@ -151,5 +149,7 @@ class PostService:
         return page.keep(lambda post: post.id in shown)
 
 
-def _shown(viewer_id: int | None, post: Post, author: tuple[Owner, Relationship] | None) -> bool:
-    return not post.deleted and author is not None and can_see_content(viewer_id, *author)
+def _shown(viewer_id: int | None, deleted: bool, author: tuple[Owner, Relationship] | None) -> bool:
+    """Whether the viewer may see a post (so act on it): not deleted, its author known and
+    their content visible to the viewer."""
+    return not deleted and author is not None and can_see_content(viewer_id, *author)
