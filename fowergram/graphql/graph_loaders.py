@@ -6,8 +6,10 @@ from collections.abc import Sequence
 
 from strawberry.dataloader import DataLoader
 
+from fowergram.domain.social.profiles import Profile
 from fowergram.domain.social.relationship import Relationship
 from fowergram.graphql.context import Context
+from fowergram.graphql.loaders import users
 
 
 def relationships(context: Context) -> DataLoader[int, Relationship] | None:
@@ -20,3 +22,17 @@ def relationships(context: Context) -> DataLoader[int, Relationship] | None:
         return await context.services.graph.relationships(viewer.user_id, ids)
 
     return context.loader("relationships", lambda: DataLoader(load_fn=load))
+
+
+def known_person(
+    context: Context, profile: Profile, relationship: Relationship | None
+) -> Relationship | None:
+    """Tell the request's loaders of a person a read found with the viewer's relationship
+    to them (a page's later reads, e.g. commenters or post authors, then need no batch),
+    and return that relationship as the viewer may have it: None when signed out."""
+    users(context).prime(profile.id, profile)
+    viewer_relationships = relationships(context)
+    if viewer_relationships is None or relationship is None:
+        return None
+    viewer_relationships.prime(profile.id, relationship)
+    return relationship

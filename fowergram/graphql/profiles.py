@@ -9,8 +9,7 @@ from strawberry.types import Info
 from fowergram.domain.errors import BadUserInput
 from fowergram.domain.pagination import page_size
 from fowergram.graphql.context import Context
-from fowergram.graphql.graph_loaders import relationships
-from fowergram.graphql.loaders import users
+from fowergram.graphql.graph_loaders import known_person
 from fowergram.graphql.types.user import UserType
 
 
@@ -32,10 +31,7 @@ class ProfileQuery:
             profile, relation, known_posts = page.profile, page.relationship, (first, page)
         # The page built on this profile (its posts' authors, their `relationship`) reads
         # both from the loaders: they start with what is known already.
-        users(info.context).prime(profile.id, profile)
-        viewer_relationships = relationships(info.context)
-        if viewer_relationships is not None and relation is not None:
-            viewer_relationships.prime(profile.id, relation)
+        relation = known_person(info.context, profile, relation)
         return UserType.from_domain(profile, relation, known_posts)
 
 

@@ -14,7 +14,7 @@ from fowergram.graphql import loaders
 from fowergram.graphql.authored import authors_and_likes
 from fowergram.graphql.connection import Connection
 from fowergram.graphql.context import Context
-from fowergram.graphql.graph_loaders import relationships
+from fowergram.graphql.graph_loaders import known_person
 from fowergram.graphql.types.comment import CommentType, comment_connection
 
 if TYPE_CHECKING:
@@ -104,11 +104,7 @@ def authored_post_node(context: Context, authored: AuthoredPost) -> PostType:
     from fowergram.graphql.types.user import UserType
 
     author = authored.author
-    loaders.users(context).prime(author.id, author)
-    viewer_relationships = relationships(context)
-    relation = authored.relationship if viewer_relationships is not None else None
-    if viewer_relationships is not None:
-        viewer_relationships.prime(author.id, authored.relationship)
+    relation = known_person(context, author, authored.relationship)
     return PostType.from_domain(
         authored.post,
         author=UserType.from_domain(author, relation),
