@@ -18,8 +18,10 @@ def relationships(context: Context) -> DataLoader[int, Relationship] | None:
     if viewer is None:
         return None
 
+    graph = context.services.graph
+
     async def load(ids: Sequence[int]) -> list[Relationship]:
-        return await context.services.graph.relationships(viewer.user_id, ids)
+        return await graph.relationships(viewer.user_id, ids)
 
     return context.loader("relationships", lambda: DataLoader(load_fn=load))
 

@@ -117,6 +117,13 @@ def lean_executor(plans: FieldPlans) -> type[Executor[Any]]:
             self._event_plan: EventPlan | object | None = _UNCOMPILED
             self._compiled: dict[tuple[Any, ...], Selection | None] | None = None
 
+        def build_response(self, data: dict[str, Any] | None) -> Any:
+            response = super().build_response(data)
+            # The helpers hold bound methods of this executor: a cycle that would keep the
+            # whole execution for the collector. All work is done once the response is.
+            self.__dict__.pop("async_helpers", None)
+            return response
+
         def build_per_event_executor(self, payload: Any) -> Any:
             """A subscription event: projected when the selection allows it (see
             `event_projection`), otherwise executed as graphql-core does."""

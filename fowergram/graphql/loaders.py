@@ -14,9 +14,10 @@ from fowergram.graphql.context import Context
 def users(context: Context) -> DataLoader[int, Profile | None]:
     """Profiles the viewer may see; None for hidden (blocked, deleted) or unknown ids."""
     viewer_id = context.viewer.user_id if context.viewer else None
+    services = context.services
 
     async def load(ids: Sequence[int]) -> list[Profile | None]:
-        found = await context.services.profiles.visible(viewer_id, ids)
+        found = await services.profiles.visible(viewer_id, ids)
         return [found.get(user_id) for user_id in ids]
 
     return context.loader("users", lambda: DataLoader(load_fn=load))
@@ -25,9 +26,10 @@ def users(context: Context) -> DataLoader[int, Profile | None]:
 def posts(context: Context) -> DataLoader[int, Post | None]:
     """Posts the viewer may see; None for hidden, deleted or unknown ids."""
     viewer_id = context.viewer.user_id if context.viewer else None
+    services = context.services
 
     async def load(ids: Sequence[int]) -> list[Post | None]:
-        found = await context.services.posts.visible(viewer_id, ids)
+        found = await services.posts.visible(viewer_id, ids)
         return [found.get(post_id) for post_id in ids]
 
     return context.loader("posts", lambda: DataLoader(load_fn=load))
@@ -35,9 +37,10 @@ def posts(context: Context) -> DataLoader[int, Post | None]:
 
 def viewer_has_liked(context: Context) -> DataLoader[int, bool]:
     viewer_id = context.viewer.user_id if context.viewer else None
+    services = context.services
 
     async def load(ids: Sequence[int]) -> list[bool]:
-        liked = await context.services.likes.liked_by_viewer(viewer_id, ids)
+        liked = await services.likes.liked_by_viewer(viewer_id, ids)
         return [post_id in liked for post_id in ids]
 
     return context.loader("viewer_has_liked", lambda: DataLoader(load_fn=load))
@@ -45,9 +48,10 @@ def viewer_has_liked(context: Context) -> DataLoader[int, bool]:
 
 def viewer_has_liked_comment(context: Context) -> DataLoader[int, bool]:
     viewer_id = context.viewer.user_id if context.viewer else None
+    services = context.services
 
     async def load(ids: Sequence[int]) -> list[bool]:
-        liked = await context.services.comments.liked_by_viewer(viewer_id, ids)
+        liked = await services.comments.liked_by_viewer(viewer_id, ids)
         return [comment_id in liked for comment_id in ids]
 
     return context.loader("viewer_has_liked_comment", lambda: DataLoader(load_fn=load))
