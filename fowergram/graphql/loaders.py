@@ -1,4 +1,8 @@
-"""The request's DataLoaders: each relation is fetched once per request, in one batch."""
+"""The request's DataLoaders: each relation is fetched once per request, in one batch.
+
+A batch function closes over the services it calls, never over the context: the context
+holds the loaders, and that cycle would keep each request's objects until the collector
+found them (tests/test_request_garbage.py)."""
 
 from __future__ import annotations
 

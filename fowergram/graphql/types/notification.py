@@ -34,10 +34,11 @@ strawberry.enum(NotificationKind, name="NotificationKind", description="What hap
 def _comments(context: Context) -> DataLoader[int, Comment | None]:
     """Comments the viewer may see; None for hidden, deleted or unknown ids."""
     viewer_id = context.viewer.user_id if context.viewer else None
+    comments = context.services.comments  # not the context: it holds the loader (a cycle)
 
     async def one(comment_id: int) -> Comment | None:
         try:
-            return await context.services.comments.get(viewer_id, comment_id)
+            return await comments.get(viewer_id, comment_id)
         except NotFound:
             return None
 
