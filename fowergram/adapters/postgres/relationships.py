@@ -52,36 +52,32 @@ def visibility_columns(prefix: str = "") -> str:
     return _prefixed(_VISIBILITY_COLUMNS, prefix)
 
 
+# The Relationship fields each column set holds (named as its columns, after the prefix).
+_VISIBILITY_FIELDS = ("following", "blocking", "blocked_by")
+_STANDING_FIELDS = (*_VISIBILITY_FIELDS, "followed_by", "requested", "requested_by", "muting")
+
+
+def _from_row(
+    row: asyncpg.Record, user_id: int, viewer_id: int | None, prefix: str, fields: Sequence[str]
+) -> tuple[Owner, Relationship]:
+    owner = Owner(user_id, row[f"{prefix}is_private"], row[f"{prefix}deleted"])
+    if viewer_id is None or viewer_id == user_id:
+        return owner, NONE
+    return owner, Relationship(**{name: row[prefix + name] for name in fields})
+
+
 def visibility_from_row(
     row: asyncpg.Record, user_id: int, viewer_id: int | None, prefix: str = ""
 ) -> tuple[Owner, Relationship]:
     """What `visibility_columns(prefix)` read: the relationship holds only those parts."""
-    owner = Owner(user_id, row[f"{prefix}is_private"], row[f"{prefix}deleted"])
-    if viewer_id is None or viewer_id == user_id:
-        return owner, NONE
-    return owner, Relationship(
-        following=row[f"{prefix}following"],
-        blocking=row[f"{prefix}blocking"],
-        blocked_by=row[f"{prefix}blocked_by"],
-    )
+    return _from_row(row, user_id, viewer_id, prefix, _VISIBILITY_FIELDS)
 
 
 def standing_from_row(
     row: asyncpg.Record, user_id: int, viewer_id: int | None, prefix: str = ""
 ) -> tuple[Owner, Relationship]:
     """What `standing_columns(prefix)` read, for the user `user_id`."""
-    owner = Owner(user_id, row[f"{prefix}is_private"], row[f"{prefix}deleted"])
-    if viewer_id is None or viewer_id == user_id:
-        return owner, NONE
-    return owner, Relationship(
-        following=row[f"{prefix}following"],
-        followed_by=row[f"{prefix}followed_by"],
-        requested=row[f"{prefix}requested"],
-        requested_by=row[f"{prefix}requested_by"],
-        blocking=row[f"{prefix}blocking"],
-        blocked_by=row[f"{prefix}blocked_by"],
-        muting=row[f"{prefix}muting"],
-    )
+    return _from_row(row, user_id, viewer_id, prefix, _STANDING_FIELDS)
 
 
 # Owners and the viewer's relationship to them together: one round trip per decision
