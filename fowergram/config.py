@@ -192,10 +192,13 @@ class Settings(BaseSettings):
     gc_thresholds: str = Field(default="10000,10,10", pattern=r"^(\d{1,9},\d{1,9},\d{1,9})?$")
     # Freeze again, every this many seconds, what sockets built since (0: never): full
     # collections stay short. The cycles closed sockets then leave frozen are freed by a
-    # thaw (one full collection) once they reach, by estimate, GC_THAW_RATIO times the
-    # live objects: memory stays within (1 + ratio) times them.
+    # thaw (one full collection) once they reach GC_THAW_RATIO times the live objects:
+    # memory stays within (1 + ratio) times them. With GC_SURVEY_IN_CHILD a forked child
+    # finds how much there is (the server pauses only for the fork) and a thaw comes only
+    # when it is that much; without, every look is a thaw.
     gc_refreeze_interval_s: Annotated[float, Field(ge=0, le=3600)] = 0.25
     gc_thaw_ratio: Annotated[float, Field(gt=0, le=100)] = 0.5
+    gc_survey_in_child: bool = True
 
     # `fowergram dev`: where the embedded services keep their data, and their ports.
     data_dir: Path = Path(".fowergram")

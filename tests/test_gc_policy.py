@@ -5,8 +5,13 @@ what freezing leaks), on this process's real collector."""
 from __future__ import annotations
 
 import asyncio
+import errno
 import gc
+import os
 import re
+import signal
+import socket
+import time
 import weakref
 from collections.abc import Iterator
 from dataclasses import replace
@@ -22,6 +27,7 @@ from fowergram.observability.gc_freezer import (
     Ledger,
     Step,
     freezing,
+    looked,
     measured_leak,
     next_step,
 )
@@ -97,45 +103,69 @@ def test_settings_make_the_policy() -> None:
     )
     assert policy.thresholds == (1000, 5, 5)
     assert policy.refreeze == FreezerOptions(interval_s=2, thaw_ratio=0.5)
+    policy = CollectorPolicy.from_settings(load_settings(gc_survey_in_child=False))
+    assert policy.refreeze is not None
+    assert not policy.refreeze.survey_in_child
     with pytest.raises(ConfigError, match="GC_THAW_RATIO"):
         load_settings(gc_thaw_ratio=0)
 
 
-def test_next_step_collects_growth_and_thaws_on_closes() -> None:
-    options = FreezerOptions(min_objects=1000, thaw_ratio=1.0, thaw_after_s=3600)
-    # 10,000 live objects at the last thaw, 50 sockets closed by then, 100 objects each.
-    ledger = Ledger(base=10_000, closed=50, leak_per_close=100.0, added=0, thawed_at=0.0)
+def test_next_step_collects_growth_and_looks_on_closes() -> None:
+    options = FreezerOptions(min_objects=1000, thaw_ratio=1.0, look_after_s=3600)
+    # 10,000 live objects at the last look, 50 sockets closed by then, 100 objects each.
+    ledger = Ledger(live=10_000, closed=50, leak_per_close=100.0, added=0, looked_at=0.0)
     assert next_step(ledger, 999, 50, 10.0, options) is Step.WAIT
     assert next_step(ledger, 1000, 50, 10.0, options) is Step.COLLECT
-    # Growth alone never thaws, however large.
+    # Growth alone never looks, however large.
     assert next_step(ledger, 5_000_000, 50, 10.0, options) is Step.COLLECT
     # 100 closed since: 10,000 objects estimated leaked, exactly the budget.
     assert next_step(ledger, 10, 150, 10.0, options) is Step.WAIT
-    # Past it: count the frozen objects first (sockets opened since may have made room)...
-    assert next_step(ledger, 10, 151, 10.0, options) is Step.COUNT
-    # ... and thaw when the count leaves no room: 20,100 frozen, 10,100 of them garbage.
-    full = replace(ledger, counted=20_100, counted_leaked=10_100.0, counted_closed=151)
-    assert full.live() == 10_000
-    assert next_step(full, 10, 151, 10.0, options) is Step.THAW
-    # With 50,000 frozen, 39,900 are live: room for 399 closes, then count again.
-    roomy = replace(full, counted=50_000)
-    assert next_step(roomy, 10, 151, 10.0, options) is Step.WAIT
-    assert next_step(roomy, 10, 449, 10.0, options) is Step.WAIT
-    assert next_step(roomy, 10, 450, 10.0, options) is Step.COUNT
-    # Overdue: something frozen since the last thaw and the time passed.
-    grown = Ledger(base=10_000, closed=50, leak_per_close=100.0, added=1, thawed_at=0.0)
+    # Past it: a child looks; without surveys the look is a thaw.
+    assert next_step(ledger, 10, 151, 10.0, options) is Step.SURVEY
+    no_child = replace(options, survey_in_child=False)
+    assert next_step(ledger, 10, 151, 10.0, no_child) is Step.THAW
+    # While a child looks, nothing else looks; growth is still frozen.
+    assert next_step(ledger, 10, 151, 10.0, options, surveying=True) is Step.WAIT
+    assert next_step(ledger, 1000, 151, 10.0, options, surveying=True) is Step.COLLECT
+    # A survey that found more garbage than the budget: thaw, whatever the estimate.
+    found = replace(ledger, garbage=10_001, closed=151)
+    assert next_step(found, 10, 151, 10.0, options) is Step.THAW
+    assert next_step(found, 10, 151, 10.0, options, surveying=True) is Step.WAIT
+    # One that found little: the estimate starts from it.
+    little = replace(ledger, garbage=9_000, closed=151)
+    assert little.leaked(160) == 9_000 + 9 * 100
+    assert next_step(little, 10, 161, 10.0, options) is Step.WAIT  # 10,000: the budget
+    assert next_step(little, 10, 162, 10.0, options) is Step.SURVEY
+    # Due: something frozen since the last look and the time passed.
+    grown = replace(ledger, added=1)
     assert next_step(grown, 10, 50, 3599.0, options) is Step.WAIT
-    assert next_step(grown, 10, 50, 3600.0, options) is Step.THAW
+    assert next_step(grown, 10, 50, 3600.0, options) is Step.SURVEY
     assert next_step(ledger, 10, 50, 3600.0, options) is Step.WAIT  # nothing frozen since
     # A tiny heap still gets `min_objects` of room.
-    assert next_step(Ledger(base=0, leak_per_close=1.0), 10, 999, 1.0, options) is Step.WAIT
+    assert next_step(Ledger(live=0, leak_per_close=1.0), 10, 999, 1.0, options) is Step.WAIT
 
 
-def test_the_leak_per_close_is_what_a_thaw_found() -> None:
+def test_the_leak_per_close_is_what_a_look_found() -> None:
     assert measured_leak(16_000, 100, 300.0) == 160.0
     assert measured_leak(16_000, 99, 300.0) == 300.0  # too few closed to tell
     assert measured_leak(0, 5_000, 300.0) == 1.0  # never nothing: it would never be looked at
-    assert Ledger(base=0, closed=10, leak_per_close=2.5).leaked(14) == 10.0
+    assert Ledger(live=0, closed=10, leak_per_close=2.5).leaked(14) == 10.0
+    # A look counts only the garbage the previous one did not know of.
+    before = Ledger(live=1_000, closed=100, garbage=600, leak_per_close=5.0)
+    after = looked(before, garbage=2_600, live=3_000, closed=600, now=7.0)
+    assert after == Ledger(3_000, 600, 2_600, leak_per_close=4.0, looked_at=7.0)
+
+
+def _frozen_cycles(freezer: Freezer, pairs: int) -> list[weakref.ref[Node]]:
+    """`pairs` two-node cycles frozen by `freezer`, then dropped: frozen garbage."""
+    held = [[Node(), Node()] for _ in range(pairs)]
+    for a, b in held:
+        a.other, b.other = b, a
+    refs = [weakref.ref(pair[0]) for pair in held]
+    assert freezer.step() is Step.COLLECT
+    assert freezer.ledger.added >= 2 * pairs
+    del held, a, b
+    return refs
 
 
 def test_frozen_cycles_outlive_collections_until_a_thaw(collector: None) -> None:
@@ -144,29 +174,24 @@ def test_frozen_cycles_outlive_collections_until_a_thaw(collector: None) -> None
     keep = [Node() for _ in range(100)]  # live: must survive everything
     options = FreezerOptions(min_objects=1, thaw_ratio=1e9, leak_per_close=1.0)
     freezer = Freezer(options, metrics, lambda: closed[0], clock=lambda: 0.0)
-    held = [[Node(), Node()] for _ in range(500)]
-    for a, b in held:
-        a.other, b.other = b, a
-    refs = [weakref.ref(pair[0]) for pair in held]
-    assert freezer.step() is Step.COLLECT
-    assert freezer.ledger.added >= 1000
+    refs = _frozen_cycles(freezer, 500)
     assert gc.get_freeze_count() >= 1000
-    del held, a, b  # the cycles die while frozen: no collection frees them
-    gc.collect()
+    gc.collect()  # the cycles died while frozen: no collection frees them
     assert all(ref() is not None for ref in refs)
 
     # 500 "sockets" closed, each thought to leave an object: past a budget near nothing.
-    thawing = replace(options, thaw_ratio=1e-9)
+    thawing = replace(options, thaw_ratio=1e-9, survey_in_child=False)
     freezer = Freezer(thawing, metrics, lambda: closed[0], clock=lambda: 5.0)
     closed[0] = 500
     assert freezer.step() is Step.THAW
     assert all(ref() is None for ref in refs)
     assert freezer.ledger.closed == 500
     assert freezer.ledger.added == 0
-    assert freezer.ledger.thawed_at == 5.0
+    assert freezer.ledger.garbage == 0  # freed
+    assert freezer.ledger.looked_at == 5.0
     # What the thaw found, per closed "socket": at least the 1,000 nodes of 500 pairs.
     assert freezer.ledger.leak_per_close >= 2.0
-    assert freezer.ledger.base >= len(keep)
+    assert freezer.ledger.live >= len(keep)
     assert gc.get_freeze_count() >= len(keep)  # the survivors are frozen again
     assert all(isinstance(node, Node) for node in keep)
     text = metrics.render().decode()
@@ -174,23 +199,157 @@ def test_frozen_cycles_outlive_collections_until_a_thaw(collector: None) -> None
     assert _sample(text, "fowergram_gc_freezes_total", action="thaw") == 1
 
 
-def test_closes_within_the_room_sockets_opened_since_do_not_thaw(collector: None) -> None:
-    """The budget follows the heap the sockets built, not only the one at start-up: a
-    fresh process used to thaw (~400 ms at 10,000 sockets) after ~1,500 closes."""
+def _until_surveyed(freezer: Freezer) -> None:
+    for _ in range(2000):
+        time.sleep(0.005)
+        freezer.step()
+        if freezer.survey is None:
+            return
+    raise AssertionError("the survey never reported")
+
+
+def test_a_child_finds_the_frozen_garbage_without_freeing_it(collector: None) -> None:
+    """The survey's collection runs in a forked child: this process learns how much frozen
+    garbage it holds and pauses only for the fork; a thaw comes when it is too much."""
+    metrics = Metrics()
     closed = [0]
-    options = FreezerOptions(min_objects=1, thaw_ratio=0.5, leak_per_close=1.0)
-    freezer = Freezer(options, Metrics(), lambda: closed[0], clock=lambda: 0.0)
-    start_budget = options.thaw_ratio * max(freezer.ledger.base, options.min_objects)
-    opened = [Node() for _ in range(40_000)]  # what sockets opened since hold
-    assert freezer.step() is Step.COLLECT  # frozen
-    closed[0] = int(start_budget) + 100  # past the start-up heap's budget
+    keep = [Node() for _ in range(100)]
+    options = FreezerOptions(min_objects=1, thaw_ratio=1.0, leak_per_close=1e9)
+    freezer = Freezer(options, metrics, lambda: closed[0], clock=lambda: 0.0)
+    refs = _frozen_cycles(freezer, 5_000)
+    freezer.ledger = replace(freezer.ledger, live=1_000_000)  # room for what it finds
+    closed[0] = 1  # one "socket" closed, thought to leave a billion objects: look
+    assert freezer.step() is Step.SURVEY
+    assert freezer.step() in (Step.WAIT, Step.COLLECT)  # no second child while one looks
+    _until_surveyed(freezer)
+    # The child found the 10,000 nodes; here they are untouched (no collection ran).
+    assert freezer.ledger.garbage >= 10_000
+    assert all(ref() is not None for ref in refs)
+    assert freezer.ledger.closed == 1
+    assert freezer.ledger.live >= len(keep) + 10_000 + 1  # what the child counted
+    assert freezer.ledger.leak_per_close == 1e9  # too few closed to tell
+    assert _sample(metrics.render().decode(), "fowergram_gc_freezes_total", action="survey") == 1
+    # Within budget: nothing more happens.
     assert freezer.step() in (Step.WAIT, Step.COLLECT)
-    assert freezer.ledger.counted >= len(opened)
-    assert freezer.ledger.counted_closed == closed[0]
-    assert freezer.ledger.added > 0  # no thaw happened
-    assert freezer.step() in (Step.WAIT, Step.COLLECT)  # counted already: no recount
-    closed[0] = 10 * len(opened)  # far past the room: thaw
-    assert freezer.step() is Step.THAW
+    assert all(ref() is not None for ref in refs)
+
+    # The same garbage against a budget it passes: the next step thaws.
+    strict = Freezer(replace(options, thaw_ratio=0.01), metrics, lambda: closed[0])
+    strict.ledger = freezer.ledger
+    assert strict.step() is Step.THAW
+    assert all(ref() is None for ref in refs)
+    assert strict.ledger.garbage == 0
+    assert all(isinstance(node, Node) for node in keep)
+
+
+class Tattler:
+    """A frozen cycle whose finalizer writes to a socket this process uses."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.me = self
+
+    def __del__(self) -> None:
+        self.sock.send(b"finalized in the child")
+
+
+def test_the_child_writes_to_nothing_it_shares(collector: None) -> None:
+    ours, theirs = socket.socketpair()
+    try:
+        freezer = Freezer(
+            FreezerOptions(min_objects=1, thaw_ratio=1.0, leak_per_close=1e9),
+            Metrics(),
+            lambda: 1,
+            clock=lambda: 0.0,
+        )
+        held = Tattler(ours)
+        tattler = weakref.ref(held)
+        assert freezer.step() is Step.COLLECT
+        del held  # frozen garbage now
+        freezer.ledger = replace(freezer.ledger, live=1_000_000, closed=0)
+        assert freezer.step() is Step.SURVEY
+        _until_surveyed(freezer)
+        assert tattler() is not None  # found in the child, finalized there only
+        theirs.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            theirs.recv(100)
+    finally:
+        gc.unfreeze()
+        gc.collect()  # the finalizer runs here, on the socket still open
+        assert theirs.recv(100) == b"finalized in the child"
+        ours.close()
+        theirs.close()
+
+
+class Sleeper:
+    """A frozen cycle whose finalizer hangs in any process but the one that made it."""
+
+    def __init__(self) -> None:
+        self.parent = os.getpid()
+        self.me = self
+
+    def __del__(self) -> None:
+        if os.getpid() != self.parent:
+            time.sleep(60)
+
+
+def test_a_survey_that_cannot_start_or_hangs_becomes_a_thaw(
+    collector: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = [0.0]
+    options = FreezerOptions(
+        min_objects=1, thaw_ratio=1.0, leak_per_close=1e9, survey_timeout_s=10.0
+    )
+    freezer = Freezer(options, Metrics(), lambda: 1, clock=lambda: now[0])
+    sleeper = Sleeper()
+    refs = [*_frozen_cycles(freezer, 100), weakref.ref(sleeper)]
+    del sleeper
+    freezer.ledger = replace(freezer.ledger, live=1_000_000, closed=0)
+    # A child that does not report in time is killed and reaped; the look becomes a thaw.
+    assert freezer.step() is Step.SURVEY
+    survey = freezer.survey
+    assert survey is not None
+    time.sleep(0.2)
+    assert freezer.step() in (Step.WAIT, Step.COLLECT)  # still looking
+    assert freezer.survey is survey
+    now[0] = 11.0
+    assert freezer.step() in (Step.WAIT, Step.COLLECT)
+    assert all(ref() is None for ref in refs)  # thawed
+    assert freezer.survey is None
+    with pytest.raises(ChildProcessError):
+        os.waitpid(survey.pid, os.WNOHANG)  # reaped
+    # A fork that fails: thaw at once.
+    refs = _frozen_cycles(freezer, 100)
+    freezer.ledger = replace(freezer.ledger, live=1_000_000, garbage=0, closed=0)
+
+    def no_fork() -> int:
+        raise OSError(errno.ENOMEM, "Cannot allocate memory")
+
+    monkeypatch.setattr(os, "fork", no_fork)
+    assert freezer.step() is Step.SURVEY
+    assert all(ref() is None for ref in refs)
+    assert freezer.ledger.closed == 1
+    assert freezer.ledger.garbage == 0
+
+
+async def test_a_survey_under_way_is_stopped_on_exit(collector: None) -> None:
+    options = FreezerOptions(interval_s=0.01, min_objects=1, thaw_ratio=1.0, leak_per_close=1e9)
+    async with freezing(options, Metrics(), lambda: 0) as freezer:
+        for _ in range(200):
+            if freezer.ledger.added:
+                break
+            await asyncio.sleep(0.01)
+        freezer.ledger = replace(freezer.ledger, live=1_000_000, closed=-1)
+        for _ in range(200):
+            if freezer.survey is not None:
+                break
+            await asyncio.sleep(0.01)
+        survey = freezer.survey
+        assert survey is not None
+        os.kill(survey.pid, signal.SIGSTOP)  # it would never finish alone
+    assert freezer.survey is None
+    with pytest.raises(ChildProcessError):
+        os.waitpid(survey.pid, os.WNOHANG)
 
 
 def test_few_survivors_are_collected_not_frozen(collector: None) -> None:

@@ -11,21 +11,23 @@ and `churn` scenarios of loadtests/bench_ws.py measure it). So:
   the freezer collects them (a walk of those objects only: short) and, if
   `min_objects` survived (sockets opened, subscriptions' state replaced by deliveries),
   freezes them;
-- it estimates the frozen garbage as the sockets closed since the last thaw times the
-  objects a closed socket leaves (`leak_per_close`, then what the last thaw measured);
-  past `thaw_ratio` times the live objects (or `thaw_after_s` after the last thaw, if
-  anything was frozen since), it thaws: unfreezes everything and collects it all (one
-  long pause, like a default full collection), which frees the frozen garbage and
-  measures it, and freezes the survivors again. The live objects are those the last thaw
-  (or start-up) found, or, once the estimate reaches that budget, the frozen objects
-  counted then (a walk of the frozen list: ~10-25 ms at 600,000) less the estimate: the
-  sockets opened since count too. Against the start-up heap alone, a fresh process
-  thawed (~400 ms at 10,000 sockets) after ~1,500 of its sockets closed.
+- it estimates the frozen garbage as what the last look found plus the sockets closed
+  since times the objects a closed socket leaves (`leak_per_close`, then what the last
+  look measured); past `thaw_ratio` times the live objects (or `look_after_s` after the
+  last look, if anything was frozen since), it looks: a forked child unfreezes and
+  collects everything and reports the garbage it found and the objects left live
+  (gc_survey.py; the server pauses only for the fork, ~3-5 ms);
+- only when the garbage found passes `thaw_ratio` times the live objects does it thaw:
+  unfreeze everything and collect it all (one long pause, ~460 ms at 10,000 sockets,
+  like a default full collection), which frees the frozen garbage, and freeze the
+  survivors again. Without surveys (or when one fails) a look is a thaw.
 
-So memory stays within (1 + thaw_ratio) times the live objects of the last thaw while
-the measured leak per closed socket holds, growth alone never costs a long pause, and
-churn costs one per `thaw_ratio` times the heap in leaked objects instead of one every
-few seconds. Sockets whose closing leaves no cycles make thaws rare.
+So memory stays within (1 + thaw_ratio) times the live objects of the last look while
+the measured leak per closed socket holds, growth alone never costs a long pause, and a
+long pause comes only when there is that much garbage to free: with a closed socket
+leaving ~0.1-3 objects, after hundreds of thousands of closes at 10,000 sockets. Before
+surveys the first look was a thaw, after ~20,000 closes at 10,000 sockets (and one
+every six hours).
 `next_step` is the pure rule; `Freezer` does the counting and collecting around it.
 """
 
@@ -40,6 +42,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 
+from fowergram.observability.gc_survey import ChildSurvey, SurveyFailed
 from fowergram.observability.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -50,64 +53,79 @@ class FreezerOptions:
     interval_s: float = 0.25
     min_objects: int = 20_000
     thaw_ratio: float = 0.5
-    thaw_after_s: float = 6 * 3600.0
-    # Objects a closed socket leaves in frozen cycles, until a thaw has measured it: ~3 of a
-    # socket's ~47 by the `close` audit of loadtests/bench_ws.py (0.1 by its churn audit);
-    # the first estimate errs on the safe side by a factor of three.
+    # Look at least this often once something was frozen since the last look.
+    look_after_s: float = 3600.0
+    # Objects a closed socket leaves in frozen cycles, until a look has measured it: ~3 of
+    # a socket's ~47 by the `close` audit of loadtests/bench_ws.py (0.1 by its churn
+    # audit); the first estimate errs on the safe side by a factor of three.
     leak_per_close: float = 10.0
+    # Look in a forked child (gc_survey.py); False: every look is a thaw.
+    survey_in_child: bool = True
+    survey_timeout_s: float = 120.0
 
 
 @dataclass(frozen=True, slots=True)
 class Ledger:
-    base: int  # objects live (and frozen) right after the last thaw, or at start-up
-    closed: int = 0  # sockets closed in this process when it was taken
+    live: int  # objects live at the last look (a thaw or a survey), or at start-up
+    closed: int = 0  # sockets closed in this process then
+    garbage: int = 0  # frozen garbage found then (none after a thaw: it freed it)
     leak_per_close: float = 10.0  # objects a closed socket leaves (last measured)
     added: int = 0  # objects frozen since
-    thawed_at: float = 0.0  # monotonic time of that thaw
-    # The frozen objects counted since that thaw (0: none), the garbage estimated among
-    # them then, and the sockets closed by then.
-    counted: int = 0
-    counted_leaked: float = 0.0
-    counted_closed: int = -1
+    looked_at: float = 0.0  # monotonic time of that look
 
     def leaked(self, closed_now: int) -> float:
-        """Frozen garbage estimated from the sockets closed since."""
-        return (closed_now - self.closed) * self.leak_per_close
+        """Frozen garbage: what the last look found, and an estimate for the closes since."""
+        return self.garbage + (closed_now - self.closed) * self.leak_per_close
 
-    def live(self) -> float:
-        """The live objects known: at the last thaw, or at the last count if more."""
-        return max(self.base, self.counted - self.counted_leaked)
+    def budget(self, options: FreezerOptions) -> float:
+        """The frozen garbage allowed before a thaw."""
+        return options.thaw_ratio * max(self.live, options.min_objects)
 
 
 class Step(enum.Enum):
     WAIT = "wait"
     COLLECT = "collect"  # the unfrozen objects, then freeze the survivors if many
-    COUNT = "count"  # the frozen objects, then decide again
+    SURVEY = "survey"  # look for the frozen garbage in a forked child
     THAW = "thaw"
 
 
 def next_step(
-    ledger: Ledger, unfrozen: int, closed_now: int, now: float, options: FreezerOptions
+    ledger: Ledger,
+    unfrozen: int,
+    closed_now: int,
+    now: float,
+    options: FreezerOptions,
+    *,
+    surveying: bool = False,
 ) -> Step:
-    """What to do with `unfrozen` objects tracked and not frozen."""
-    overdue = ledger.added > 0 and now - ledger.thawed_at >= options.thaw_after_s
-    budget = options.thaw_ratio * max(ledger.live(), options.min_objects)
-    if overdue:
-        return Step.THAW
-    if ledger.leaked(closed_now) > budget:
-        # Sockets opened since the last count may have made room: count before thawing.
-        return Step.THAW if ledger.counted_closed == closed_now else Step.COUNT
+    """What to do with `unfrozen` objects tracked and not frozen (`surveying`: a child
+    is looking already)."""
+    if not surveying:
+        budget = ledger.budget(options)
+        if ledger.garbage > budget:
+            return Step.THAW  # found, not estimated
+        due = ledger.added > 0 and now - ledger.looked_at >= options.look_after_s
+        if due or ledger.leaked(closed_now) > budget:
+            return Step.SURVEY if options.survey_in_child else Step.THAW
     if unfrozen < options.min_objects:
         return Step.WAIT
     return Step.COLLECT
 
 
 def measured_leak(collected: int, closed: int, previous: float) -> float:
-    """Objects per closed socket a thaw found; the previous figure if too few closed to
+    """Objects per closed socket a look found; the previous figure if too few closed to
     tell. Never under one object: a leak thought to be nothing would never be looked at."""
     if closed < 100:
         return previous
     return max(collected / closed, 1.0)
+
+
+def looked(previous: Ledger, garbage: int, live: int, closed: int, now: float) -> Ledger:
+    """The ledger after a look that found `garbage` of which `previous` knew part."""
+    leak = measured_leak(
+        max(garbage - previous.garbage, 0), closed - previous.closed, previous.leak_per_close
+    )
+    return Ledger(live, closed, garbage, leak, looked_at=now)
 
 
 class Freezer:
@@ -126,11 +144,12 @@ class Freezer:
         self._metrics = metrics
         self._closed = closed
         self._clock = clock
+        self._survey: ChildSurvey | None = None
         self.ledger = Ledger(
-            base=gc.get_freeze_count(),
+            live=gc.get_freeze_count(),
             closed=closed(),
             leak_per_close=options.leak_per_close,
-            thawed_at=clock(),
+            looked_at=clock(),
         )
 
     def step(self) -> Step:
@@ -138,15 +157,16 @@ class Freezer:
         # that triggers young collections, so the youngest can grow large too.
         unfrozen = len(gc.get_objects())
         closed = self._closed()
-        step = next_step(self.ledger, unfrozen, closed, self._clock(), self._options)
-        if step is Step.COUNT:
-            self.ledger = replace(
-                self.ledger,
-                counted=gc.get_freeze_count(),
-                counted_leaked=self.ledger.leaked(closed),
-                counted_closed=closed,
-            )
-            step = next_step(self.ledger, unfrozen, closed, self._clock(), self._options)
+        if self._survey is not None:
+            self._read_survey(closed)
+        step = next_step(
+            self.ledger,
+            unfrozen,
+            closed,
+            self._clock(),
+            self._options,
+            surveying=self._survey is not None,
+        )
         if step is Step.COLLECT:
             gc.collect()  # what is not frozen only: frozen garbage would never go
             kept = len(gc.get_objects())
@@ -154,9 +174,57 @@ class Freezer:
                 gc.freeze()
                 self.ledger = replace(self.ledger, added=self.ledger.added + kept)
                 self._metrics.gc_freezes.labels("freeze").inc()
+        elif step is Step.SURVEY:
+            self._start_survey(closed)
         elif step is Step.THAW:
             self._thaw(closed)
         return step
+
+    @property
+    def survey(self) -> ChildSurvey | None:
+        """The survey under way, if any."""
+        return self._survey
+
+    def stop(self) -> None:
+        """Stop a survey under way (its child is killed and reaped)."""
+        if self._survey is not None:
+            self._survey.cancel()
+            self._survey = None
+
+    def _start_survey(self, closed: int) -> None:
+        try:
+            self._survey = ChildSurvey.start(
+                closed, timeout_s=self._options.survey_timeout_s, clock=self._clock
+            )
+        except SurveyFailed:
+            log.warning("collector survey failed: thawing instead", exc_info=True)
+            self._thaw(closed)
+            return
+        self._metrics.gc_freezes.labels("survey").inc()
+
+    def _read_survey(self, closed: int) -> None:
+        assert self._survey is not None
+        try:
+            survey = self._survey.poll()
+        except SurveyFailed:
+            self._survey = None
+            log.warning("collector survey failed: thawing instead", exc_info=True)
+            self._thaw(closed)
+            return
+        if survey is None:
+            return
+        self._survey = None
+        previous = self.ledger
+        self.ledger = looked(previous, survey.garbage, survey.live, survey.closed, self._clock())
+        log.info(
+            "collector surveyed",
+            extra={
+                "gc_frozen_garbage": survey.garbage,
+                "gc_live": survey.live,
+                "gc_sockets_closed": survey.closed - previous.closed,
+                "gc_leak_per_close": round(self.ledger.leak_per_close, 1),
+            },
+        )
 
     def _thaw(self, closed: int) -> None:
         started = time.perf_counter()
@@ -165,8 +233,7 @@ class Freezer:
         live = len(gc.get_objects())
         gc.freeze()
         previous = self.ledger
-        leak = measured_leak(collected, closed - previous.closed, previous.leak_per_close)
-        self.ledger = Ledger(live, closed, leak, thawed_at=self._clock())
+        self.ledger = replace(looked(previous, collected, live, closed, self._clock()), garbage=0)
         self._metrics.gc_freezes.labels("thaw").inc()
         log.info(
             "collector thawed",
@@ -174,7 +241,7 @@ class Freezer:
                 "gc_collected": collected,
                 "gc_live": live,
                 "gc_sockets_closed": closed - previous.closed,
-                "gc_leak_per_close": round(leak, 1),
+                "gc_leak_per_close": round(self.ledger.leak_per_close, 1),
                 "gc_thaw_ms": round((time.perf_counter() - started) * 1000, 1),
             },
         )
@@ -200,3 +267,4 @@ async def freezing(
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        freezer.stop()

@@ -10,8 +10,9 @@ under load. The levers, applied once the app is ready:
   long as the process.
 - Freezing again what the sockets build (gc_freezer.py), so full collections walk only
   what is new. Not safe alone: a reference cycle among frozen objects is never
-  collected, and closed sockets leave cycles; the freezer estimates that leak and thaws
-  (one full collection) before it passes a bound.
+  collected, and closed sockets leave cycles; the freezer estimates that leak, has a
+  forked child count it (gc_survey.py) and thaws (one full collection) before it passes
+  a bound.
 - Thresholds: a higher first threshold makes young collections rarer (each one walks
   the young objects only; deliveries promote fewer objects in flight).
 
@@ -58,7 +59,9 @@ class CollectorPolicy:
         refreeze = None
         if settings.gc_refreeze_interval_s > 0:
             refreeze = FreezerOptions(
-                interval_s=settings.gc_refreeze_interval_s, thaw_ratio=settings.gc_thaw_ratio
+                interval_s=settings.gc_refreeze_interval_s,
+                thaw_ratio=settings.gc_thaw_ratio,
+                survey_in_child=settings.gc_survey_in_child,
             )
         return cls(
             settings.gc_freeze_after_start, parse_thresholds(settings.gc_thresholds), refreeze

@@ -178,8 +178,8 @@ class Metrics:
         )
         self.gc_freezes = Counter(
             "fowergram_gc_freezes_total",
-            "Collector freezes of what sockets built (freeze) and thaws freeing what was "
-            "frozen and died (thaw: one full collection).",
+            "Collector freezes of what sockets built (freeze), surveys of the frozen garbage "
+            "in a forked child (survey) and thaws freeing it (thaw: one full collection).",
             ["action"],
             registry=self.registry,
         )
