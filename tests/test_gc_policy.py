@@ -15,6 +15,7 @@ import time
 import weakref
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 
 import httpx
 import pytest
@@ -253,8 +254,18 @@ class Tattler:
         self.sock.send(b"finalized in the child")
 
 
-def test_the_child_writes_to_nothing_it_shares(collector: None) -> None:
+def test_the_child_writes_to_nothing_it_shares(collector: None, tmp_path: Path) -> None:
+    """Not to a socket (a finalizer in the child), nor to a file by name (a collector
+    callback, as the pause metrics and probes are)."""
     ours, theirs = socket.socketpair()
+    parent = os.getpid()
+    tattled = tmp_path / "collected in the child"
+
+    def callback(phase: str, info: dict[str, int]) -> None:
+        if os.getpid() != parent:
+            tattled.write_text(phase)
+
+    gc.callbacks.append(callback)
     try:
         freezer = Freezer(
             FreezerOptions(min_objects=1, thaw_ratio=1.0, leak_per_close=1e9),
@@ -273,6 +284,7 @@ def test_the_child_writes_to_nothing_it_shares(collector: None) -> None:
         theirs.setblocking(False)
         with pytest.raises(BlockingIOError):
             theirs.recv(100)
+        assert not tattled.exists()
     finally:
         gc.unfreeze()
         gc.collect()  # the finalizer runs here, on the socket still open

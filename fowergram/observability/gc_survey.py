@@ -12,9 +12,10 @@ The child's price: a core at the lowest priority (nice 19) for about as long as 
 and, while it runs, up to the heap's size in copied pages (its collection writes to
 every object's header). It must not touch anything it shares with the parent: before
 collecting (finalizers of garbage run in it) it closes every inherited descriptor but
-its pipe and puts /dev/null on 0-2, so no socket, file or log is written by it; it
-leaves with `os._exit` (no atexit handlers, no buffers flushed) and never runs the
-event loop. A child that does not report within the timeout is killed.
+its pipe and puts /dev/null on 0-2, so no socket, file or log is written by it, and it
+drops `gc.callbacks` (the parent's pause metrics and probes, which write files by
+name); it leaves with `os._exit` (no atexit handlers, no buffers flushed) and never runs
+the event loop. A child that does not report within the timeout is killed.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class Survey:
     garbage: int  # objects a full collection found unreachable, frozen ones included
     live: int  # objects the collector tracks after it
     closed: int  # sockets this process had closed when the child was forked
+    seconds: float  # from the fork to the report
 
 
 class ChildSurvey:
@@ -53,7 +55,8 @@ class ChildSurvey:
         self.pid = pid
         self._report_fd = report_fd
         self._closed = closed
-        self._deadline = clock() + timeout_s
+        self._started = clock()
+        self._deadline = self._started + timeout_s
         self._clock = clock
 
     @classmethod
@@ -87,7 +90,7 @@ class ChildSurvey:
         if not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0 or not report:
             raise SurveyFailed(f"the surveying child failed (wait status {status})")
         garbage, live = (int(part) for part in report.split())
-        return Survey(garbage=garbage, live=live, closed=self._closed)
+        return Survey(garbage, live, self._closed, self._clock() - self._started)
 
     def cancel(self) -> None:
         """Stop the child (if still running) and reap it."""
@@ -112,6 +115,9 @@ def _survey_in_child(report_fd: int) -> NoReturn:
             os.dup2(devnull, fd)
         os.closerange(3, report_fd)
         os.closerange(report_fd + 1, os.sysconf("SC_OPEN_MAX"))
+        # Callbacks time collections for the parent's metrics and probes (some write files
+        # by name): this collection is not the parent's.
+        gc.callbacks.clear()
         gc.unfreeze()
         garbage = gc.collect()
         live = len(gc.get_objects())
