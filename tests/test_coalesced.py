@@ -131,3 +131,58 @@ def test_a_batch_left_by_a_stopped_loop_does_not_hold_up_the_next_loop() -> None
 
     assert asyncio.run(asyncio.wait_for(coalesced(2), timeout=2)) == 20
     assert recorder.batches == [[2]]
+
+
+async def test_calls_made_while_a_batch_is_out_go_together_after_it() -> None:
+    """One batch in flight at a time: under load the batches grow instead of the
+    round trips multiplying."""
+    gate = asyncio.Event()
+    recorder = Recorder(gate=gate)
+    coalesced = Coalesced(recorder.fetch)
+    first = asyncio.ensure_future(coalesced(1))
+    await asyncio.sleep(0.01)  # [1] is out, held by the gate
+    later = [asyncio.ensure_future(coalesced(n)) for n in (2, 3)]
+    await asyncio.sleep(0.01)
+    later.append(asyncio.ensure_future(coalesced(4)))  # another turn, still waiting
+    await asyncio.sleep(0.01)
+    assert recorder.batches == [[1]]
+
+    gate.set()
+
+    assert await first == 10
+    assert await asyncio.gather(*later) == [20, 30, 40]
+    assert recorder.batches == [[1], [2, 3, 4]]
+    assert await coalesced(5) == 50  # nothing out: at the end of this turn again
+    assert recorder.batches == [[1], [2, 3, 4], [5]]
+
+
+async def test_a_full_batch_goes_while_another_is_out() -> None:
+    gate = asyncio.Event()
+    recorder = Recorder(gate=gate)
+    coalesced = Coalesced(recorder.fetch, max_batch=2)
+    first = asyncio.ensure_future(coalesced(1))
+    await asyncio.sleep(0.01)
+    full = [asyncio.ensure_future(coalesced(n)) for n in (2, 3)]
+    await asyncio.sleep(0.01)
+    assert recorder.batches == [[1], [2, 3]]  # both out at once
+
+    gate.set()
+
+    assert [await first, *await asyncio.gather(*full)] == [10, 20, 30]
+
+
+async def test_a_failed_batch_sends_what_waited_for_it() -> None:
+    gate = asyncio.Event()
+    recorder = Recorder(fail_on=1, gate=gate)
+    coalesced = Coalesced(recorder.fetch)
+    first = asyncio.ensure_future(coalesced(1))
+    await asyncio.sleep(0.01)
+    second = asyncio.ensure_future(coalesced(2))
+    await asyncio.sleep(0.01)
+
+    gate.set()
+
+    with pytest.raises(ConnectionError):
+        await first
+    assert await second == 20
+    assert recorder.batches == [[1], [2]]

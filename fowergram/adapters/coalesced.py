@@ -1,11 +1,13 @@
-"""Calls made in the same turn of the event loop, answered by one batched call.
+"""Calls made while a batch is being answered, answered together by the next one.
 
 A reconnect storm sends hundreds of sockets through the same Redis look-ups at once;
 each `await redis.exists(...)` costs a command's packing, a health check, a timeout
-context and a `send()` (~60-80 µs of redis-py per command on this machine). Gathered
-per turn of the loop, they become one command (MGET) or one pipeline: one round trip
-for everything that asked while the loop was busy. One caller alone waits one extra
-turn of the loop, nothing more.
+context and a `send()` (~60-80 µs of redis-py per command on this machine). Gathered,
+they become one command (MGET) or one pipeline. One batch is in flight at a time: the
+calls of one turn of the loop go at its end, and those made while a batch is out wait
+for it and go together, so the batches grow with the load (a busy loop's turn is long)
+and a caller alone waits one extra turn, nothing more. `max_batch` caps a batch; a full
+one goes at once, in flight or not.
 
 Like a DataLoader without its cache (strawberry's binds itself to the first event loop
 it meets; adapters here outlive a loop in tests and CLI commands).
@@ -41,18 +43,18 @@ class Coalesced(Generic[K, V]):
         self._max_batch = max_batch
         self._keys: list[K] = []
         self._waiters: list[asyncio.Future[V]] = []
-        self._loop: asyncio.AbstractEventLoop | None = None  # the pending batch's
+        self._loop: asyncio.AbstractEventLoop | None = None  # the batches' loop
         self._running: set[asyncio.Task[None]] = set()  # held: the loop keeps weak refs
 
     async def __call__(self, key: K) -> V:
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[V] = loop.create_future()
-        if self._keys and self._loop is not loop:
-            # A batch left by a loop that stopped before sending it: its callers are
-            # gone with their loop; this one starts afresh.
-            self._keys, self._waiters = [], []
-        if not self._keys:
+        if self._loop is not loop:
+            # Batches left by a loop that stopped: their callers are gone with their
+            # loop, and no batch of it will end to send what waits. Start afresh.
+            self._keys, self._waiters, self._running = [], [], set()
             self._loop = loop
+        if not self._keys and not self._running:
             loop.call_soon(self._dispatch)
         self._keys.append(key)
         self._waiters.append(waiter)
@@ -67,7 +69,12 @@ class Coalesced(Generic[K, V]):
         self._keys, self._waiters = [], []
         task = asyncio.ensure_future(self._answer(keys, waiters))
         self._running.add(task)
-        task.add_done_callback(self._running.discard)
+        task.add_done_callback(self._answered)
+
+    def _answered(self, task: asyncio.Task[None]) -> None:
+        self._running.discard(task)
+        if not self._running and self._keys and task.get_loop() is self._loop:
+            self._dispatch()  # what asked while it was out
 
     async def _answer(self, keys: list[K], waiters: list[asyncio.Future[V]]) -> None:
         if all(waiter.done() for waiter in waiters):  # every caller was cancelled
