@@ -455,3 +455,30 @@ async def test_a_failing_change_in_a_batch_fails_only_its_own_socket(cluster: Cl
     }
     with pytest.raises(Exception, match="WRONGTYPE"):
         await store.connect_many([(1, Socket("i1", "c1b")), (2, Socket("i1", "c2b"))])
+
+
+async def test_a_failing_close_in_a_batch_fails_only_its_own_socket(cluster: Cluster) -> None:
+    store = cluster.store
+    now = datetime.now(UTC)
+    await store.beat("i1", now, first=True)
+    for user_id in (1, 2, 3):
+        await store.connect(user_id, Socket("i1", f"c{user_id}"))
+    await cluster.redis.delete(f"{cluster.prefix}:{{presence}}:user:2")
+    await cluster.redis.set(f"{cluster.prefix}:{{presence}}:user:2", "not a hash")
+
+    outcomes = await asyncio.gather(
+        *(store.disconnect(user_id, Socket("i1", f"c{user_id}"), now) for user_id in (1, 2, 3)),
+        return_exceptions=True,
+    )
+
+    assert [type(outcome).__name__ for outcome in outcomes] == [
+        "HeldSockets",
+        "ResponseError",
+        "HeldSockets",
+    ]
+    assert "WRONGTYPE" in str(outcomes[1])
+    # The others were let go of: each held its one socket before, none now.
+    assert [len(outcome.sockets) for outcome in outcomes[0::2]] == [1, 1]
+    held = await store.held([1, 3])
+    assert all(not held[user].sockets for user in (1, 3))
+    assert all(held[user].last_seen_at is not None for user in (1, 3))
