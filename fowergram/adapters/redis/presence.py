@@ -28,7 +28,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, cast
 
 from redis.asyncio import Redis
-from redis.exceptions import ResponseError
 
 from fowergram.adapters.coalesced import Coalesced
 from fowergram.domain.presence import HeldSockets, Socket
@@ -36,76 +35,31 @@ from fowergram.domain.presence import HeldSockets, Socket
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
 
-# One call for a batch of sockets (a reconnect storm opens hundreds at once; redis-py
-# costs ~30-40 µs per command of a pipeline). `failed` is a command's error text, so one
-# user's broken key fails only that user's socket.
-_FAILED = """
-local function failed(reply)
-  if type(reply) == 'table' and reply.err then return reply.err end
-  return nil
-end
+# KEYS: instances, user hash, instance's users, seen. ARGV: instance, field, user id.
+# Returns nil when the instance is not registered (it was declared dead, or never beat).
+_CONNECT = """
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return false end
+local before = redis.call('HKEYS', KEYS[2])
+local seen = redis.call('HGET', KEYS[4], ARGV[3])
+redis.call('HSET', KEYS[2], ARGV[2], '1')
+redis.call('SADD', KEYS[3], ARGV[3])
+return {before, seen}
 """
 
-# KEYS: instances, seen. ARGV: user key prefix, instance key prefix, then per socket:
-# instance, field, user id. Per socket: {fields before, seen before}; false when its
-# instance is not registered (declared dead, or never beat); an error's text.
-_CONNECT = (
-    _FAILED
-    + """
-local out = {}
-for i = 3, #ARGV, 3 do
-  local instance, field, user = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  local key = ARGV[1] .. user
-  if not redis.call('ZSCORE', KEYS[1], instance) then
-    table.insert(out, false)
-  else
-    local before = redis.pcall('HKEYS', key)
-    local err = failed(before)
-      or failed(redis.pcall('HSET', key, field, '1'))
-      or failed(redis.pcall('SADD', ARGV[2] .. instance, user))
-    if err then
-      table.insert(out, err)
-    else
-      table.insert(out, {before, redis.call('HGET', KEYS[2], user)})
-    end
+# KEYS: user hash, instance's users, seen. ARGV: instance, field, user id, now (ms).
+_DISCONNECT = """
+local before = redis.call('HKEYS', KEYS[1])
+local seen = redis.call('HGET', KEYS[3], ARGV[3])
+if redis.call('HDEL', KEYS[1], ARGV[2]) == 1 then
+  redis.call('HSET', KEYS[3], ARGV[3], ARGV[4])
+  local mine = ARGV[1] .. ' '
+  for _, field in ipairs(redis.call('HKEYS', KEYS[1])) do
+    if string.sub(field, 1, #mine) == mine then return {before, seen} end
   end
+  redis.call('SREM', KEYS[2], ARGV[3])
 end
-return out
+return {before, seen}
 """
-)
-
-# KEYS: seen. ARGV: user key prefix, instance key prefix, then per socket: instance,
-# field, user id, now (ms). Per socket: {fields before, seen before}, or an error's text.
-_DISCONNECT = (
-    _FAILED
-    + """
-local out = {}
-for i = 3, #ARGV, 4 do
-  local instance, field, user, now = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
-  local key = ARGV[1] .. user
-  local before = redis.pcall('HKEYS', key)
-  local err = failed(before)
-  if err then
-    table.insert(out, err)
-  else
-    local seen = redis.call('HGET', KEYS[1], user)
-    if redis.call('HDEL', key, field) == 1 then
-      redis.call('HSET', KEYS[1], user, now)
-      local mine = instance .. ' '
-      local left = false
-      for _, other in ipairs(redis.call('HKEYS', key)) do
-        if string.sub(other, 1, #mine) == mine then left = true break end
-      end
-      if not left then
-        err = failed(redis.pcall('SREM', ARGV[2] .. instance, user))
-      end
-    end
-    table.insert(out, err or {before, seen})
-  end
-end
-return out
-"""
-)
 
 # KEYS: instances. ARGV: instance, now (ms), "1" for a first registration.
 # 0: the instance was declared dead meanwhile (it must come back under a new id).
@@ -185,15 +139,6 @@ def _held(user_id: int, fields: Sequence[bytes | str], seen: bytes | str | None)
     return HeldSockets(user_id, sockets, from_ms(seen) if seen is not None else None)
 
 
-def _held_or_error(user_id: int, result: Any) -> HeldSockets | ResponseError:
-    """A batch script's entry for one socket: the user's state before, or the text of
-    the error that failed it."""
-    if isinstance(result, bytes | str):
-        return ResponseError(_text(result))
-    fields, seen = result
-    return _held(user_id, fields, seen)
-
-
 @dataclass(frozen=True, slots=True)
 class Reaped:
     last_heartbeat: datetime
@@ -229,41 +174,55 @@ class RedisPresence:
 
     async def connect(self, user_id: int, socket: Socket) -> HeldSockets | None:
         """Hold `socket`; the user's state before, or None if its instance is not
-        registered (nothing was held). Sockets opening together share one script call
-        (adapters/coalesced.py: a reconnect storm opens hundreds at once); a command
+        registered (nothing was held). Sockets opening in the same turn of the event
+        loop share one pipeline (a reconnect storm opens hundreds at once); a script
         that fails fails only its own socket's call."""
         return await self._connecting((user_id, socket))
 
     async def connect_many(self, sockets: Sequence[tuple[int, Socket]]) -> list[HeldSockets | None]:
-        """`connect` for each, in order, in one script call; raises the first failure."""
+        """`connect` for each, in order, in one pipeline; raises the first failure."""
         return _raise_first(await self._connect_each(sockets))
 
     async def _connect_each(
         self, sockets: Sequence[tuple[int, Socket]]
     ) -> list[HeldSockets | Exception | None]:
-        args: list[str | int] = [self._prefix + "user:", self._prefix + "inst:"]
-        for user_id, socket in sockets:
-            args += [socket.instance_id, _field(socket), user_id]
-        results = await self._connect(keys=[self._instances, self._seen], args=args)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for user_id, socket in sockets:
+                keys, args = self._connect_call(user_id, socket)
+                await self._connect(keys=keys, args=args, client=pipe)
+            results = await pipe.execute(raise_on_error=False)
         return [
-            None if result is None else _held_or_error(user_id, result)
+            result if isinstance(result, Exception) else self._before(user_id, result)
             for (user_id, _), result in zip(sockets, results, strict=True)
         ]
 
+    def _connect_call(self, user_id: int, socket: Socket) -> tuple[list[str], list[str | int]]:
+        keys = [self._instances, self._user(user_id), self._inst(socket.instance_id), self._seen]
+        return keys, [socket.instance_id, _field(socket), user_id]
+
+    @staticmethod
+    def _before(user_id: int, result: Any) -> HeldSockets | None:
+        if result is None:
+            return None
+        fields, seen = result
+        return _held(user_id, fields, seen)
+
     async def disconnect(self, user_id: int, socket: Socket, now: datetime) -> HeldSockets:
-        """Let go of `socket` (closed at `now`); the user's state before. Batched as
-        `connect` is."""
+        """Let go of `socket` (closed at `now`); the user's state before. Batched per turn
+        of the event loop, as `connect` is."""
         return await self._disconnecting((user_id, socket, now))
 
     async def _disconnect_each(
         self, sockets: Sequence[tuple[int, Socket, datetime]]
     ) -> list[HeldSockets | Exception]:
-        args: list[str | int] = [self._prefix + "user:", self._prefix + "inst:"]
-        for user_id, socket, now in sockets:
-            args += [socket.instance_id, _field(socket), user_id, to_ms(now)]
-        results = await self._disconnect(keys=[self._seen], args=args)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for user_id, socket, now in sockets:
+                keys = [self._user(user_id), self._inst(socket.instance_id), self._seen]
+                args: list[str | int] = [socket.instance_id, _field(socket), user_id, to_ms(now)]
+                await self._disconnect(keys=keys, args=args, client=pipe)
+            results = await pipe.execute(raise_on_error=False)
         return [
-            _held_or_error(user_id, result)
+            result if isinstance(result, Exception) else _held(user_id, *result)
             for (user_id, _, _), result in zip(sockets, results, strict=True)
         ]
 
