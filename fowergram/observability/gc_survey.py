@@ -13,9 +13,10 @@ and, while it runs, up to the heap's size in copied pages (its collection writes
 every object's header). It must not touch anything it shares with the parent: before
 collecting (finalizers of garbage run in it) it closes every inherited descriptor but
 its pipe and puts /dev/null on 0-2, so no socket, file or log is written by it, and it
-drops `gc.callbacks` (the parent's pause metrics and probes, which write files by
-name); it leaves with `os._exit` (no atexit handlers, no buffers flushed) and never runs
-the event loop. A child that does not report within the timeout is killed.
+drops `gc.callbacks` (the parent's pause metrics and probes, which write files by name)
+and the metrics folder of multi-worker runs; it leaves with `os._exit` (no atexit
+handlers, no buffers flushed) and never runs the event loop. A child that does not
+report within the timeout is killed.
 """
 
 from __future__ import annotations
@@ -118,6 +119,10 @@ def _survey_in_child(report_fd: int) -> NoReturn:
         # Callbacks time collections for the parent's metrics and probes (some write files
         # by name): this collection is not the parent's.
         gc.callbacks.clear()
+        # A finalizer that counts something would, with several workers, write the count
+        # to a file of this pid in the metrics folder, summed into the parent's figures:
+        # no folder, no file (the write fails inside the finalizer, which is ignored).
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = os.devnull
         gc.unfreeze()
         garbage = gc.collect()
         live = len(gc.get_objects())
