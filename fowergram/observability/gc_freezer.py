@@ -16,7 +16,8 @@ and `churn` scenarios of loadtests/bench_ws.py measure it). So:
   look measured); past `thaw_ratio` times the live objects (or `look_after_s` after the
   last look, if anything was frozen since), it looks: a forked child unfreezes and
   collects everything and reports the garbage it found and the objects left live
-  (gc_survey.py; the server pauses only for the fork, ~3-5 ms);
+  (gc_survey.py; the server pauses for a collection of what is not frozen yet and the
+  fork, 7-9 ms at ~290 MB);
 - only when the garbage found passes `thaw_ratio` times the live objects does it thaw:
   unfreeze everything and collect it all (one long pause, ~460 ms at 10,000 sockets,
   like a default full collection), which frees the frozen garbage, and freeze the
@@ -173,7 +174,7 @@ class Freezer:
             # Nothing left unfrozen: after the fork, the first write to each page parent
             # and child share copies it (~2 µs), and the next collection would write to
             # every unfrozen object's page at once (~130 ms more at 10,000 sockets).
-            self._collect(0)
+            self._collect(1)
             self._start_survey(closed)
         elif step is Step.THAW:
             self._thaw(closed)

@@ -6,7 +6,7 @@ unfreezing and collecting everything: ~460 ms of pause at 10,000 sockets, which 
 the freezer's thaws used to cost just to learn whether a thaw was needed. A child made
 by `fork()` shares the parent's heap copy-on-write, so its own unfreeze-and-collect
 finds exactly the garbage the parent holds, while the parent pauses only for the fork
-(~3-5 ms at ~300 MB) and goes on serving.
+(7-9 ms at ~290 MB in the WebSocket benchmark) and goes on serving.
 
 The child's price: a core at the lowest priority (nice 19) for about as long as a thaw,
 and, while it runs, up to the heap's size in copied pages (its collection writes to
