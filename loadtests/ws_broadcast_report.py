@@ -21,9 +21,11 @@ def print_broadcast(broadcast: dict[str, Any], *, sample_every: int) -> None:
         f"the post's core NATS subject, the publish time in likeCount; 1 in {sample_every} "
         "deliveries decoded for latency)"
     )
+    proofs = joined.get("proofs", 1)
     print(
         f"  watchers live            {joined['live']} of {joined['sockets']} sockets got the "
-        f"first event; joining took {joined['join_seconds']:.1f} s "
+        f"{'first event' if proofs == 1 else f'event published after {proofs} quiet spells'}"
+        f"; joining took {joined['join_seconds']:.1f} s "
         f"({joined['sockets'] / max(joined['join_seconds'], 1e-9):,.0f} joins/s, each "
         "authorised by the server as its viewer)"
     )
