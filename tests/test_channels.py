@@ -478,40 +478,6 @@ async def test_a_cancelled_probe_leaves_its_subscribers_subscribed_and_is_replac
     assert sorted((e.channel, e.message) for e in events) == [(first, b"a"), (second, b"b")]
 
 
-async def test_subscriptions_made_while_a_probe_is_out_share_the_next(
-    nc: NATS, prefix: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """One probe out at a time: joins arriving while it waits for its answer (a slow
-    round trip here) are confirmed together by one more probe, not one per turn."""
-    probes: list[str] = []
-    request = nc.request
-
-    async def slow_request(subject: str, *args: object, **kwargs: object) -> Msg:
-        probes.append(subject)
-        await asyncio.sleep(0.05)
-        return await request(subject, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(nc, "request", slow_request)
-    backend = NatsBackend(nc)
-    await backend.connect()
-    channels = [f"{prefix}.user.out{n}" for n in range(6)]
-    try:
-        first = asyncio.create_task(backend.subscribe(channels[0]))
-        await asyncio.sleep(0.01)  # its probe is out
-        later = []
-        for channel in channels[1:]:  # each in a turn of its own
-            later.append(asyncio.create_task(backend.subscribe(channel)))
-            await asyncio.sleep(0)
-        await asyncio.wait_for(asyncio.gather(first, *later), 5)
-        assert len(probes) == 2
-        for n, channel in enumerate(channels):
-            await nc.publish(channel, b"%d" % n)
-        events = [await asyncio.wait_for(backend.next_published(), 5) for _ in channels]
-    finally:
-        await backend.disconnect()
-    assert sorted(e.channel for e in events) == sorted(channels)
-
-
 async def test_a_subscriber_cancelled_while_its_probe_runs_is_cancelled(
     nc: NATS, prefix: str
 ) -> None:

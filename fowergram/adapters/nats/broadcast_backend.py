@@ -77,8 +77,7 @@ class NatsBackend(BroadcastBackend):
         self._confirm_timeout_s = confirm_timeout_s
         self._subs: dict[str, Subscription] = {}
         self._probe: str | None = None
-        self._next_probe: asyncio.Future[Exception | None] | None = None  # not sent yet
-        self._last_probe: asyncio.Future[Exception | None] | None = None
+        self._next_probe: asyncio.Future[Exception | None] | None = None
         self._backlog: deque[RawEvent] = deque()
         self._waiter: asyncio.Future[None] | None = None
         self._dropped = 0
@@ -145,19 +144,12 @@ class NatsBackend(BroadcastBackend):
         await self._confirm(nc, channel)
 
     async def _confirm(self, nc: NATS, channel: str) -> None:
-        # Subscriptions made until a probe is sent share it: it is sent after all their
-        # SUBs (a reconnect storm subscribes hundreds at once). One probe is out at a
-        # time, so those made while one is out share the next, and the probes do not
-        # multiply with the load.
-        loop = asyncio.get_running_loop()
+        # Subscriptions made in the same turn of the event loop share one probe: it is
+        # sent after all their SUBs (a reconnect storm subscribes hundreds at once).
         probe = self._next_probe
-        if probe is None or probe.done() or probe.get_loop() is not loop:
+        if probe is None or probe.done() or probe.get_loop() is not asyncio.get_running_loop():
             # (a probe cancelled, or left by a loop that stopped: not one to wait for)
-            previous = self._last_probe
-            if previous is not None and previous.get_loop() is not loop:
-                previous = None
-            probe = asyncio.ensure_future(self._probe_after(nc, previous))
-            self._next_probe = self._last_probe = probe
+            probe = self._next_probe = asyncio.ensure_future(self._probe_after_turn(nc))
         try:
             error = await asyncio.shield(probe)
         except asyncio.CancelledError:
@@ -172,11 +164,8 @@ class NatsBackend(BroadcastBackend):
                 extra={"channel": channel, "error": repr(error)},
             )
 
-    async def _probe_after(
-        self, nc: NATS, previous: asyncio.Future[Exception | None] | None
-    ) -> Exception | None:
-        """None once the server has processed every SUB written before the probe, which
-        goes once `previous` (the probe out) has its answer and this turn has ended.
+    async def _probe_after_turn(self, nc: NATS) -> Exception | None:
+        """None once the server has processed every SUB written before the probe.
 
         Not nc.flush(): nats-py (2.16) writes its PING straight to the socket while the
         SUB still waits in the write buffer for the flusher task, so the PONG can come
@@ -184,8 +173,6 @@ class NatsBackend(BroadcastBackend):
         goes through that buffer after the SUB, and the server answers "no responders"
         only once it has processed everything before it on this connection."""
         try:
-            if previous is not None and not previous.done():
-                await asyncio.wait([previous])  # its answer is its own subscribers'
             await asyncio.sleep(0)  # the rest of this turn's subscribers join
         finally:
             if self._next_probe is asyncio.current_task():
