@@ -431,23 +431,28 @@ def test_presence_needs_a_signed_in_viewer(live_server: LiveServer) -> None:
     assert body["data"] is None
 
 
+async def _break_user_key(cluster: Cluster, user_id: int) -> None:
+    """The user's sockets hash replaced by a string: every command on it fails."""
+    await cluster.redis.set(f"{cluster.prefix}:{{presence}}:user:{user_id}", "not a hash")
+
+
+def _kinds(outcomes: list[object]) -> list[str]:
+    return [type(outcome).__name__ for outcome in outcomes]
+
+
 async def test_a_failing_change_in_a_batch_fails_only_its_own_socket(cluster: Cluster) -> None:
     # Sockets opening in one turn of the event loop share a pipeline: one user's broken
     # key must not turn the others' recorded connections into errors.
     store = cluster.store
     await store.beat("i1", datetime.now(UTC), first=True)
-    await cluster.redis.set(f"{cluster.prefix}:{{presence}}:user:2", "not a hash")
+    await _break_user_key(cluster, 2)
 
     outcomes = await asyncio.gather(
         *(store.connect(user_id, Socket("i1", f"c{user_id}")) for user_id in (1, 2, 3)),
         return_exceptions=True,
     )
 
-    assert [type(outcome).__name__ for outcome in outcomes] == [
-        "HeldSockets",
-        "ResponseError",
-        "HeldSockets",
-    ]
+    assert _kinds(outcomes) == ["HeldSockets", "ResponseError", "HeldSockets"]
     held = await store.held([1, 3])
     assert {user: [s.connection_id for s in held[user].sockets] for user in (1, 3)} == {
         1: ["c1"],
@@ -463,19 +468,14 @@ async def test_a_failing_close_in_a_batch_fails_only_its_own_socket(cluster: Clu
     await store.beat("i1", now, first=True)
     for user_id in (1, 2, 3):
         await store.connect(user_id, Socket("i1", f"c{user_id}"))
-    await cluster.redis.delete(f"{cluster.prefix}:{{presence}}:user:2")
-    await cluster.redis.set(f"{cluster.prefix}:{{presence}}:user:2", "not a hash")
+    await _break_user_key(cluster, 2)
 
     outcomes = await asyncio.gather(
         *(store.disconnect(user_id, Socket("i1", f"c{user_id}"), now) for user_id in (1, 2, 3)),
         return_exceptions=True,
     )
 
-    assert [type(outcome).__name__ for outcome in outcomes] == [
-        "HeldSockets",
-        "ResponseError",
-        "HeldSockets",
-    ]
+    assert _kinds(outcomes) == ["HeldSockets", "ResponseError", "HeldSockets"]
     assert "WRONGTYPE" in str(outcomes[1])
     # The others were let go of: each held its one socket before, none now.
     assert [len(outcome.sockets) for outcome in outcomes[0::2]] == [1, 1]

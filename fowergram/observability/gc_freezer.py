@@ -206,8 +206,7 @@ class Freezer:
                 closed, timeout_s=self._options.survey_timeout_s, clock=self._clock
             )
         except SurveyFailed:
-            log.warning("collector survey failed: thawing instead", exc_info=True)
-            self._thaw(closed)
+            self._survey_failed(closed)
             return
         self._metrics.gc_freezes.labels("survey").inc()
 
@@ -216,9 +215,7 @@ class Freezer:
         try:
             survey = self._survey.poll()
         except SurveyFailed:
-            self._survey = None
-            log.warning("collector survey failed: thawing instead", exc_info=True)
-            self._thaw(closed)
+            self._survey_failed(closed)
             return
         if survey is None:
             return
@@ -235,6 +232,12 @@ class Freezer:
                 "gc_survey_s": round(survey.seconds, 2),
             },
         )
+
+    def _survey_failed(self, closed: int) -> None:
+        """A look that could not be had in a child is had here: a thaw."""
+        self._survey = None
+        log.warning("collector survey failed: thawing instead", exc_info=True)
+        self._thaw(closed)
 
     def _thaw(self, closed: int) -> None:
         started = time.perf_counter()
