@@ -216,18 +216,50 @@ async def test_a_fragmented_message_over_the_limit_closes_with_1009(hub_server: 
         assert await closed_with(ws) == 1009
 
 
-async def test_a_malformed_upgrade_request_is_answered_400(hub_server: LiveServer) -> None:
+@pytest.mark.parametrize(
+    ("request_head", "status", "header"),
+    [
+        # No Sec-WebSocket-Key.
+        (
+            b"GET /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n",
+            b"400",
+            None,
+        ),
+        # A version this server does not speak: it names its own (RFC 6455 4.4).
+        (
+            b"GET /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            b"Sec-WebSocket-Version: 8\r\n",
+            b"426",
+            b"sec-websocket-version: 13",
+        ),
+        (
+            b"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            b"Sec-WebSocket-Version: 13\r\nContent-Length: 0\r\n",
+            b"405",
+            b"allow: get",
+        ),
+    ],
+    ids=["no-key", "version-8", "post"],
+)
+async def test_a_malformed_upgrade_request_is_refused_and_nothing_opens(
+    hub_server: LiveServer, request_head: bytes, status: bytes, header: bytes | None
+) -> None:
+    opened_before = _metric(hub_server, "fowergram_websocket_connections_total")
     reader, writer = await asyncio.open_connection("127.0.0.1", hub_server.port)
-    # An upgrade without Sec-WebSocket-Key: refused at the handshake, nothing opened.
-    writer.write(
-        b"GET /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-        b"Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
-        b"Sec-WebSocket-Protocol: graphql-transport-ws\r\n\r\n"
-    )
+    writer.write(request_head + b"Sec-WebSocket-Protocol: graphql-transport-ws\r\n\r\n")
     await writer.drain()
-    status = await asyncio.wait_for(reader.readline(), 5)
+    # The whole answer, then the end of the connection.
+    answer = await asyncio.wait_for(reader.read(), 5)
     writer.close()
-    assert status.startswith(b"HTTP/1.1 400")
+    assert answer.startswith(b"HTTP/1.1 " + status)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    if header is not None:
+        assert header in head.lower().split(b"\r\n")
+    assert body.startswith(b"Failed to open a WebSocket connection")
+    assert _metric(hub_server, "fowergram_websocket_connections_total") == opened_before
 
 
 async def test_signing_out_closes_that_sessions_sockets_within_a_second(

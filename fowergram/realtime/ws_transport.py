@@ -3,8 +3,9 @@
 uvicorn hands an upgraded connection to its `ws` protocol class. Through ASGI every socket
 costs a task for the app, a receive queue, two Starlette `WebSocket`s and the middleware
 frames, and every frame sent walks the ASGI send chain (~8-18 µs each, most of a
-broadcast's cost). This class serves /graphql itself: websockets' sans-I/O
-`ServerProtocol` does the handshake and parses what the client sends; each message goes
+broadcast's cost). This class serves /graphql itself: the handshake is checked
+and answered by `handshake` (uvicorn parsed the request already), then websockets'
+sans-I/O `ServerProtocol` parses what the client sends; each message goes
 straight to the `SocketEndpoint`; frames to the client are framed here (a server's frames
 are unmasked: a header and the payload) and written to the transport, whose buffer is
 the socket's bounded outbox (`Connection.push`). Other paths are answered 404: the app
@@ -20,16 +21,17 @@ import contextvars
 import itertools
 import logging
 import secrets
+from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, cast
 
 from websockets.frames import Frame, Opcode
-from websockets.http11 import Request
 from websockets.protocol import State
 from websockets.server import ServerProtocol
 
 from fowergram.observability.logs import connection_id_var
 from fowergram.realtime.connection import CLOSE_TIMEOUT_S, Connection
 from fowergram.realtime.endpoint import negotiate
+from fowergram.realtime.handshake import Refusal, Upgrade, accepted, read_upgrade, refused
 
 if TYPE_CHECKING:
     from uvicorn.config import Config
@@ -51,13 +53,6 @@ def text_frame_header(size: int) -> bytes:
     return bytes((_TEXT_HEADER, 127)) + size.to_bytes(8, "big")
 
 
-def _offered_subprotocols(request: Request) -> list[str]:
-    offered: list[str] = []
-    for header in request.headers.get_all("Sec-WebSocket-Protocol"):
-        offered.extend(token.strip() for token in header.split(","))
-    return offered
-
-
 # Connection ids: this process's random tag and a counter (unique across instances and
 # restarts; uuid4 per socket was ~2% of a socket's set-up, os.urandom each time).
 _PROCESS_TAG = secrets.token_hex(6)
@@ -77,6 +72,7 @@ class HubProtocol(asyncio.Protocol):
         "_endpoint",
         "_fragments",
         "_lost",
+        "_max_size",
         "_paused",
         "_server_state",
         "_ws",
@@ -93,7 +89,8 @@ class HubProtocol(asyncio.Protocol):
     ) -> None:
         self._server_state = server_state
         self._endpoint: SocketEndpoint | None = app_state.get("sockets")
-        self._ws = ServerProtocol(max_size=config.ws_max_size)
+        self._max_size = config.ws_max_size
+        self._ws: ServerProtocol | None = None  # once the handshake is accepted
         self.transport: asyncio.Transport | None = None
         self.connection: Connection | None = None
         # The socket's log context (its connection id), for its tasks' log lines too.
@@ -113,16 +110,16 @@ class HubProtocol(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         ws = self._ws
-        ws.receive_data(data)
-        for event in ws.events_received():
-            if isinstance(event, Request):
-                self._handshake(event)
-            elif isinstance(event, Frame):
-                self._frame(event)
-        self._flush()
+        if ws is None:
+            if self.transport is not None and not self._lost:
+                self._handshake(data)
+            return
+        self._frames(ws, data)
 
     def eof_received(self) -> bool | None:
         # The client half-closed: websockets treats it as the end (ABNORMAL if no close).
+        if self._ws is None:
+            return None  # closes the transport
         self._ws.receive_eof()
         self._flush()
         return None
@@ -148,7 +145,8 @@ class HubProtocol(asyncio.Protocol):
         # transport and this protocol point at each other, and websockets' parser
         # generator at its protocol.
         self.transport = None
-        self._ws.parser.close()
+        if self._ws is not None:
+            self._ws.parser.close()
         if connection is None or self._endpoint is None or context is None:
             return
         ended = context.run(self._endpoint.closed, connection, code)
@@ -187,12 +185,12 @@ class HubProtocol(asyncio.Protocol):
         return self.transport.get_write_buffer_size() if self.transport is not None else 0
 
     def send_close(self, code: int, reason: str) -> None:
-        if self._ws.state is State.OPEN:
+        if self._ws is not None and self._ws.state is State.OPEN:
             self._ws.send_close(code, reason)
             self._flush()
 
     def send_ping(self) -> None:
-        if self._ws.state is State.OPEN:
+        if self._ws is not None and self._ws.state is State.OPEN:
             self._ws.send_ping(b"")
             self._flush()
 
@@ -202,28 +200,44 @@ class HubProtocol(asyncio.Protocol):
 
     # Internals
 
-    def _handshake(self, request: Request) -> None:
-        ws, endpoint = self._ws, self._endpoint
-        response = ws.accept(request)  # a bad upgrade request gets its 400 here
-        if response.status_code == 101:
-            if endpoint is None or request.path.partition("?")[0] != endpoint.path:
-                response = ws.reject(404, "Not Found\n")
-            elif endpoint.refusal(request.headers.get("Origin"), request.headers.get("Host")):
-                response = ws.reject(403, "Forbidden\n")
-        if "Server" in response.headers:  # as uvicorn's own `server_header=False`
-            del response.headers["Server"]
-        if response.status_code != 101 or endpoint is None:
-            ws.send_response(response)
+    def _handshake(self, data: bytes) -> None:
+        transport, endpoint = self.transport, self._endpoint
+        assert transport is not None
+        upgrade = read_upgrade(data)
+        if isinstance(upgrade, Upgrade):
+            upgrade = self._refused_here(upgrade)
+        if isinstance(upgrade, Refusal):
+            transport.write(refused(upgrade))
+            transport.close()  # after what was written
+            self.transport = None  # nothing more read or written here
             return
-        subprotocol = negotiate(_offered_subprotocols(request))
-        if subprotocol is not None:
-            response.headers["Sec-WebSocket-Protocol"] = subprotocol
-        ws.send_response(response)
-        self._flush()
+        assert endpoint is not None  # else refused above
+        subprotocol = negotiate(upgrade.subprotocols)
+        transport.write(accepted(upgrade, subprotocol))
+        self._ws = ServerProtocol(max_size=self._max_size, state=State.OPEN)
         connection_id = _next_connection_id()
         self._context = context = contextvars.copy_context()
         context.run(connection_id_var.set, connection_id)
         self.connection = context.run(endpoint.opened, self, subprotocol, connection_id)
+        if upgrade.rest:
+            self._frames(self._ws, upgrade.rest)
+
+    def _refused_here(self, upgrade: Upgrade) -> Upgrade | Refusal:
+        """A valid upgrade the hub still turns down: another path, another site's page, a
+        server draining."""
+        endpoint = self._endpoint
+        if endpoint is None or upgrade.path != endpoint.path:
+            return Refusal(HTTPStatus.NOT_FOUND, "no WebSocket endpoint at this path")
+        if endpoint.refusal(upgrade.origin, upgrade.host):
+            return Refusal(HTTPStatus.FORBIDDEN, "refused")
+        return upgrade
+
+    def _frames(self, ws: ServerProtocol, data: bytes) -> None:
+        ws.receive_data(data)
+        for event in ws.events_received():
+            if isinstance(event, Frame):
+                self._frame(event)
+        self._flush()
 
     def _frame(self, frame: Frame) -> None:
         connection = self.connection
@@ -253,10 +267,10 @@ class HubProtocol(asyncio.Protocol):
         self._context.run(self._endpoint.received, connection, data)
 
     def _flush(self) -> None:
-        transport = self.transport
-        if transport is None:
+        transport, ws = self.transport, self._ws
+        if transport is None or ws is None:
             return
-        for chunk in self._ws.data_to_send():
+        for chunk in ws.data_to_send():
             if chunk:
                 transport.write(chunk)
             else:
@@ -276,6 +290,8 @@ class HubProtocol(asyncio.Protocol):
 
     def _close_code(self) -> int:
         ws = self._ws
+        if ws is None:
+            return ABNORMAL_CLOSURE
         if ws.close_rcvd is not None:
             return ws.close_rcvd.code
         if ws.close_sent is not None:
