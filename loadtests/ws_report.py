@@ -37,7 +37,7 @@ PARTS = [
     ("NATS client (nats-py reading and dispatching)", "nats/aio/"),
     ("presence (connected/disconnected)", "presence"),
     ("subscribe: a pushed operation's start (session check)", "SocketEndpoint._push"),
-    ("access-token verification (PyJWT, Ed25519)", "jwt/"),
+    ("access-token verification (JwtAccessTokens: joserfc, RS256)", "JwtAccessTokens.verify"),
     ("Redis client (redis-py)", "redis/"),
 ]
 

@@ -131,6 +131,9 @@ ATTACKS: dict[str, Callable[[Victim], str]] = {
     "ps256-by-the-real-key": lambda v: v.signed(v.claims(), algorithm="PS256"),
     "rs512-by-the-real-key": lambda v: v.signed(v.claims(), algorithm="RS512"),
     "expired": _expired,
+    "issued-in-the-future": lambda v: v.signed(v.claims(iat=int(time.time()) + 3600)),
+    # Characters outside base64url's alphabet, which lax decoders skip (GHSA-hxm8-2xgr-2p9m).
+    "junk-in-the-signature": lambda v: v.access_token[:-8] + "!!" + v.access_token[-8:],
     "alg-none": lambda v: _unsigned({"alg": "none", "typ": "JWT", "kid": v.kid}, v.claims()),
     "alg-none-with-signature": lambda v: _unsigned(
         {"alg": "none", "kid": v.kid}, v.claims(), b"x" * 64
