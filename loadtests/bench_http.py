@@ -41,10 +41,11 @@ from loadtests.load import (
     write_tokens,
     wrk_path,
 )
+from loadtests.machine_speed import speed_line
 from loadtests.pipeline import PipelineCounts, describe, pipeline_counts
 from loadtests.sampling import Profile, Sampler, print_profile, py_spy_path
 from loadtests.seed import PASSWORD, SeedResult, SeedSizes, seed
-from loadtests.server import BenchServer, bench_server, pin
+from loadtests.server import SERVER_CPU, BenchServer, bench_server, pin
 from loadtests.statements import reset_statements, top_statements
 
 SIGN_IN = """mutation SignIn($identifier: String!, $password: String!) {
@@ -197,6 +198,8 @@ def main() -> None:
     scenarios = [s for s in SCENARIOS if s.key in chosen]
     viewers = args.viewers or args.concurrency
     sizes = SeedSizes(users=args.users, posts=args.posts, viewers=viewers, random_seed=args.seed)
+    speed = speed_line(SERVER_CPU)  # before anything else runs
+    print(speed, flush=True)
     started = time.monotonic()
     with bench_server() as server, tempfile.TemporaryDirectory(prefix="bench-http-") as tmp:
         work = Path(tmp)
@@ -247,6 +250,7 @@ def main() -> None:
                 for line in top_statements(server.database_url, result.requests, args.statements):
                     print(f"    {line}")
             print(f"  {scenario.name}: {result.rps:.0f} req/s, p99 {result.p99_ms:.1f} ms")
+        print(speed)
         print_table(rows, args.concurrency, args.duration, pinning)
         if args.profile_seconds > 0 and args.profile_scenario in chosen:
             profile = _profile_run(server, work, tokens_file, args)

@@ -23,6 +23,7 @@ from support.live_server import LiveServer
 
 from fowergram.config import ConfigError, load_settings
 from fowergram.observability.gc_freezer import (
+    UNSWEPT_GARBAGE_SHARE,
     Freezer,
     FreezerOptions,
     Ledger,
@@ -47,6 +48,10 @@ def collector() -> Iterator[None]:
     """Whatever a test does to the collector is undone (other tests share the process)."""
     thresholds = gc.get_threshold()
     callbacks = list(gc.callbacks)
+    # The test process's own objects out of the way (over a step's `max_walk` already):
+    # a freezer step sees only what the test makes.
+    gc.collect()
+    gc.freeze()
     yield
     gc.unfreeze()
     gc.set_threshold(*thresholds)
@@ -117,8 +122,9 @@ def test_next_step_collects_growth_and_looks_on_closes() -> None:
     ledger = Ledger(live=10_000, closed=50, leak_per_close=100.0, added=0, looked_at=0.0)
     assert next_step(ledger, 999, 50, 10.0, options) is Step.WAIT
     assert next_step(ledger, 1000, 50, 10.0, options) is Step.COLLECT
-    # Growth alone never looks, however large.
-    assert next_step(ledger, 5_000_000, 50, 10.0, options) is Step.COLLECT
+    # Growth alone never looks, however large; past `max_walk` it is frozen unswept.
+    assert next_step(ledger, 100_000, 50, 10.0, options) is Step.COLLECT
+    assert next_step(ledger, 5_000_000, 50, 10.0, options) is Step.FREEZE
     # 100 closed since: 10,000 objects estimated leaked, exactly the budget.
     assert next_step(ledger, 10, 150, 10.0, options) is Step.WAIT
     # Past it: a child looks; without surveys the look is a thaw.
@@ -144,6 +150,43 @@ def test_next_step_collects_growth_and_looks_on_closes() -> None:
     assert next_step(ledger, 10, 50, 3600.0, options) is Step.WAIT  # nothing frozen since
     # A tiny heap still gets `min_objects` of room.
     assert next_step(Ledger(live=0, leak_per_close=1.0), 10, 999, 1.0, options) is Step.WAIT
+
+
+def test_a_burst_too_large_to_walk_is_frozen_unswept_and_looked_at_soon() -> None:
+    options = FreezerOptions(min_objects=1000, max_walk=5000, thaw_ratio=1.0)
+    ledger = Ledger(live=10_000, closed=50, leak_per_close=100.0)
+    assert next_step(ledger, 5000, 50, 10.0, options) is Step.COLLECT
+    assert next_step(ledger, 5001, 50, 10.0, options) is Step.FREEZE
+    assert next_step(ledger, 5001, 50, 10.0, options, surveying=True) is Step.FREEZE
+    # A share of what was frozen unswept counts as garbage: 40,000 of them, the budget.
+    burst = replace(ledger, added=40_000, unswept=40_000)
+    assert burst.leaked(50) == 40_000 * UNSWEPT_GARBAGE_SHARE == 10_000
+    assert next_step(burst, 10, 50, 10.0, options) is Step.WAIT
+    assert next_step(replace(burst, unswept=40_004), 10, 50, 10.0, options) is Step.SURVEY
+    # A look measures them: after it, none is unswept.
+    assert looked(burst, garbage=300, live=50_000, closed=50, now=11.0).unswept == 0
+
+
+def test_a_burst_is_frozen_without_a_collection(collector: None) -> None:
+    metrics = Metrics()
+    options = FreezerOptions(min_objects=1, max_walk=20_000, thaw_ratio=1e9)
+    freezer = Freezer(options, metrics, lambda: 0)
+    gc.disable()  # no automatic collection may free the cycles before the step
+    try:
+        refs = _cycles(50)  # unreachable, not collected yet
+        burst = [[] for _ in range(30_000)]  # live, more than a step may walk
+        frozen_before = gc.get_freeze_count()
+        assert freezer.step() is Step.FREEZE
+    finally:
+        gc.enable()
+    assert gc.get_freeze_count() >= frozen_before + len(burst)
+    assert all(ref() is not None for ref in refs)  # frozen with the rest, not collected
+    assert freezer.ledger.unswept >= len(burst)
+    assert freezer.ledger.added == freezer.ledger.unswept
+    text = metrics.render().decode()
+    assert _sample(text, "fowergram_gc_freezes_total", action="freeze_unswept") == 1
+    # The next step, with little new, collects as usual.
+    assert freezer.step() is Step.COLLECT
 
 
 def test_the_leak_per_close_is_what_a_look_found() -> None:

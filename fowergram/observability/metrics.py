@@ -178,7 +178,8 @@ class Metrics:
         )
         self.gc_freezes = Counter(
             "fowergram_gc_freezes_total",
-            "Collector freezes of what sockets built (freeze), surveys of the frozen garbage "
+            "Collector freezes of what sockets built (freeze; freeze_unswept: a burst frozen "
+            "without a collection), surveys of the frozen garbage "
             "in a forked child (survey) and thaws freeing it (thaw: one full collection).",
             ["action"],
             registry=self.registry,
