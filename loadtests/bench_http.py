@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -41,7 +43,7 @@ from loadtests.load import (
     write_tokens,
     wrk_path,
 )
-from loadtests.machine_speed import speed_line
+from loadtests.machine_speed import speed_line, workload_ms
 from loadtests.pipeline import PipelineCounts, describe, pipeline_counts
 from loadtests.sampling import Profile, Sampler, print_profile, py_spy_path
 from loadtests.seed import PASSWORD, SeedResult, SeedSizes, seed
@@ -198,8 +200,8 @@ def main() -> None:
     scenarios = [s for s in SCENARIOS if s.key in chosen]
     viewers = args.viewers or args.concurrency
     sizes = SeedSizes(users=args.users, posts=args.posts, viewers=viewers, random_seed=args.seed)
-    speed = speed_line(SERVER_CPU)  # before anything else runs
-    print(speed, flush=True)
+    speed = workload_ms(SERVER_CPU)  # before anything else runs
+    print(speed_line(speed), flush=True)
     started = time.monotonic()
     with bench_server() as server, tempfile.TemporaryDirectory(prefix="bench-http-") as tmp:
         work = Path(tmp)
@@ -250,7 +252,13 @@ def main() -> None:
                 for line in top_statements(server.database_url, result.requests, args.statements):
                     print(f"    {line}")
             print(f"  {scenario.name}: {result.rps:.0f} req/s, p99 {result.p99_ms:.1f} ms")
-        print(speed)
+        # The server may still be settling the writes' events on its core: stopped meanwhile.
+        os.kill(server.pid, signal.SIGSTOP)
+        try:
+            after = workload_ms(SERVER_CPU)
+        finally:
+            os.kill(server.pid, signal.SIGCONT)
+        print(speed_line(speed, after))
         print_table(rows, args.concurrency, args.duration, pinning)
         if args.profile_seconds > 0 and args.profile_scenario in chosen:
             profile = _profile_run(server, work, tokens_file, args)

@@ -4,7 +4,9 @@ This machine kind changes speed from one day to the next: on 2026-11-27 the same
 served 1.4-1.5x the requests per second of the evening before, so a figure that meets a
 target one day may miss it another. The benchmarks print this time beside their figures:
 runs of different days compare through it (a lower time, a faster core), and a figure
-can be read as "on a core that runs the workload in N ms".
+can be read as "on a core that runs the workload in N ms". It is timed before and after
+the run: the machine also changes within minutes (30 ms, then 56 ms twenty minutes
+later, then 30 ms again, on 2026-11-27), and a run with two different times is suspect.
 """
 
 from __future__ import annotations
@@ -59,10 +61,12 @@ def workload_ms(cpu: int) -> tuple[float, bool]:
     return statistics.median(times), pinned
 
 
-def speed_line(cpu: int) -> str:
-    ms, pinned = workload_ms(cpu)
-    where = f"on CPU {cpu}" if pinned else "unpinned"
+def speed_line(before: tuple[float, bool], after: tuple[float, bool] | None = None) -> str:
+    """`workload_ms` before the run (and after it, once it is over)."""
+    ms, pinned = before
+    where = "on the server's core" if pinned else "unpinned"
+    times = f"{ms:.1f} ms before the run" + (f", {after[0]:.1f} ms after" if after else "")
     return (
-        f"machine speed: a fixed pure-Python workload ran in {ms:.1f} ms {where} (median of "
+        f"machine speed: a fixed pure-Python workload ran in {times} {where} (median of "
         f"{ROUNDS}; lower is faster: runs of different days compare through it)"
     )

@@ -34,7 +34,7 @@ class PipelineCounts:
 
 def pipeline_counts(server_url: str) -> PipelineCounts:
     text = httpx.get(f"{server_url}/metrics", timeout=10).text
-    published, settled = 0.0, {}
+    published, settled = 0.0, dict[str, float]()
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             if sample.name == f"{PUBLISHED}_total":
