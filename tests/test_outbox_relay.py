@@ -9,6 +9,7 @@ import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import asyncpg
@@ -22,6 +23,7 @@ from fowergram.adapters.nats.event_stream import (
     JetStreamEvents,
     decode_event,
     encode_event,
+    stream_config,
     stream_name,
 )
 from fowergram.adapters.postgres.outbox import record_events
@@ -254,12 +256,36 @@ async def test_a_repeated_publication_inside_the_window_is_stored_once(
         await events.ensure_stream()
         await events.ensure_stream()  # idempotent
         event = RecordedEvent(1, "post.liked", 5, {}, datetime.now(UTC))
-        await events.publish(event)
-        await events.publish(event)
+        assert await events.publish_all([event]) == [None]
+        assert await events.publish_all([event]) == [None]  # acknowledged as a duplicate
         assert await _stream_count(nc, prefix) == 1
         info = await nc.jetstream().stream_info(stream_name(prefix))
         assert info.config.duplicate_window == 300
         assert info.config.subjects == [f"{prefix}.evt.>"]
+    finally:
+        await close_nats(nc)
+
+
+async def test_a_batch_is_sent_whole_and_each_event_gets_its_own_outcome(
+    nats_server: EmbeddedNats,
+) -> None:
+    prefix = f"r{uuid.uuid4().hex[:8]}"
+    nc = await connect_nats(nats_server.url, name="test-publisher")
+    try:
+        events = JetStreamEvents(nc, subject_prefix=prefix, max_age_s=3600, ack_timeout_s=2)
+        # The stream made here with a size limit: one event of the batch is refused.
+        config = stream_config(prefix, max_age_s=3600)
+        await nc.jetstream().add_stream(replace(config, max_msg_size=400))
+        now = datetime.now(UTC)
+        batch = [RecordedEvent(n, "post.liked", n, {"n": n}, now) for n in range(1, 6)]
+        batch[2] = replace(batch[2], payload={"n": 3, "padding": "x" * 500})
+        outcomes = await events.publish_all(batch)
+        assert [outcome is None for outcome in outcomes] == [True, True, False, True, True]
+        assert "maximum" in str(outcomes[2]).lower()
+        # The others are stored, in the order sent.
+        stored = [event.id for _, event in await _consume_all(nats_server.url, prefix)]
+        assert stored == [1, 2, 4, 5]
+        assert await events.publish_all([]) == []
     finally:
         await close_nats(nc)
 

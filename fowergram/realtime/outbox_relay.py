@@ -2,10 +2,10 @@
 
 Woken by the database when rows commit while it sleeps (awake, it looks every
 `awake_poll_s` itself; polling is the fallback), it claims a batch,
-publishes each event and waits for its acknowledgement, then marks the batch. A failure
-stops the batch at that event (later ones wait, keeping the order), is recorded on the
-row, and the relay backs off. Rows are settled only after their acknowledgement, so a
-crash re-publishes a few, which the stream discards by message id.
+sends its events and waits for their acknowledgements, then marks the acknowledged
+ones up to the first that was not. That failure is recorded on its row, later ones
+wait (keeping the order), and the relay backs off. Rows are settled only after their
+acknowledgement, so a crash re-publishes a few, which the stream discards by message id.
 """
 
 from __future__ import annotations
@@ -42,8 +42,9 @@ class OutboxQueue(Protocol):
 class EventPublisher(Protocol):
     async def ensure_stream(self) -> None: ...
 
-    async def publish(self, event: RecordedEvent) -> None:
-        """Return once the stream has acknowledged `event`; raise otherwise."""
+    async def publish_all(self, events: Sequence[RecordedEvent]) -> list[Exception | None]:
+        """Send `events` and wait for the stream's acknowledgements: one outcome per
+        event, in order (None: stored); raise when none could be sent."""
 
 
 class Wakeups(Protocol):
@@ -186,12 +187,16 @@ class OutboxRelay:
     async def _publish(
         self, events: Sequence[RecordedEvent]
     ) -> tuple[list[int], tuple[int, str] | None]:
+        if not events:
+            return [], None
+        try:
+            outcomes = await self._publisher.publish_all(events)
+        except Exception as exc:
+            return [], (events[0].id, repr(exc))
         published: list[int] = []
-        for event in events:
-            try:
-                await self._publisher.publish(event)
-            except Exception as exc:
-                return published, (event.id, repr(exc))
+        for event, outcome in zip(events, outcomes, strict=True):
+            if outcome is not None:
+                return published, (event.id, repr(outcome))
             published.append(event.id)
         return published, None
 
