@@ -43,7 +43,7 @@ from loadtests.load import (
     write_tokens,
     wrk_path,
 )
-from loadtests.machine_speed import speed_line, workload_ms
+from loadtests.machine_speed import core_speeds, speed_line
 from loadtests.pipeline import PipelineCounts, describe, pipeline_counts
 from loadtests.sampling import Profile, Sampler, print_profile, py_spy_path
 from loadtests.seed import PASSWORD, SeedResult, SeedSizes, seed
@@ -200,8 +200,8 @@ def main() -> None:
     scenarios = [s for s in SCENARIOS if s.key in chosen]
     viewers = args.viewers or args.concurrency
     sizes = SeedSizes(users=args.users, posts=args.posts, viewers=viewers, random_seed=args.seed)
-    speed = workload_ms(SERVER_CPU)  # before anything else runs
-    print(speed_line(speed), flush=True)
+    speed = core_speeds()  # before anything else runs
+    print(speed_line(SERVER_CPU, speed), flush=True)
     started = time.monotonic()
     with bench_server() as server, tempfile.TemporaryDirectory(prefix="bench-http-") as tmp:
         work = Path(tmp)
@@ -255,10 +255,10 @@ def main() -> None:
         # The server may still be settling the writes' events on its core: stopped meanwhile.
         os.kill(server.pid, signal.SIGSTOP)
         try:
-            after = workload_ms(SERVER_CPU)
+            after = core_speeds()
         finally:
             os.kill(server.pid, signal.SIGCONT)
-        print(speed_line(speed, after))
+        print(speed_line(SERVER_CPU, speed, after))
         print_table(rows, args.concurrency, args.duration, pinning)
         if args.profile_seconds > 0 and args.profile_scenario in chosen:
             profile = _profile_run(server, work, tokens_file, args)

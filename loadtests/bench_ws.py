@@ -74,7 +74,7 @@ import psutil
 from fowergram.config import Settings
 from fowergram.embedded.process import free_port
 from fowergram.embedded.stack import EmbeddedStack
-from loadtests.machine_speed import speed_line, workload_ms
+from loadtests.machine_speed import core_speeds, speed_line
 from loadtests.sampling import setup_profile_path
 from loadtests.server import SERVER_CPU, can_pin, fresh_database, other_cpus
 from loadtests.ws_broadcast import profile_path
@@ -238,8 +238,8 @@ def _exit_on_term(_signum: int, _frame: object) -> None:
 def main() -> None:
     args = _parse_args()
     signal.signal(signal.SIGTERM, _exit_on_term)
-    speed = workload_ms(SERVER_CPU)  # before anything else runs
-    print(speed_line(speed), flush=True)
+    speed = core_speeds()  # before anything else runs
+    print(speed_line(SERVER_CPU, speed), flush=True)
     started = time.monotonic()
     run_id = secrets.token_hex(4)
     prefix = f"benchws{run_id}"
@@ -298,7 +298,7 @@ def main() -> None:
                 asyncio.run(cleanup_services(svc.redis_url, svc.nats_url, prefix))
             if args.keep is not None:
                 _keep(args.keep, result, metrics, work / "gc.json")
-        print(speed_line(speed, workload_ms(SERVER_CPU)))
+        print(speed_line(SERVER_CPU, speed, core_speeds()))
         print_report(args, result, metrics, pinning=_pinning_line(svc.embedded))
         if args.profile_seconds > 0:
             raw = args.profile_out or work / "profile.raw"
