@@ -48,7 +48,7 @@ VERIFIED_CACHED = 8192
 
 
 def unverified_header(token: str) -> dict[str, object]:
-    """The token's JOSE header, read only to find its key; PyJWT checks all of it after.
+    """The token's JOSE header, read only to find its key; joserfc checks all of it after.
 
     Decoding the header alone costs a few µs, against a whole library call per key
     lookup; a token with a forged header is refused by the verification after it."""

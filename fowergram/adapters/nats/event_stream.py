@@ -133,4 +133,5 @@ class JetStreamEvents:
 def _outcome(outcome: BaseException | None) -> Exception | None:
     if outcome is None or isinstance(outcome, Exception):
         return outcome
-    raise outcome  # cancellation and the like are not an event's outcome
+    # A request cancelled on its own (the batch was not: `gather` would have raised).
+    return RuntimeError(f"publication interrupted: {outcome!r}")
