@@ -288,9 +288,10 @@ def main() -> None:
             try:
                 with _server(env, port, work / "server.log") as pid:
                     print(f"server ready on port {port} (pid {pid})", flush=True)
+                    serving_from = time.time()
                     result = _generate(args, port, pid, users_file, svc, prefix, work, post_id)
                     metrics = _metrics(port)
-                    result["gc_totals"] = _gc_totals(work / "gc.json")
+                    result["gc_totals"] = _gc_totals(work / "gc.json", serving_from)
                     if (churned := result.get("churn")) and churned.get("audit"):
                         # The audit's own collection is not the policy's doing.
                         result["gc_totals"] = churned["gc_totals"]
@@ -363,11 +364,21 @@ def _server_env(pairs: list[str]) -> dict[str, str]:
     return env
 
 
-def _gc_totals(path: Path) -> dict[str, Any] | None:
+def _gc_totals(path: Path, serving_from: float) -> dict[str, Any] | None:
+    """The probe's totals, and the longest collection since the server answered (those
+    before, at start-up, paused no client)."""
     if not path.exists():
         return None
     state: dict[str, Any] = orjson.loads(path.read_bytes())
-    return {key: state[key] for key in ("generations", "thresholds", "frozen")}
+    totals = {key: state[key] for key in ("generations", "thresholds", "frozen")}
+    # [wall time at its end, generation, seconds, collected]: every full collection and
+    # every one of 20 ms or more
+    serving = [entry for entry in state["notable"] if entry[0] >= serving_from]
+    longest = max(serving, key=lambda entry: entry[2], default=None)
+    totals["longest_serving"] = (
+        None if longest is None else {"generation": longest[1], "seconds": longest[2]}
+    )
+    return totals
 
 
 def _pinning_line(embedded: bool) -> str:

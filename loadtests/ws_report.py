@@ -129,6 +129,13 @@ def print_report(
                 f"longest {figures['max_s'] * 1000:.0f} ms"
             )
         print(f"    thresholds {totals['thresholds']}, objects frozen: {totals['frozen']}")
+        longest = totals.get("longest_serving")
+        if longest is not None:
+            print(
+                f"    longest while serving (from the first answer on; the whole run includes"
+                f" start-up): {longest['seconds'] * 1000:.0f} ms, generation "
+                f"{longest['generation']}   [target: no pause over 100 ms]"
+            )
     else:
         print("  loadtests/gc_probe did not report: see fowergram_gc_pause_seconds below; the")
         print("  ping probe and delivery gaps above include any collector pause")
