@@ -189,7 +189,7 @@ class Settings(BaseSettings):
     # ready: freeze what start-up made (no collection walks it again), and the collection
     # thresholds ("gen0,gen1,gen2"; empty: Python's 700,10,10; a first 0 disables them).
     gc_freeze_after_start: bool = True
-    gc_thresholds: str = Field(default="10000,10,10", pattern=r"^(\d{1,9},\d{1,9},\d{1,9})?$")
+    gc_thresholds: str = Field(default="10000,4,10", pattern=r"^(\d{1,9},\d{1,9},\d{1,9})?$")
     # Freeze again, every this many seconds, what sockets built since (0: never): full
     # collections stay short. The cycles closed sockets then leave frozen are freed by a
     # thaw (one full collection) once they reach GC_THAW_RATIO times the live objects:
