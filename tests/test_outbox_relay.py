@@ -245,14 +245,24 @@ async def test_two_relays_share_the_work_and_publish_each_event_once(
     assert sorted(event.payload["n"] for _, event in received) == list(range(1, 61))
 
 
+@contextlib.asynccontextmanager
+async def _publisher(
+    nats_server: EmbeddedNats, **options: float
+) -> AsyncIterator[tuple[NATS, JetStreamEvents, str]]:
+    """A connection, the events' publisher on a fresh prefix, and that prefix."""
+    prefix = f"r{uuid.uuid4().hex[:8]}"
+    nc = await connect_nats(nats_server.url, name="test-publisher")
+    try:
+        yield nc, JetStreamEvents(nc, subject_prefix=prefix, max_age_s=3600, **options), prefix
+    finally:
+        await close_nats(nc)
+
+
 async def test_a_repeated_publication_inside_the_window_is_stored_once(
     nats_server: EmbeddedNats,
 ) -> None:
     """What a relay that crashed between the ack and its commit does: publish again."""
-    prefix = f"r{uuid.uuid4().hex[:8]}"
-    nc = await connect_nats(nats_server.url, name="test-publisher")
-    try:
-        events = JetStreamEvents(nc, subject_prefix=prefix, max_age_s=3600)
+    async with _publisher(nats_server) as (nc, events, prefix):
         await events.ensure_stream()
         await events.ensure_stream()  # idempotent
         event = RecordedEvent(1, "post.liked", 5, {}, datetime.now(UTC))
@@ -262,17 +272,12 @@ async def test_a_repeated_publication_inside_the_window_is_stored_once(
         info = await nc.jetstream().stream_info(stream_name(prefix))
         assert info.config.duplicate_window == 300
         assert info.config.subjects == [f"{prefix}.evt.>"]
-    finally:
-        await close_nats(nc)
 
 
 async def test_a_batch_is_sent_whole_and_each_event_gets_its_own_outcome(
     nats_server: EmbeddedNats,
 ) -> None:
-    prefix = f"r{uuid.uuid4().hex[:8]}"
-    nc = await connect_nats(nats_server.url, name="test-publisher")
-    try:
-        events = JetStreamEvents(nc, subject_prefix=prefix, max_age_s=3600, ack_timeout_s=2)
+    async with _publisher(nats_server, ack_timeout_s=2) as (nc, events, prefix):
         # The stream made here with a size limit: one event of the batch is refused.
         config = stream_config(prefix, max_age_s=3600)
         await nc.jetstream().add_stream(replace(config, max_msg_size=400))
@@ -286,8 +291,6 @@ async def test_a_batch_is_sent_whole_and_each_event_gets_its_own_outcome(
         stored = [event.id for _, event in await _consume_all(nats_server.url, prefix)]
         assert stored == [1, 2, 4, 5]
         assert await events.publish_all([]) == []
-    finally:
-        await close_nats(nc)
 
 
 async def _notifications_for_one_commit(pool: asyncpg.Pool, database_url: str) -> int:
