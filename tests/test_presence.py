@@ -441,7 +441,7 @@ def _kinds(outcomes: list[object]) -> list[str]:
 
 
 async def test_a_failing_change_in_a_batch_fails_only_its_own_socket(cluster: Cluster) -> None:
-    # Sockets opening in one turn of the event loop share a pipeline: one user's broken
+    # Sockets opening in one turn of the event loop share a script call: one user's broken
     # key must not turn the others' recorded connections into errors.
     store = cluster.store
     await store.beat("i1", datetime.now(UTC), first=True)

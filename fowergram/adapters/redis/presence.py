@@ -28,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, cast
 
 from redis.asyncio import Redis
+from redis.exceptions import ResponseError
 
 from fowergram.adapters.coalesced import Coalesced
 from fowergram.domain.presence import HeldSockets, Socket
@@ -35,30 +36,58 @@ from fowergram.domain.presence import HeldSockets, Socket
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
 
-# KEYS: instances, user hash, instance's users, seen. ARGV: instance, field, user id.
-# Returns nil when the instance is not registered (it was declared dead, or never beat).
-_CONNECT = """
-if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return false end
-local before = redis.call('HKEYS', KEYS[2])
-local seen = redis.call('HGET', KEYS[4], ARGV[3])
-redis.call('HSET', KEYS[2], ARGV[2], '1')
-redis.call('SADD', KEYS[3], ARGV[3])
-return {before, seen}
+# Sockets opening together are held by one script call: per socket, a call costs ~20 µs
+# of redis-py's packing and parsing in the server's loop (a reconnect storm opens
+# hundreds at once); one call for all of them costs little more than one.
+# Each socket's change runs under pcall, so a failure (a key of the wrong type) fails
+# that socket alone; it comes back as {err} in place of its result.
+# KEYS: instances, seen, then each socket's user hash and instance's users.
+# ARGV: each socket's instance, field, user id. A socket's result: false when the
+# instance is not registered (it was declared dead, or never beat), else {fields before,
+# seen before}.
+_CONNECT_EACH = """
+local function connect(i)
+  local instance, field, user = ARGV[3 * i - 2], ARGV[3 * i - 1], ARGV[3 * i]
+  if not redis.call('ZSCORE', KEYS[1], instance) then return false end
+  local before = redis.call('HKEYS', KEYS[2 * i + 1])
+  local seen = redis.call('HGET', KEYS[2], user)
+  redis.call('HSET', KEYS[2 * i + 1], field, '1')
+  redis.call('SADD', KEYS[2 * i + 2], user)
+  return {before, seen}
+end
+local results = {}
+for i = 1, #ARGV / 3 do
+  local ok, result = pcall(connect, i)
+  if ok then results[i] = result else results[i] = {result.err or tostring(result)} end
+end
+return results
 """
 
-# KEYS: user hash, instance's users, seen. ARGV: instance, field, user id, now (ms).
-_DISCONNECT = """
-local before = redis.call('HKEYS', KEYS[1])
-local seen = redis.call('HGET', KEYS[3], ARGV[3])
-if redis.call('HDEL', KEYS[1], ARGV[2]) == 1 then
-  redis.call('HSET', KEYS[3], ARGV[3], ARGV[4])
-  local mine = ARGV[1] .. ' '
-  for _, field in ipairs(redis.call('HKEYS', KEYS[1])) do
-    if string.sub(field, 1, #mine) == mine then return {before, seen} end
+# KEYS: seen, then each socket's user hash and instance's users. ARGV: each socket's
+# instance, field, user id, when it closed (ms). A socket's result: {fields before, seen
+# before}, or {err} as above.
+_DISCONNECT_EACH = """
+local function disconnect(i)
+  local instance, field, user, now = ARGV[4 * i - 3], ARGV[4 * i - 2], ARGV[4 * i - 1], ARGV[4 * i]
+  local userkey = KEYS[2 * i]
+  local before = redis.call('HKEYS', userkey)
+  local seen = redis.call('HGET', KEYS[1], user)
+  if redis.call('HDEL', userkey, field) == 1 then
+    redis.call('HSET', KEYS[1], user, now)
+    local mine = instance .. ' '
+    for _, held in ipairs(redis.call('HKEYS', userkey)) do
+      if string.sub(held, 1, #mine) == mine then return {before, seen} end
+    end
+    redis.call('SREM', KEYS[2 * i + 1], user)
   end
-  redis.call('SREM', KEYS[2], ARGV[3])
+  return {before, seen}
 end
-return {before, seen}
+local results = {}
+for i = 1, #ARGV / 4 do
+  local ok, result = pcall(disconnect, i)
+  if ok then results[i] = result else results[i] = {result.err or tostring(result)} end
+end
+return results
 """
 
 # KEYS: instances. ARGV: instance, now (ms), "1" for a first registration.
@@ -134,6 +163,14 @@ def _field(socket: Socket) -> str:
     return f"{socket.instance_id} {socket.connection_id}"
 
 
+def _held_or_failure(user_id: int, result: list[Any]) -> HeldSockets | Exception:
+    """One socket's result of a batch script: its user's state before, or its failure."""
+    if len(result) == 1:  # {err}: this socket's change failed
+        return ResponseError(_text(result[0]))
+    fields, seen = result
+    return _held(user_id, fields, seen)
+
+
 def _held(user_id: int, fields: Sequence[bytes | str], seen: bytes | str | None) -> HeldSockets:
     sockets = frozenset(Socket(*_text(field).split(" ", 1)) for field in fields)
     return HeldSockets(user_id, sockets, from_ms(seen) if seen is not None else None)
@@ -153,8 +190,8 @@ class RedisPresence:
         self._instances = self._prefix + "instances"
         self._reaping = self._prefix + "reaping"
         self._seen = self._prefix + "seen"
-        self._connect = redis.register_script(_CONNECT)
-        self._disconnect = redis.register_script(_DISCONNECT)
+        self._connect = redis.register_script(_CONNECT_EACH)
+        self._disconnect = redis.register_script(_DISCONNECT_EACH)
         self._beat = redis.register_script(_BEAT)
         self._bury = redis.register_script(_BURY)
         self._reap = redis.register_script(_REAP)
@@ -175,37 +212,27 @@ class RedisPresence:
     async def connect(self, user_id: int, socket: Socket) -> HeldSockets | None:
         """Hold `socket`; the user's state before, or None if its instance is not
         registered (nothing was held). Sockets opening in the same turn of the event
-        loop share one pipeline (a reconnect storm opens hundreds at once); a script
-        that fails fails only its own socket's call."""
+        loop are held by one script call (a reconnect storm opens hundreds at once); a
+        socket whose change fails fails only its own call."""
         return await self._connecting((user_id, socket))
 
     async def connect_many(self, sockets: Sequence[tuple[int, Socket]]) -> list[HeldSockets | None]:
-        """`connect` for each, in order, in one pipeline; raises the first failure."""
+        """`connect` for each, in order, in one script call; raises the first failure."""
         return _raise_first(await self._connect_each(sockets))
 
     async def _connect_each(
         self, sockets: Sequence[tuple[int, Socket]]
     ) -> list[HeldSockets | Exception | None]:
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for user_id, socket in sockets:
-                keys, args = self._connect_call(user_id, socket)
-                await self._connect(keys=keys, args=args, client=pipe)
-            results = await pipe.execute(raise_on_error=False)
+        keys = [self._instances, self._seen]
+        args: list[str | int] = []
+        for user_id, socket in sockets:
+            keys += [self._user(user_id), self._inst(socket.instance_id)]
+            args += [socket.instance_id, _field(socket), user_id]
+        results = await self._connect(keys=keys, args=args)
         return [
-            result if isinstance(result, Exception) else self._before(user_id, result)
+            None if result is None else _held_or_failure(user_id, result)
             for (user_id, _), result in zip(sockets, results, strict=True)
         ]
-
-    def _connect_call(self, user_id: int, socket: Socket) -> tuple[list[str], list[str | int]]:
-        keys = [self._instances, self._user(user_id), self._inst(socket.instance_id), self._seen]
-        return keys, [socket.instance_id, _field(socket), user_id]
-
-    @staticmethod
-    def _before(user_id: int, result: Any) -> HeldSockets | None:
-        if result is None:
-            return None
-        fields, seen = result
-        return _held(user_id, fields, seen)
 
     async def disconnect(self, user_id: int, socket: Socket, now: datetime) -> HeldSockets:
         """Let go of `socket` (closed at `now`); the user's state before. Batched per turn
@@ -215,14 +242,14 @@ class RedisPresence:
     async def _disconnect_each(
         self, sockets: Sequence[tuple[int, Socket, datetime]]
     ) -> list[HeldSockets | Exception]:
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for user_id, socket, now in sockets:
-                keys = [self._user(user_id), self._inst(socket.instance_id), self._seen]
-                args: list[str | int] = [socket.instance_id, _field(socket), user_id, to_ms(now)]
-                await self._disconnect(keys=keys, args=args, client=pipe)
-            results = await pipe.execute(raise_on_error=False)
+        keys = [self._seen]
+        args: list[str | int] = []
+        for user_id, socket, now in sockets:
+            keys += [self._user(user_id), self._inst(socket.instance_id)]
+            args += [socket.instance_id, _field(socket), user_id, to_ms(now)]
+        results = await self._disconnect(keys=keys, args=args)
         return [
-            result if isinstance(result, Exception) else _held(user_id, *result)
+            _held_or_failure(user_id, result)
             for (user_id, _, _), result in zip(sockets, results, strict=True)
         ]
 
