@@ -4,6 +4,7 @@ their key's window closes, and instances sharing the database agree on the keys.
 from __future__ import annotations
 
 import asyncio
+import base64
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
@@ -11,7 +12,8 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from jwt.algorithms import OKPAlgorithm
 from support.auth_helpers import jwt_header, jwt_payload
@@ -343,3 +345,39 @@ async def test_a_key_row_changed_after_parsing_is_checked_again(pool: asyncpg.Po
     await pool.execute("UPDATE signing_keys SET algorithm = 'RS256' WHERE kid = $1", legacy_kid)
     with pytest.raises(ValueError, match="is not an RS256 key"):
         await store.jwks()
+
+
+def _b64url(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+async def test_tokens_no_http_header_carries_are_refused_with_a_reason(
+    pool: asyncpg.Pool,
+) -> None:
+    # A socket's connection_init carries any Unicode; a token there is checked by the same
+    # verifier. Each is refused as the kind of failure it is, not with a 500.
+    store = _store(pool, FakeClock())
+    tokens = JwtAccessTokens(store, issuer=ISSUER)
+    genuine = await tokens.issue(_claims())
+    header = genuine.split(".")[0]
+    key = (await store.signing_key()).private_key
+    assert isinstance(key, rsa.RSAPrivateKey)
+
+    def signed_over(raw_payload: bytes) -> str:
+        signing_input = f"{header}.{_b64url(raw_payload)}"
+        signature = key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+        return f"{signing_input}.{_b64url(signature)}"
+
+    refusals = {
+        genuine[:10] + "\u00e9" + genuine[10:]: "malformed access token",
+        genuine.replace(".", "\u2024", 1): "malformed access token",  # ONE DOT LEADER
+        "\u202e" + genuine: "malformed access token",
+        # The real key's signature over claims that are not a JSON object.
+        signed_over(b"[1]"): "access token invalid",
+        signed_over(b'"sub"'): "access token invalid",
+        signed_over(b"{not json"): "access token invalid",
+    }
+    for token, reason in refusals.items():
+        with pytest.raises(Unauthenticated, match=reason):
+            await tokens.verify(token)
+    assert (await tokens.verify(genuine)).user_id == 42  # the control

@@ -9,19 +9,18 @@ is as strict (canonical base64url only, through `binascii`) and verifies in ~30 
 
 from __future__ import annotations
 
-import base64
-import binascii
 import time
 import warnings
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import orjson
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
-from joserfc import jwt
+from joserfc import jws, jwt
 from joserfc.errors import ExpiredTokenError, JoseError, SecurityWarning
 from joserfc.jwk import OKPKey, RSAKey
+from joserfc.jws import CompactSignature, JWSRegistry
 from joserfc.jwt import ClaimsOption
 
 from fowergram.adapters.postgres.signing_keys import SigningKey, SigningKeyStore
@@ -47,21 +46,6 @@ MAX_TOKEN_BYTES = 4096
 VERIFIED_CACHED = 8192
 
 
-def unverified_header(token: str) -> dict[str, object]:
-    """The token's JOSE header, read only to find its key; joserfc checks all of it after.
-
-    Decoding the header alone costs a few µs, against a whole library call per key
-    lookup; a token with a forged header is refused by the verification after it."""
-    segment = token.partition(".")[0]
-    try:
-        header = orjson.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
-    except (binascii.Error, ValueError):
-        raise Unauthenticated("malformed access token") from None
-    if not isinstance(header, dict):
-        raise Unauthenticated("malformed access token")
-    return header
-
-
 class JwtAccessTokens:
     def __init__(
         self, keys: SigningKeyStore, *, issuer: str, wall_clock: Callable[[], float] = time.time
@@ -71,6 +55,7 @@ class JwtAccessTokens:
         self._wall_clock = wall_clock  # real time: a token's times are real ones
         self._verified: dict[str, tuple[AccessClaims, str]] = {}
         self._jose_keys: dict[tuple[str, bool], RSAKey | OKPKey] = {}  # (kid, private)
+        self._registries: dict[str, JWSRegistry] = {}  # one algorithm each
         required: ClaimsOption = {"essential": True}
         self._claim_rules = jwt.JWTClaimsRegistry(
             now=lambda: int(self._wall_clock()),
@@ -120,10 +105,18 @@ class JwtAccessTokens:
         return claims
 
     async def _verify_signed(self, token: str) -> tuple[AccessClaims, str]:
-        """The claims of a token whose signature, issuer and times check out, and its kid."""
+        """The claims of a token whose signature, issuer and times check out, and its kid.
+
+        joserfc's parts rather than `jwt.decode`: the token is split and its header decoded
+        once, and the header names the key it needs before the signature is checked
+        against it (`jwt.decode` wants the key first: ~9 µs of ~68 a token saved)."""
         if len(token) > MAX_TOKEN_BYTES:
             raise Unauthenticated("access token not issued here")
-        header = unverified_header(token)
+        try:
+            compact = jws.extract_compact(token.encode("ascii"))
+        except (JoseError, ValueError):  # UnicodeEncodeError is a ValueError
+            raise Unauthenticated("malformed access token") from None
+        header = compact.headers()
         kid = header.get("kid")
         if not isinstance(kid, str):
             raise Unauthenticated("access token not issued here")
@@ -135,10 +128,7 @@ class JwtAccessTokens:
         if header.get("alg") != key.algorithm:
             raise Unauthenticated("access token not issued here")
         try:
-            verifier = self._jose_key(key)
-            payload = _quiet_if_legacy(
-                key, lambda: jwt.decode(token, verifier, algorithms=[key.algorithm])
-            ).claims
+            payload = _quiet_if_legacy(key, lambda: self._verified_payload(compact, key))
             self._claim_rules.validate(payload)
         except ExpiredTokenError:
             raise Unauthenticated("access token expired") from None
@@ -155,6 +145,18 @@ class JwtAccessTokens:
         except (ValueError, TypeError):
             raise Unauthenticated("access token invalid") from None
         return claims, kid
+
+    def _verified_payload(self, compact: CompactSignature, key: SigningKey) -> dict[str, Any]:
+        """The token's claims once its signature checks out under `key` (JoseError if not)."""
+        registry = self._registries.get(key.algorithm)
+        if registry is None:
+            registry = self._registries[key.algorithm] = JWSRegistry(algorithms=[key.algorithm])
+        if not jws.validate_compact(compact, self._jose_key(key), registry=registry):
+            raise JoseError("bad signature")
+        payload = orjson.loads(compact.payload or b"")
+        if not isinstance(payload, dict):
+            raise JoseError("claims are not a JSON object")
+        return payload
 
     def _jose_key(self, key: SigningKey, *, private: bool = False) -> RSAKey | OKPKey:
         """joserfc's form of a signing key (the private one to sign), made once per key."""
