@@ -1,0 +1,137 @@
+"""Notifications recorded together: events of one turn of the event loop share one
+transaction, events touching one group (or one event twice) go one after the other, and
+an event that cannot be written fails alone. Real PostgreSQL; the round rule is pure."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+
+from fowergram.adapters.postgres.notification_writes import Recording, rounds
+from fowergram.adapters.postgres.notifications import PostgresNotifications
+from fowergram.adapters.postgres.pool import create_pool
+from fowergram.domain.notifications.grouping import merge
+from fowergram.domain.notifications.model import NotificationKind
+from fowergram.domain.notifications.rules import Intent
+
+LIKE = NotificationKind.LIKE
+
+
+@pytest.fixture
+async def pool(migrated_database: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(migrated_database, min_size=1, max_size=3)
+    yield pool
+    await pool.close()
+
+
+async def _users(pool: asyncpg.Pool, count: int) -> list[int]:
+    tag = uuid.uuid4().hex[:12]
+    rows = await pool.fetch(
+        "INSERT INTO users (username, email) SELECT 'w' || $1 || g, 'w' || $1 || g || '@x.io' "
+        "FROM generate_series(1, $2) AS g RETURNING id",
+        tag,
+        count,
+    )
+    return [row["id"] for row in rows]
+
+
+def _event() -> int:
+    return 10**12 + uuid.uuid4().int % 10**11  # no outbox row needed for the marker
+
+
+def _like(recipient: int, actor: int, key: str = "like:test") -> Intent:
+    return Intent(recipient, LIKE, key, actor)
+
+
+def _call(event_id: int, *intents: Intent) -> Recording:
+    return Recording.of("test-consumer", event_id, intents, merge)
+
+
+def test_calls_sharing_an_event_or_a_group_go_in_later_rounds() -> None:
+    a, b, c, again, d = (
+        _call(1, _like(10, 1)),
+        _call(2, _like(11, 1)),
+        _call(3, _like(10, 2), _like(12, 2)),  # group (10, like:test) as a's: after a
+        _call(2, _like(13, 1)),  # event 2 again: after b
+        _call(4, _like(12, 3)),  # group (12, like:test) as c's: after c
+    )
+    assert rounds([a, b, c, again, d]) == [[a, b], [c, again], [d]]
+    assert rounds([]) == []
+
+
+def test_an_event_s_intents_are_one_per_group_in_lock_order() -> None:
+    call = _call(1, _like(12, 1), _like(10, 1), _like(12, 2, "like:other"), _like(12, 3))
+    assert [(i.recipient_id, i.group_key, i.actor_id) for i in call.intents] == [
+        (10, "like:test", 1),
+        (12, "like:other", 2),
+        (12, "like:test", 1),  # the first asked for of its group
+    ]
+
+
+async def test_events_of_one_turn_are_written_in_one_transaction(pool: asyncpg.Pool) -> None:
+    store = PostgresNotifications(pool)
+    *recipients, actor = await _users(pool, 6)
+
+    written = await asyncio.gather(
+        *(store.record("test-consumer", _event(), [_like(r, actor)], merge) for r in recipients)
+    )
+
+    assert [[n.recipient_id for n in rows or ()] for rows in written] == [[r] for r in recipients]
+    transactions = await pool.fetchval(
+        "SELECT count(DISTINCT xmin::text) FROM notifications WHERE recipient_id = ANY($1)",
+        recipients,
+    )
+    assert transactions == 1
+
+
+async def test_events_meeting_in_a_group_merge_in_order(pool: asyncpg.Pool) -> None:
+    store = PostgresNotifications(pool)
+    owner, ana, bo, cy = await _users(pool, 4)
+    repeated = _event()
+
+    first, second, third, again = await asyncio.gather(
+        store.record("test-consumer", _event(), [_like(owner, ana)], merge),
+        store.record("test-consumer", repeated, [_like(owner, bo)], merge),
+        store.record("test-consumer", _event(), [_like(owner, cy)], merge),
+        store.record("test-consumer", repeated, [_like(owner, bo)], merge),  # delivered twice
+    )
+
+    assert again is None  # the same event in the same turn is written once
+    assert first is not None
+    assert second is not None
+    assert third is not None
+    assert first[0].id < second[0].id < third[0].id  # each write re-keys the group
+    row = await pool.fetchrow(
+        "SELECT actor_ids, actor_count FROM notifications WHERE recipient_id = $1", owner
+    )
+    assert (row["actor_ids"], row["actor_count"]) == ([cy, bo, ana], 3)
+    assert third[0].actor_ids == (cy, bo, ana)
+
+
+async def test_an_event_that_cannot_be_written_fails_alone(pool: asyncpg.Pool) -> None:
+    store = PostgresNotifications(pool)
+    one, two, actor = await _users(pool, 3)
+    broken = _event()
+
+    ok_one, failed, ok_two = await asyncio.gather(
+        store.record("test-consumer", _event(), [_like(one, actor)], merge),
+        store.record("test-consumer", broken, [_like(one, actor, "x" * 201)], merge),
+        store.record("test-consumer", _event(), [_like(two, actor)], merge),
+        return_exceptions=True,
+    )
+
+    assert isinstance(failed, asyncpg.CheckViolationError)  # group keys are 1-200 characters
+    assert isinstance(ok_one, list)
+    assert isinstance(ok_two, list)
+    assert [n.recipient_id for n in ok_one] == [one]
+    assert [n.recipient_id for n in ok_two] == [two]
+    # Nothing of the failed event stands, not even its marker: it can be tried again.
+    marked = await pool.fetchval(
+        "SELECT count(*) FROM handled_events WHERE consumer = 'test-consumer' AND event_id = $1",
+        broken,
+    )
+    assert marked == 0
