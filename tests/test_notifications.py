@@ -330,6 +330,42 @@ async def test_a_recipient_s_settings_and_standings_are_one_read(
     assert await audiences.audience(owner.id, []) == Audience()
 
 
+async def test_audiences_asked_together_are_one_read_each_their_own(
+    new_member: Callable[[], Member], migrated_database: str
+) -> None:
+    owner, other, pest, fan = new_member(), new_member(), new_member(), new_member()
+    _graph(owner, "mute", pest)
+    owner.data(UPDATE_SETTINGS, {"off": ["LIKE"]})
+    _graph(other, "follow", fan)
+    statements: list[str] = []
+    pool = await create_pool(
+        migrated_database, min_size=1, max_size=3, on_query=lambda r: statements.append(r.query)
+    )
+    audiences = PostgresAudiences(pool)
+
+    try:
+        mine, theirs, nobody, same_again = await asyncio.gather(
+            audiences.audience(owner.id, [pest.id, fan.id]),
+            audiences.audience(other.id, [pest.id, fan.id, fan.id]),
+            audiences.audience(owner.id, [10**12]),
+            audiences.audience(owner.id, [fan.id]),
+        )
+    finally:
+        await pool.close()
+
+    assert len(statements) == 1  # the four in one read
+    assert {kind.value for kind in mine.disabled} == {"like"}
+    assert mine.standings[pest.id][1].muting
+    assert not mine.standings[fan.id][1].muting
+    assert theirs.disabled == frozenset()  # owner's settings are owner's
+    assert not theirs.standings[pest.id][1].muting
+    assert theirs.standings[fan.id][1].following
+    assert not mine.standings[fan.id][1].following
+    assert nobody == Audience()
+    assert same_again.standings.keys() == {fan.id}  # only the people it asked about
+    assert {kind.value for kind in same_again.disabled} == {"like"}
+
+
 async def test_content_deleted_before_the_event_is_handled_makes_nothing(
     new_member: Callable[[], Member], pool: asyncpg.Pool, deliver: Deliver
 ) -> None:

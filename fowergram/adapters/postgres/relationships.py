@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import asyncpg
@@ -34,16 +35,22 @@ _STANDING_COLUMNS = (
 )
 
 
-def _prefixed(columns: str, prefix: str) -> str:
+_VIEWER_EXPRESSION = re.compile(r"^(\$1|[a-z_]+\.[a-z_]+)$")
+
+
+def _prefixed(columns: str, prefix: str, viewer: str = "$1") -> str:
     if prefix and not prefix.replace("_", "").isalnum():
         raise ValueError(f"not a column prefix: {prefix!r}")
-    return columns.replace("@", prefix)
+    if not _VIEWER_EXPRESSION.fullmatch(viewer):
+        raise ValueError(f"not a viewer column: {viewer!r}")
+    return columns.replace("@", prefix).replace("$1", viewer)
 
 
-def standing_columns(prefix: str = "") -> str:
-    """The select-list of the standing of the user row aliased `u`, for the viewer $1;
-    its columns named `prefix` + is_private, deleted, following, ..."""
-    return _prefixed(_STANDING_COLUMNS, prefix)
+def standing_columns(prefix: str = "", *, viewer: str = "$1") -> str:
+    """The select-list of the standing of the user row aliased `u`, for the viewer $1 (or
+    the column `viewer`, e.g. `q.recipient_id`: a viewer per row); its columns named
+    `prefix` + is_private, deleted, following, ..."""
+    return _prefixed(_STANDING_COLUMNS, prefix, viewer)
 
 
 def visibility_columns(prefix: str = "") -> str:
