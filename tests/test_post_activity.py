@@ -346,3 +346,40 @@ async def test_the_registered_consumer_publishes_from_the_stream(
         for stream in (stream_name(prefix), dlq_stream_name(prefix)):
             with contextlib.suppress(NotFoundError):
                 await nc.jetstream().delete_stream(stream)
+
+
+async def test_post_states_read_together_are_one_statement_each_their_own(
+    new_member: Callable[[], Member], migrated_database: str
+) -> None:
+    owner, fan = new_member(), new_member()
+    first, second = create_post(owner), create_post(owner)
+    like_post(fan, second)
+    comment = add_comment(fan, first, "together")
+    statements: list[str] = []
+    pool = await create_pool(
+        migrated_database, min_size=1, max_size=3, on_query=lambda r: statements.append(r.query)
+    )
+    reads = PostgresPostActivity(pool)
+    try:
+        with_comment, plain, liked, foreign_comment, unknown = await asyncio.gather(
+            reads.post_state(first, comment),
+            reads.post_state(first, None),
+            reads.post_state(second, None),
+            reads.post_state(second, comment),  # a comment of another post is not shown
+            reads.post_state(10**12, None),
+        )
+    finally:
+        await pool.close()
+
+    assert len(statements) == 1  # the five in one read
+    assert with_comment is not None
+    assert with_comment.comment is not None
+    assert (with_comment.post_id, with_comment.comment.id) == (first, comment)
+    assert with_comment.comment.author_username == fan.username
+    assert plain is not None
+    assert (plain.post_id, plain.comment_count, plain.comment) == (first, 1, None)
+    assert liked is not None
+    assert (liked.post_id, liked.like_count, liked.comment_count) == (second, 1, 0)
+    assert foreign_comment is not None
+    assert (foreign_comment.post_id, foreign_comment.comment) == (second, None)
+    assert unknown is None
