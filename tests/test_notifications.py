@@ -287,7 +287,7 @@ async def test_mutes_and_disabled_kinds_silence_only_what_they_name(
 async def test_an_event_s_intents_are_written_once_with_its_marker(
     new_member: Callable[[], Member], pool: asyncpg.Pool
 ) -> None:
-    """The marker and the first group's read are one statement; the other groups follow."""
+    """Each of an event's groups is written once, with the event's marker, per consumer."""
     actor, ana, bo = new_member(), new_member(), new_member()
     store = PostgresNotifications(pool)
     event_id = 10**12 + uuid.uuid4().int % 10**9  # no outbox row needed for the marker
