@@ -359,7 +359,7 @@ async def test_tokens_no_http_header_carries_are_refused_with_a_reason(
     store = _store(pool, FakeClock())
     tokens = JwtAccessTokens(store, issuer=ISSUER)
     genuine = await tokens.issue(_claims())
-    header = genuine.split(".")[0]
+    header, _, rest = genuine.partition(".")
     key = (await store.signing_key()).private_key
     assert isinstance(key, rsa.RSAPrivateKey)
 
@@ -377,6 +377,9 @@ async def test_tokens_no_http_header_carries_are_refused_with_a_reason(
         signed_over(b'"sub"'): "access token invalid",
         signed_over(b"{not json"): "access token invalid",
     }
+    # Headers that are JSON holding "alg" but not an object (joserfc checks only `in`).
+    for odd_header in (b'"alg"', b'["alg"]', b'["alg", "b64"]', b'"algb64"'):
+        refusals[_b64url(odd_header) + "." + rest] = "malformed access token"
     for token, reason in refusals.items():
         with pytest.raises(Unauthenticated, match=reason):
             await tokens.verify(token)

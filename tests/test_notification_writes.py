@@ -1,6 +1,8 @@
 """Notifications recorded together: events of one turn of the event loop share one
 transaction, events touching one group (or one event twice) go one after the other, and
-an event that cannot be written fails alone. Real PostgreSQL; the round rule is pure."""
+an event that cannot be written fails alone; the reads made together (audiences, post
+states) fail only the caller that cannot be answered. Real PostgreSQL; the round rule and
+whose failure is whose are pure."""
 
 from __future__ import annotations
 
@@ -11,12 +13,17 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
+from fowergram.adapters.postgres.batch_faults import may_be_one_caller_s
+from fowergram.adapters.postgres.notification_audience import PostgresAudiences
 from fowergram.adapters.postgres.notification_writes import Recording, rounds
 from fowergram.adapters.postgres.notifications import PostgresNotifications
 from fowergram.adapters.postgres.pool import create_pool
+from fowergram.adapters.postgres.post_activity import PostgresPostActivity
 from fowergram.domain.notifications.grouping import merge
 from fowergram.domain.notifications.model import NotificationKind
+from fowergram.domain.notifications.ports import Audience
 from fowergram.domain.notifications.rules import Intent
+from fowergram.domain.social.post_activity import PostState
 
 LIKE = NotificationKind.LIKE
 
@@ -135,3 +142,37 @@ async def test_an_event_that_cannot_be_written_fails_alone(pool: asyncpg.Pool) -
         broken,
     )
     assert marked == 0
+
+
+def test_only_failures_one_caller_can_cause_are_tried_one_by_one() -> None:
+    assert may_be_one_caller_s(asyncpg.CheckViolationError("a group key of 201"))
+    assert may_be_one_caller_s(asyncpg.DataError("an id out of int64 range"))
+    assert may_be_one_caller_s(asyncpg.DeadlockDetectedError("deadlock detected"))
+    assert not may_be_one_caller_s(asyncpg.ConnectionDoesNotExistError("connection lost"))
+    assert not may_be_one_caller_s(asyncpg.AdminShutdownError("the server shuts down"))
+    assert not may_be_one_caller_s(asyncpg.InterfaceError("pool is closed"))
+    assert not may_be_one_caller_s(OSError("connection refused"))
+
+
+async def test_a_read_that_cannot_be_made_fails_only_its_caller(pool: asyncpg.Pool) -> None:
+    owner, fan = await _users(pool, 2)
+    post = await pool.fetchval(
+        "INSERT INTO posts (author_id, caption) VALUES ($1, 'x') RETURNING id", owner
+    )
+    audiences, posts = PostgresAudiences(pool), PostgresPostActivity(pool)
+    too_big = 2**63  # no bigint: the batch's statement cannot even be sent
+
+    audience, bad_audience, state, bad_state = await asyncio.gather(
+        audiences.audience(owner, [fan]),
+        audiences.audience(owner, [fan, too_big]),
+        posts.post_state(post, None),
+        posts.post_state(too_big, None),
+        return_exceptions=True,
+    )
+
+    assert isinstance(audience, Audience)
+    assert audience.standings.keys() == {fan}
+    assert isinstance(bad_audience, asyncpg.DataError)
+    assert isinstance(state, PostState)
+    assert (state.post_id, state.like_count) == (post, 0)
+    assert isinstance(bad_state, asyncpg.DataError)

@@ -114,9 +114,12 @@ class JwtAccessTokens:
             raise Unauthenticated("access token not issued here")
         try:
             compact = jws.extract_compact(token.encode("ascii"))
-        except (JoseError, ValueError):  # UnicodeEncodeError is a ValueError
+        except (JoseError, ValueError, TypeError):  # UnicodeEncodeError is a ValueError
+            # (TypeError: a header that is JSON but not an object, e.g. ["alg", "b64"])
             raise Unauthenticated("malformed access token") from None
         header = compact.headers()
+        if not isinstance(header, dict):  # "alg" or ["alg"]: joserfc checks only `in`
+            raise Unauthenticated("malformed access token")
         kid = header.get("kid")
         if not isinstance(kid, str):
             raise Unauthenticated("access token not issued here")

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import asyncpg
 
 from fowergram.adapters.coalesced import Coalesced
+from fowergram.adapters.postgres.batch_faults import each_alone, may_be_one_caller_s
 from fowergram.adapters.postgres.notifications import turned_off
 from fowergram.adapters.postgres.relationships import standing_columns, standing_from_row
 from fowergram.domain.notifications.ports import Audience
@@ -39,7 +40,15 @@ class PostgresAudiences:
             return Audience()
         return await self._reading((recipient_id, tuple(sorted(set(people)))))
 
-    async def _read_each(self, asked: list[Asked]) -> list[Audience]:
+    async def _read_each(self, asked: list[Asked]) -> Sequence[Audience | Exception]:
+        try:
+            return await self._read(asked)
+        except Exception as exc:
+            if len(asked) == 1 or not may_be_one_caller_s(exc):
+                raise
+        return await each_alone(asked, self._read)
+
+    async def _read(self, asked: list[Asked]) -> list[Audience]:
         pairs = sorted({(recipient, person) for recipient, people in asked for person in people})
         rows = await self._pool.fetch(
             _AUDIENCES, [recipient for recipient, _ in pairs], [person for _, person in pairs]

@@ -19,8 +19,14 @@ and one statement per step, whatever their number:
 
 An event's groups are its own within a round: when two events of one turn touch the same
 group (or are the same event delivered twice), the later goes in the next round, after
-the earlier one's write. A round that fails is tried again event by event, so an event
-that cannot be written fails alone.
+the earlier one's write. A round that fails for one event's sake (bad data, a constraint,
+a deadlock) is tried again event by event, so that event fails alone (batch_faults).
+
+Known race, left: the actors' joinings are read in the statement's snapshot, taken before
+any lock wait. When two instances handle events of the same group at once (the lanes
+keep a group's events in order within one instance only) and the other commits the same
+actor joining while this one waits for a group's lock, that actor can be counted twice
+(a like notified again). One statement per group narrowed this to the group waited on.
 """
 
 from __future__ import annotations
@@ -174,8 +180,11 @@ async def record_round(conn: Conn, calls: Sequence[Recording]) -> list[Written]:
     """One round in one transaction: each call's written rows, or None for an event its
     consumer handled already."""
     async with conn.transaction():
+        # Markers in one order too: transactions marking the same events (re-deliveries
+        # on two instances) would deadlock in opposite orders.
+        events = sorted((call.consumer, call.event_id) for call in calls)
         marked = await conn.fetch(
-            _MARK, [call.consumer for call in calls], [call.event_id for call in calls]
+            _MARK, [consumer for consumer, _ in events], [event for _, event in events]
         )
         fresh = {(row["consumer"], row["event_id"]) for row in marked}
         owners = [

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import asyncpg
 
 from fowergram.adapters.coalesced import Coalesced
+from fowergram.adapters.postgres.batch_faults import each_alone, may_be_one_caller_s
 from fowergram.adapters.postgres.notification_writes import (
     COLUMNS,
     Recording,
@@ -28,10 +29,17 @@ _PAGE = _SELECT + "AND ($2::bigint IS NULL OR id < $2) ORDER BY id DESC LIMIT $3
 _SINCE = _SELECT + "AND id > $2 ORDER BY id LIMIT $3"
 _UNREAD = "SELECT count(*) FROM notifications WHERE recipient_id = $1 AND read_at IS NULL"
 # The count comes from the statement's snapshot (before the update): minus what it marked.
+# The rows are locked in group-key order first: the order in which the notifications
+# consumer's writes lock one recipient's groups (notification_writes), so that the two
+# never wait for each other in opposite orders (a deadlock would fail this mutation).
 _MARK_READ = """
-WITH marked AS (
-    UPDATE notifications SET read_at = now()
+WITH locked AS (
+    SELECT id FROM notifications
     WHERE recipient_id = $1 AND read_at IS NULL AND ($2::bigint IS NULL OR id <= $2)
+    ORDER BY group_key FOR UPDATE
+), marked AS (
+    UPDATE notifications SET read_at = now() FROM locked
+    WHERE notifications.id = locked.id
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM notifications WHERE recipient_id = $1 AND read_at IS NULL)
@@ -100,11 +108,11 @@ class PostgresNotifications:
             async with self._pool.acquire() as conn:
                 return list(await record_round(conn, calls))
         except Exception as exc:
-            if len(calls) == 1:
-                return [exc]
+            if len(calls) == 1 or not may_be_one_caller_s(exc):
+                return [exc] * len(calls)
         # Nothing of the round was written (one transaction): each event on its own, so
         # one that cannot be written fails alone.
-        return [outcome for call in calls for outcome in await self._record_round([call])]
+        return await each_alone(calls, self._record_round)
 
     async def page(self, recipient_id: int, after: Key | None, size: int) -> Page[Notification]:
         rows = await self._pool.fetch(_PAGE, recipient_id, after[0] if after else None, size + 1)

@@ -1,0 +1,38 @@
+"""When a statement made for many callers fails: whose failure it is.
+
+Reads and writes of one turn of the event loop go to PostgreSQL together
+(`adapters/coalesced.py`). A failure one caller's input can cause (bad data, a
+constraint, a deadlock) must not fail the others: they are tried again one by one. A
+failure of the database itself (the connection lost, the server shutting down) is every
+caller's, and trying each alone would only make each wait for it again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
+
+import asyncpg
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+_EVERY_CALLER_S = (asyncpg.PostgresConnectionError, asyncpg.exceptions.OperatorInterventionError)
+
+
+def may_be_one_caller_s(error: Exception) -> bool:
+    """True for a failure one caller's input can cause: worth trying them one by one."""
+    return isinstance(error, asyncpg.PostgresError) and not isinstance(error, _EVERY_CALLER_S)
+
+
+async def each_alone(
+    keys: Sequence[K], run: Callable[[list[K]], Awaitable[Sequence[V | Exception]]]
+) -> list[V | Exception]:
+    """`run` for each key on its own, one after the other: its outcome, or its failure."""
+    outcomes: list[V | Exception] = []
+    for key in keys:
+        try:
+            outcomes.extend(await run([key]))
+        except Exception as exc:
+            outcomes.append(exc)
+    return outcomes
