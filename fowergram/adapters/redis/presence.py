@@ -36,16 +36,30 @@ from fowergram.domain.presence import HeldSockets, Socket
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
 
+
+def _for_each_socket(change: str, name: str, args_per_socket: int) -> str:
+    """A script applying the Lua function `name` (defined in `change`, taking the
+    socket's index) to each socket of the call, under pcall: a failure (a key of the
+    wrong type) fails that socket alone and comes back as {err} in place of its result."""
+    return f"""{change}
+local results = {{}}
+for i = 1, #ARGV / {args_per_socket} do
+  local ok, result = pcall({name}, i)
+  if ok then results[i] = result else results[i] = {{result.err or tostring(result)}} end
+end
+return results
+"""
+
+
 # Sockets opening together are held by one script call: per socket, a call costs ~20 µs
 # of redis-py's packing and parsing in the server's loop (a reconnect storm opens
 # hundreds at once); one call for all of them costs little more than one.
-# Each socket's change runs under pcall, so a failure (a key of the wrong type) fails
-# that socket alone; it comes back as {err} in place of its result.
 # KEYS: instances, seen, then each socket's user hash and instance's users.
 # ARGV: each socket's instance, field, user id. A socket's result: false when the
 # instance is not registered (it was declared dead, or never beat), else {fields before,
 # seen before}.
-_CONNECT_EACH = """
+_CONNECT_EACH = _for_each_socket(
+    """
 local function connect(i)
   local instance, field, user = ARGV[3 * i - 2], ARGV[3 * i - 1], ARGV[3 * i]
   if not redis.call('ZSCORE', KEYS[1], instance) then return false end
@@ -54,19 +68,16 @@ local function connect(i)
   redis.call('HSET', KEYS[2 * i + 1], field, '1')
   redis.call('SADD', KEYS[2 * i + 2], user)
   return {before, seen}
-end
-local results = {}
-for i = 1, #ARGV / 3 do
-  local ok, result = pcall(connect, i)
-  if ok then results[i] = result else results[i] = {result.err or tostring(result)} end
-end
-return results
-"""
+end""",
+    "connect",
+    3,
+)
 
 # KEYS: seen, then each socket's user hash and instance's users. ARGV: each socket's
 # instance, field, user id, when it closed (ms). A socket's result: {fields before, seen
-# before}, or {err} as above.
-_DISCONNECT_EACH = """
+# before}.
+_DISCONNECT_EACH = _for_each_socket(
+    """
 local function disconnect(i)
   local instance, field, user, now = ARGV[4 * i - 3], ARGV[4 * i - 2], ARGV[4 * i - 1], ARGV[4 * i]
   local userkey = KEYS[2 * i]
@@ -81,14 +92,10 @@ local function disconnect(i)
     redis.call('SREM', KEYS[2 * i + 1], user)
   end
   return {before, seen}
-end
-local results = {}
-for i = 1, #ARGV / 4 do
-  local ok, result = pcall(disconnect, i)
-  if ok then results[i] = result else results[i] = {result.err or tostring(result)} end
-end
-return results
-"""
+end""",
+    "disconnect",
+    4,
+)
 
 # KEYS: instances. ARGV: instance, now (ms), "1" for a first registration.
 # 0: the instance was declared dead meanwhile (it must come back under a new id).
