@@ -25,10 +25,16 @@ def may_be_one_caller_s(error: Exception) -> bool:
     return isinstance(error, asyncpg.PostgresError) and not isinstance(error, _EVERY_CALLER_S)
 
 
-async def each_alone(
-    keys: Sequence[K], run: Callable[[list[K]], Awaitable[Sequence[V | Exception]]]
-) -> list[V | Exception]:
-    """`run` for each key on its own, one after the other: its outcome, or its failure."""
+async def together_else_each_alone(
+    keys: list[K], run: Callable[[list[K]], Awaitable[Sequence[V | Exception]]]
+) -> Sequence[V | Exception]:
+    """`run` for all the keys at once; when that fails for one caller's sake, for each key
+    on its own (its outcome, or its failure). A failure that is every caller's is raised."""
+    try:
+        return await run(keys)
+    except Exception as exc:
+        if len(keys) == 1 or not may_be_one_caller_s(exc):
+            raise
     outcomes: list[V | Exception] = []
     for key in keys:
         try:

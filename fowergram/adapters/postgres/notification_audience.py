@@ -5,13 +5,14 @@ write transaction, whatever their number."""
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Sequence
 
 import asyncpg
 
 from fowergram.adapters.coalesced import Coalesced
-from fowergram.adapters.postgres.batch_faults import each_alone, may_be_one_caller_s
+from fowergram.adapters.postgres.batch_faults import together_else_each_alone
 from fowergram.adapters.postgres.notifications import turned_off
 from fowergram.adapters.postgres.relationships import standing_columns, standing_from_row
 from fowergram.domain.notifications.ports import Audience
@@ -33,20 +34,12 @@ Asked = tuple[int, tuple[int, ...]]  # a recipient and the people, distinct and 
 class PostgresAudiences:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
-        self._reading = Coalesced(self._read_each)
+        self._reading = Coalesced(functools.partial(together_else_each_alone, run=self._read))
 
     async def audience(self, recipient_id: int, people: Sequence[int]) -> Audience:
         if not people:
             return Audience()
         return await self._reading((recipient_id, tuple(sorted(set(people)))))
-
-    async def _read_each(self, asked: list[Asked]) -> Sequence[Audience | Exception]:
-        try:
-            return await self._read(asked)
-        except Exception as exc:
-            if len(asked) == 1 or not may_be_one_caller_s(exc):
-                raise
-        return await each_alone(asked, self._read)
 
     async def _read(self, asked: list[Asked]) -> list[Audience]:
         pairs = sorted({(recipient, person) for recipient, people in asked for person in people})

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import asyncpg
 
 from fowergram.adapters.coalesced import Coalesced
-from fowergram.adapters.postgres.batch_faults import each_alone, may_be_one_caller_s
+from fowergram.adapters.postgres.batch_faults import together_else_each_alone
 from fowergram.adapters.postgres.notification_writes import (
     COLUMNS,
     Recording,
@@ -98,21 +98,19 @@ class PostgresNotifications:
     async def _record_each(self, calls: list[Recording]) -> list[Written | Exception]:
         results: dict[int, Written | Exception] = {}
         for calls_of_round in rounds(calls):
-            outcomes = await self._record_round(calls_of_round)
+            # A round is one transaction: when it fails for one event's sake, nothing of
+            # it was written and each event is tried on its own, so that one fails alone.
+            try:
+                outcomes = await together_else_each_alone(calls_of_round, self._record_round)
+            except Exception as exc:  # every event's (the database is away): this round's
+                outcomes = [exc] * len(calls_of_round)
             pairs = zip(calls_of_round, outcomes, strict=True)
             results |= {id(call): outcome for call, outcome in pairs}
         return [results[id(call)] for call in calls]
 
-    async def _record_round(self, calls: list[Recording]) -> list[Written | Exception]:
-        try:
-            async with self._pool.acquire() as conn:
-                return list(await record_round(conn, calls))
-        except Exception as exc:
-            if len(calls) == 1 or not may_be_one_caller_s(exc):
-                return [exc] * len(calls)
-        # Nothing of the round was written (one transaction): each event on its own, so
-        # one that cannot be written fails alone.
-        return await each_alone(calls, self._record_round)
+    async def _record_round(self, calls: list[Recording]) -> list[Written]:
+        async with self._pool.acquire() as conn:
+            return await record_round(conn, calls)
 
     async def page(self, recipient_id: int, after: Key | None, size: int) -> Page[Notification]:
         rows = await self._pool.fetch(_PAGE, recipient_id, after[0] if after else None, size + 1)

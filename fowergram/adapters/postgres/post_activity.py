@@ -4,12 +4,12 @@ comment, the comment with its author's username. The reads of one turn of the ev
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
 
 import asyncpg
 
 from fowergram.adapters.coalesced import Coalesced
-from fowergram.adapters.postgres.batch_faults import each_alone, may_be_one_caller_s
+from fowergram.adapters.postgres.batch_faults import together_else_each_alone
 from fowergram.domain.social.post_activity import ActivityComment, PostState
 
 # A post whose author's account is deleted is gone too (nobody may see it). The comment
@@ -31,18 +31,10 @@ Asked = tuple[int, int | None]  # a post, and the new comment to show with it
 class PostgresPostActivity:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
-        self._reading = Coalesced(self._read_each)
+        self._reading = Coalesced(functools.partial(together_else_each_alone, run=self._read))
 
     async def post_state(self, post_id: int, comment_id: int | None) -> PostState | None:
         return await self._reading((post_id, comment_id))
-
-    async def _read_each(self, asked: list[Asked]) -> Sequence[PostState | Exception | None]:
-        try:
-            return await self._read(asked)
-        except Exception as exc:
-            if len(asked) == 1 or not may_be_one_caller_s(exc):
-                raise
-        return await each_alone(asked, self._read)
 
     async def _read(self, asked: list[Asked]) -> list[PostState | None]:
         rows = await self._pool.fetch(
