@@ -5,9 +5,10 @@ from __future__ import annotations
 import shutil
 import tempfile
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
+import asyncpg
 import pytest
 from support.live_server import LiveServer
 from support.nats_server import private_nats
@@ -20,6 +21,7 @@ from support.services import (
 from support.social_helpers import Member, join
 
 from fowergram.adapters.postgres.migrations import Migrator
+from fowergram.adapters.postgres.pool import create_pool
 from fowergram.app import create_app
 from fowergram.config import DEFAULT_MIGRATIONS_DIR, Settings, load_settings
 from fowergram.embedded.nats import EmbeddedNats
@@ -64,6 +66,15 @@ def migrated_database(service_urls: ServiceUrls) -> Iterator[str]:
     Migrator(url, DEFAULT_MIGRATIONS_DIR).up()
     yield url
     drop_database(service_urls.database_server, url)
+
+
+@pytest.fixture
+async def pool(migrated_database: str) -> AsyncIterator[asyncpg.Pool]:
+    """The application's pool (its codecs) on the session's database; files whose tests
+    need another database or size define their own."""
+    pool = await create_pool(migrated_database, min_size=1, max_size=3)
+    yield pool
+    await pool.close()
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,7 @@ from typing import Any
 
 import asyncpg
 import pytest
+from support.db_rows import insert_users
 
 from fowergram.adapters.postgres.notification_audience import PostgresAudiences
 from fowergram.adapters.postgres.notification_facts import PostgresEventFacts
@@ -40,16 +41,6 @@ async def pool(private_database: str) -> AsyncIterator[asyncpg.Pool]:
     await pool.close()
 
 
-async def _users(pool: asyncpg.Pool, count: int) -> list[int]:
-    rows = await pool.fetch(
-        "INSERT INTO users (username, email) "
-        "SELECT 'r' || g || '_' || left(md5(random()::text), 12), 'r' || g || md5(random()::text) "
-        "|| '@example.com' FROM generate_series(1, $1) AS g RETURNING id",
-        count,
-    )
-    return sorted(row["id"] for row in rows)
-
-
 def _recorder(pool: asyncpg.Pool, live: _Live) -> NotificationRecorder:
     return NotificationRecorder(
         store=PostgresNotifications(pool),
@@ -64,7 +55,7 @@ def _followed(event_id: int, actor: int, target: int, kind: str = "user.followed
 
 
 async def test_concurrent_events_racing_into_one_group_are_all_counted(pool: asyncpg.Pool) -> None:
-    star, *fans = await _users(pool, 9)
+    star, *fans = await insert_users(pool, 9)
     live = _Live()
     recorder = _recorder(pool, live)
     await asyncio.gather(
@@ -96,7 +87,7 @@ async def _waiting_on_a_lock(pool: asyncpg.Pool) -> bool:
 async def test_an_event_that_loses_the_race_to_start_a_group_merges_into_it(
     pool: asyncpg.Pool,
 ) -> None:
-    star, first, second = await _users(pool, 3)
+    star, first, second = await insert_users(pool, 3)
     key = f"follow:{NOW.date().isoformat()}"
     async with pool.acquire() as rival, rival.transaction():
         # Another consumer has started the group but not committed yet.
@@ -121,7 +112,7 @@ async def test_an_event_that_loses_the_race_to_start_a_group_merges_into_it(
 async def test_resume_replays_in_id_order_and_sees_bumped_groups_again(
     pool: asyncpg.Pool,
 ) -> None:
-    me, other, ana, bo = await _users(pool, 4)
+    me, other, ana, bo = await insert_users(pool, 4)
     recorder, service = (
         _recorder(pool, _Live()),
         NotificationService(store=PostgresNotifications(pool)),
@@ -150,7 +141,7 @@ async def test_resume_replays_in_id_order_and_sees_bumped_groups_again(
 
 
 async def test_retention_refuses_resumes_from_before_what_it_deleted(pool: asyncpg.Pool) -> None:
-    me, ana, bo = await _users(pool, 3)
+    me, ana, bo = await insert_users(pool, 3)
     recorder, service = (
         _recorder(pool, _Live()),
         NotificationService(store=PostgresNotifications(pool)),

@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 
 import asyncpg
-import pytest
+from support.db_rows import insert_users
 
 from fowergram.adapters.postgres.batch_faults import may_be_one_caller_s
 from fowergram.adapters.postgres.notification_audience import PostgresAudiences
 from fowergram.adapters.postgres.notification_writes import Recording, rounds
 from fowergram.adapters.postgres.notifications import PostgresNotifications
-from fowergram.adapters.postgres.pool import create_pool
 from fowergram.adapters.postgres.post_activity import PostgresPostActivity
 from fowergram.domain.notifications.grouping import merge
 from fowergram.domain.notifications.model import NotificationKind
@@ -26,24 +24,6 @@ from fowergram.domain.notifications.rules import Intent
 from fowergram.domain.social.post_activity import PostState
 
 LIKE = NotificationKind.LIKE
-
-
-@pytest.fixture
-async def pool(migrated_database: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(migrated_database, min_size=1, max_size=3)
-    yield pool
-    await pool.close()
-
-
-async def _users(pool: asyncpg.Pool, count: int) -> list[int]:
-    tag = uuid.uuid4().hex[:12]
-    rows = await pool.fetch(
-        "INSERT INTO users (username, email) SELECT 'w' || $1 || g, 'w' || $1 || g || '@x.io' "
-        "FROM generate_series(1, $2) AS g RETURNING id",
-        tag,
-        count,
-    )
-    return [row["id"] for row in rows]
 
 
 def _event() -> int:
@@ -81,7 +61,7 @@ def test_an_event_s_intents_are_one_per_group_in_lock_order() -> None:
 
 async def test_events_of_one_turn_are_written_in_one_transaction(pool: asyncpg.Pool) -> None:
     store = PostgresNotifications(pool)
-    *recipients, actor = await _users(pool, 6)
+    *recipients, actor = await insert_users(pool, 6)
 
     written = await asyncio.gather(
         *(store.record("test-consumer", _event(), [_like(r, actor)], merge) for r in recipients)
@@ -97,7 +77,7 @@ async def test_events_of_one_turn_are_written_in_one_transaction(pool: asyncpg.P
 
 async def test_events_meeting_in_a_group_merge_in_order(pool: asyncpg.Pool) -> None:
     store = PostgresNotifications(pool)
-    owner, ana, bo, cy = await _users(pool, 4)
+    owner, ana, bo, cy = await insert_users(pool, 4)
     repeated = _event()
 
     first, second, third, again = await asyncio.gather(
@@ -121,7 +101,7 @@ async def test_events_meeting_in_a_group_merge_in_order(pool: asyncpg.Pool) -> N
 
 async def test_an_event_that_cannot_be_written_fails_alone(pool: asyncpg.Pool) -> None:
     store = PostgresNotifications(pool)
-    one, two, actor = await _users(pool, 3)
+    one, two, actor = await insert_users(pool, 3)
     broken = _event()
 
     ok_one, failed, ok_two = await asyncio.gather(
@@ -155,7 +135,7 @@ def test_only_failures_one_caller_can_cause_are_tried_one_by_one() -> None:
 
 
 async def test_a_read_that_cannot_be_made_fails_only_its_caller(pool: asyncpg.Pool) -> None:
-    owner, fan = await _users(pool, 2)
+    owner, fan = await insert_users(pool, 2)
     post = await pool.fetchval(
         "INSERT INTO posts (author_id, caption) VALUES ($1, 'x') RETURNING id", owner
     )

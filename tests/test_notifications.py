@@ -53,13 +53,6 @@ UPDATE_SETTINGS = (
 
 
 @pytest.fixture
-async def pool(migrated_database: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(migrated_database, min_size=1, max_size=3)
-    yield pool
-    await pool.close()
-
-
-@pytest.fixture
 async def nc(service_urls: ServiceUrls) -> AsyncIterator[NATS]:
     client = await nats.connect(service_urls.nats)
     yield client
