@@ -13,6 +13,10 @@ from support.auth_helpers import bearer
 from support.live_server import LiveServer
 from support.social_helpers import Member, follow_in_db, join, set_private
 
+from fowergram.adapters.postgres.pool import create_pool
+from fowergram.adapters.postgres.posts import PostgresPosts
+from fowergram.domain.social.relationship import Relationship
+
 LIKE = "mutation($id: ID!) { likePost(id: $id) { likeCount viewerHasLiked } }"
 UNLIKE = "mutation($id: ID!) { unlikePost(id: $id) { likeCount viewerHasLiked } }"
 POST = (
@@ -152,3 +156,42 @@ def test_only_who_may_see_a_post_may_like_it(
     author.data("mutation($id: ID!) { deletePost(id: $id) }", {"id": post_id})
     assert follower.error(UNLIKE, {"id": post_id})["extensions"]["code"] == "NOT_FOUND"
     assert author.error(LIKE, {"id": post_id})["extensions"]["code"] == "NOT_FOUND"
+
+
+async def test_the_standings_likes_read_together_are_one_statement_each_its_viewer_s(
+    author: Member, new_member: Callable[[], Member], migrated_database: str
+) -> None:
+    stranger, follower, blocked = new_member(), new_member(), new_member()
+    post_id = int(_post(author))
+    set_private(migrated_database, author)
+    follow_in_db(migrated_database, follower, author)
+    with psycopg.connect(migrated_database, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO blocks (blocker_id, blocked_id) VALUES (%s, %s)", (author.id, blocked.id)
+        )
+    statements: list[str] = []
+    pool = await create_pool(
+        migrated_database, min_size=1, max_size=3, on_query=lambda r: statements.append(r.query)
+    )
+    posts = PostgresPosts(pool)
+    try:
+        found = await asyncio.gather(
+            *(posts.standing(who, post_id) for who in (follower.id, stranger.id, blocked.id)),
+            posts.standing(None, post_id),
+            posts.standing(author.id, post_id),
+            posts.standing(follower.id, 987654321987),
+        )
+    finally:
+        await pool.close()
+
+    assert len(statements) == 1  # six reads, one statement
+    *known, unknown = found
+    assert unknown is None
+    standings = [s for s in known if s is not None]
+    assert [(s.post_id, s.author_id, s.owner.is_private) for s in standings] == [
+        (post_id, author.id, True)
+    ] * 5
+    as_follower, as_stranger, as_blocked, as_nobody, as_author = (s.relationship for s in standings)
+    assert as_follower == Relationship(following=True)
+    assert as_stranger == as_nobody == as_author == Relationship()
+    assert as_blocked == Relationship(blocked_by=True)

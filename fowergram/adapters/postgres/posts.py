@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import replace
 
 import asyncpg
 
+from fowergram.adapters.coalesced import Coalesced
+from fowergram.adapters.postgres.batch_faults import together_else_each_alone
 from fowergram.adapters.postgres.outbox import Conn, record_events
 from fowergram.adapters.postgres.post_rows import post_from, prefixed_post_columns
 from fowergram.adapters.postgres.profile_rows import PROFILE_COLUMNS, profile_from
@@ -32,12 +35,16 @@ _BY_IDS_WITH_AUTHORS = (
     "WHERE u.id IN (SELECT author_id FROM p)) "
     "SELECT authors.*, p.* FROM p JOIN authors ON authors.author_key = p.author_id"
 )
-# $1: the viewer, $2: the post. What acting on it needs: its author, count and deletion,
-# and of the author's standing what content visibility reads (not all of standing_columns).
-_STANDING = (
-    "SELECT p.id, p.author_id, p.like_count, p.deleted_at IS NOT NULL AS deleted, "  # noqa: S608
-    f"{visibility_columns('author_')} FROM posts p JOIN users u ON u.id = p.author_id "
-    "WHERE p.id = $2"
+# What acting on a post needs: its author, count and deletion, and of the author's
+# standing what content visibility reads (not all of standing_columns). $1 the viewers,
+# $2 the posts, pairwise (a NULL viewer: nobody signed in); a row for each pair whose
+# post is there, named by its ordinal.
+_STANDINGS = (
+    "SELECT q.ord, p.id, p.author_id, p.like_count, "  # noqa: S608  (constants)
+    "p.deleted_at IS NOT NULL AS deleted, "
+    f"{visibility_columns('author_', viewer='q.viewer_id')} "
+    "FROM unnest($1::bigint[], $2::bigint[]) WITH ORDINALITY AS q (viewer_id, post_id, ord) "
+    "JOIN posts p ON p.id = q.post_id JOIN users u ON u.id = p.author_id"
 )
 # $1: the viewer, $2: the post. The post (columns post_*), its author's profile, the
 # viewer's relationship to them (rel_*) and the viewer's like.
@@ -108,6 +115,9 @@ async def _write_facts(conn: Conn, post_id: int, facts: CaptionFacts) -> None:
 class PostgresPosts:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
+        # Every write on a post reads its standing first: the writes of one turn of the
+        # event loop (likes arriving together) read theirs in one statement.
+        self._standings = Coalesced(functools.partial(together_else_each_alone, run=self._read))
 
     async def create(
         self, post: NewPost, *, event: DomainEvent, idempotency_window_s: int
@@ -226,19 +236,17 @@ class PostgresPosts:
         return posts, authors
 
     async def standing(self, viewer_id: int | None, post_id: int) -> PostStanding | None:
-        row = await self._pool.fetchrow(_STANDING, viewer_id, post_id)
-        if row is None:
-            return None
-        author_id = row["author_id"]
-        owner, relation = visibility_from_row(row, author_id, viewer_id, "author_")
-        return PostStanding(
-            post_id=row["id"],
-            author_id=author_id,
-            like_count=row["like_count"],
-            deleted=row["deleted"],
-            owner=owner,
-            relationship=relation,
+        return await self._standings((viewer_id, post_id))
+
+    async def _read(self, asked: list[tuple[int | None, int]]) -> list[PostStanding | None]:
+        rows = await self._pool.fetch(
+            _STANDINGS, [viewer for viewer, _ in asked], [post for _, post in asked]
         )
+        found = {row["ord"]: row for row in rows}
+        return [
+            _standing(found.get(ordinal), viewer_id)
+            for ordinal, (viewer_id, _) in enumerate(asked, start=1)
+        ]
 
     async def get_authored(self, viewer_id: int | None, post_id: int) -> AuthoredPost | None:
         row = await self._pool.fetchrow(_AUTHORED, viewer_id, post_id)
@@ -284,3 +292,18 @@ class PostgresPosts:
         await self._pool.execute(
             "DELETE FROM saved_posts WHERE user_id = $1 AND post_id = $2", user_id, post_id
         )
+
+
+def _standing(row: asyncpg.Record | None, viewer_id: int | None) -> PostStanding | None:
+    if row is None:
+        return None
+    author_id = row["author_id"]
+    owner, relation = visibility_from_row(row, author_id, viewer_id, "author_")
+    return PostStanding(
+        post_id=row["id"],
+        author_id=author_id,
+        like_count=row["like_count"],
+        deleted=row["deleted"],
+        owner=owner,
+        relationship=relation,
+    )

@@ -53,10 +53,10 @@ def standing_columns(prefix: str = "", *, viewer: str = "$1") -> str:
     return _prefixed(_STANDING_COLUMNS, prefix, viewer)
 
 
-def visibility_columns(prefix: str = "") -> str:
+def visibility_columns(prefix: str = "", *, viewer: str = "$1") -> str:
     """The part of `standing_columns` that content visibility reads (is_private, deleted,
-    following, blocking, blocked_by)."""
-    return _prefixed(_VISIBILITY_COLUMNS, prefix)
+    following, blocking, blocked_by), for the viewer $1 or the column `viewer`."""
+    return _prefixed(_VISIBILITY_COLUMNS, prefix, viewer)
 
 
 # The Relationship fields each column set holds (named as its columns, after the prefix).
