@@ -55,7 +55,7 @@ SIGN_IN = """mutation SignIn($identifier: String!, $password: String!) {
 }"""
 
 
-async def _sign_in_all(url: str, usernames: list[str]) -> list[str]:
+async def sign_in_all(url: str, usernames: list[str]) -> list[str]:
     """Bearer tokens through the real signIn mutation. Each viewer signs in from an address
     of its own (X-Forwarded-For, trusted from 127.0.0.1), as separate devices would: the
     per-address sign-in limit is 30 a minute."""
@@ -212,7 +212,7 @@ def main() -> None:
         print(f"seeded in {data.seconds:.1f} s; most followed: "
               + ", ".join(f"{name} ({count})" for name, count in data.top_followers))  # fmt: skip
         t0 = time.monotonic()
-        tokens = asyncio.run(_sign_in_all(server.url, data.viewers))
+        tokens = asyncio.run(sign_in_all(server.url, data.viewers))
         print(f"signed in {len(tokens)} viewers in {time.monotonic() - t0:.1f} s")
         # Pinned only now: seeding and the argon2 sign-ins may use both cores.
         pinning = pin(server)

@@ -67,7 +67,11 @@ def fresh_database(server_url: str) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def bench_server(*, ready_timeout_s: float = 120) -> Iterator[BenchServer]:
+def bench_server(
+    *, ready_timeout_s: float = 120, source: Path | None = None
+) -> Iterator[BenchServer]:
+    """`source`: a checkout whose code the server runs (`python -m` imports from its
+    working directory first); this one's by default."""
     with contextlib.ExitStack() as stack:
         data_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="fowergram-bench-"))
         port = free_port()
@@ -99,6 +103,7 @@ def bench_server(*, ready_timeout_s: float = 120) -> Iterator[BenchServer]:
         process = subprocess.Popen(
             [sys.executable, "-m", "fowergram.cli", "dev", "--port", str(port)],
             env=env,
+            cwd=source,
             stdout=log_file,
             stderr=subprocess.STDOUT,
         )
