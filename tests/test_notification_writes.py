@@ -13,8 +13,9 @@ import asyncpg
 from support.db_rows import insert_users
 
 from fowergram.adapters.postgres.batch_faults import may_be_one_caller_s
+from fowergram.adapters.postgres.batch_rounds import rounds
 from fowergram.adapters.postgres.notification_audience import PostgresAudiences
-from fowergram.adapters.postgres.notification_writes import Recording, rounds
+from fowergram.adapters.postgres.notification_writes import Recording, touched
 from fowergram.adapters.postgres.notifications import PostgresNotifications
 from fowergram.adapters.postgres.post_activity import PostgresPostActivity
 from fowergram.domain.notifications.grouping import merge
@@ -46,8 +47,8 @@ def test_calls_sharing_an_event_or_a_group_go_in_later_rounds() -> None:
         _call(2, _like(13, 1)),  # event 2 again: after b
         _call(4, _like(12, 3)),  # group (12, like:test) as c's: after c
     )
-    assert rounds([a, b, c, again, d]) == [[a, b], [c, again], [d]]
-    assert rounds([]) == []
+    assert rounds([a, b, c, again, d], touched) == [[a, b], [c, again], [d]]
+    assert rounds([], touched) == []
 
 
 def test_an_event_s_intents_are_one_per_group_in_lock_order() -> None:

@@ -160,20 +160,9 @@ class Recording:
 Written = list[asyncpg.Record] | None  # the rows an event wrote; None: handled before
 
 
-def rounds(calls: Sequence[Recording]) -> list[list[Recording]]:
-    """The calls in rounds whose events and groups are all distinct, each call in the
-    earliest round after every earlier call it shares an event or a group with."""
-    placed: list[list[Recording]] = []
-    last_round_of: dict[object, int] = {}  # an event or a group: the last round with it
-    for call in calls:
-        keys: set[object] = {(call.consumer, call.event_id), *call.groups()}
-        index = 1 + max((last_round_of[key] for key in keys if key in last_round_of), default=-1)
-        if index == len(placed):
-            placed.append([])
-        placed[index].append(call)
-        for key in keys:
-            last_round_of[key] = index
-    return placed
+def touched(call: Recording) -> set[object]:
+    """What a call writes: its consumer's marker of the event, and its groups."""
+    return {(call.consumer, call.event_id), *call.groups()}
 
 
 async def record_round(conn: Conn, calls: Sequence[Recording]) -> list[Written]:

@@ -9,13 +9,13 @@ from collections.abc import Sequence
 import asyncpg
 
 from fowergram.adapters.coalesced import Coalesced
-from fowergram.adapters.postgres.batch_faults import together_else_each_alone
+from fowergram.adapters.postgres.batch_rounds import run_in_rounds
 from fowergram.adapters.postgres.notification_writes import (
     COLUMNS,
     Recording,
     Written,
     record_round,
-    rounds,
+    touched,
 )
 from fowergram.domain.notifications.grouping import Merge
 from fowergram.domain.notifications.model import Notification, NotificationKind
@@ -96,17 +96,8 @@ class PostgresNotifications:
         return None if rows is None else [_notification(row) for row in rows]
 
     async def _record_each(self, calls: list[Recording]) -> list[Written | Exception]:
-        results: dict[int, Written | Exception] = {}
-        for calls_of_round in rounds(calls):
-            # A round is one transaction: when it fails for one event's sake, nothing of
-            # it was written and each event is tried on its own, so that one fails alone.
-            try:
-                outcomes = await together_else_each_alone(calls_of_round, self._record_round)
-            except Exception as exc:  # every event's (the database is away): this round's
-                outcomes = [exc] * len(calls_of_round)
-            pairs = zip(calls_of_round, outcomes, strict=True)
-            results |= {id(call): outcome for call, outcome in pairs}
-        return [results[id(call)] for call in calls]
+        # A round is one transaction: when it fails, nothing of it was written.
+        return await run_in_rounds(calls, touched, self._record_round)
 
     async def _record_round(self, calls: list[Recording]) -> list[Written]:
         async with self._pool.acquire() as conn:
