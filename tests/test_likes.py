@@ -6,15 +6,19 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+import asyncpg
 import httpx
 import psycopg
 import pytest
 from support.auth_helpers import bearer
+from support.db_rows import insert_users
 from support.live_server import LiveServer
 from support.social_helpers import Member, follow_in_db, join, set_private
 
+from fowergram.adapters.postgres.likes import PostgresLikes
 from fowergram.adapters.postgres.pool import create_pool
 from fowergram.adapters.postgres.posts import PostgresPosts
+from fowergram.domain.events import DomainEvent
 from fowergram.domain.social.relationship import Relationship
 
 LIKE = "mutation($id: ID!) { likePost(id: $id) { likeCount viewerHasLiked } }"
@@ -195,3 +199,43 @@ async def test_the_standings_likes_read_together_are_one_statement_each_its_view
     assert as_follower == Relationship(following=True)
     assert as_stranger == as_nobody == as_author == Relationship()
     assert as_blocked == Relationship(blocked_by=True)
+
+
+def _event(kind: str, post_id: int, actor_id: int) -> DomainEvent:
+    return DomainEvent(kind, post_id, {"actorId": actor_id})
+
+
+async def test_likes_of_one_turn_are_one_statement_a_pair_s_changes_in_order(
+    pool: asyncpg.Pool, migrated_database: str
+) -> None:
+    author, *fans = await insert_users(pool, 4)
+    rows = await pool.fetch(
+        "INSERT INTO posts (author_id) SELECT $1 FROM generate_series(1, 2) RETURNING id", author
+    )
+    first, second = sorted(row["id"] for row in rows)
+    statements: list[str] = []
+    observed = await create_pool(
+        migrated_database, min_size=1, max_size=3, on_query=lambda r: statements.append(r.query)
+    )
+    likes = PostgresLikes(observed)
+    try:
+        counts = await asyncio.gather(
+            *(likes.like(fan, first, event=_event("post.liked", first, fan)) for fan in fans),
+            likes.like(fans[0], second, event=_event("post.liked", second, fans[0])),
+            likes.unlike(fans[0], second, event=_event("post.unliked", second, fans[0])),
+            likes.like(fans[0], second, event=_event("post.liked", second, fans[0])),
+            likes.like(fans[0], second, event=_event("post.liked", second, fans[0])),
+        )
+    finally:
+        await observed.close()
+
+    # One pair's like, unlike, like and like again: four rounds, one statement each (the
+    # others: asyncpg's first look at the statement's array types).
+    assert sum("INSERT INTO post_likes" in statement for statement in statements) == 4
+    assert counts[:3] == [3, 3, 3]  # the post's count after the statement
+    assert counts[3:] == [1, 0, 1, 1]
+    for post_id, likers in ((first, 3), (second, 1)):
+        assert _counts(migrated_database, str(post_id))[:2] == (likers, likers)
+    kinds = await pool.fetch("SELECT kind FROM outbox WHERE aggregate_id = $1 ORDER BY id", second)
+    # The repeated like changed nothing, so it recorded nothing.
+    assert [row["kind"] for row in kinds] == ["post.liked", "post.unliked", "post.liked"]
