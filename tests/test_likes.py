@@ -236,6 +236,9 @@ async def test_likes_of_one_turn_are_one_statement_a_pair_s_changes_in_order(
     assert counts[3:] == [1, 0, 1, 1]
     for post_id, likers in ((first, 3), (second, 1)):
         assert _counts(migrated_database, str(post_id))[:2] == (likers, likers)
-    kinds = await pool.fetch("SELECT kind FROM outbox WHERE aggregate_id = $1 ORDER BY id", second)
+    kinds = await pool.fetch(  # other kinds' aggregates (comments) share the numbers
+        "SELECT kind FROM outbox WHERE aggregate_id = $1 AND kind LIKE 'post.%' ORDER BY id",
+        second,
+    )
     # The repeated like changed nothing, so it recorded nothing.
     assert [row["kind"] for row in kinds] == ["post.liked", "post.unliked", "post.liked"]
