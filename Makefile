@@ -8,7 +8,7 @@ PORT ?= 8000
 
 .DEFAULT_GOAL := help
 .PHONY: help install build run serve test test-unit test-integration test-coverage lint format \
-        migrate-up migrate-down migrate-status docker-build docker-run test-load bench-http bench-ws bench-consumers \
+        migrate-up migrate-down migrate-status docker-build docker-run test-load bench-http bench-ws bench-consumers bench-ab \
         schema clean
 
 help: ## list the targets
@@ -80,6 +80,9 @@ bench-ws: $(STAMP) ## WebSocket benchmark: 10,000 subscribed sockets on one pinn
 
 bench-consumers: $(STAMP) ## the notifications consumer alone: events/s and CPU per event
 	$(BIN)/python -m loadtests.bench_consumers
+
+bench-ab: $(STAMP) ## two checkouts in alternating windows: make bench-ab A=../old B=. [SCENARIO=like]
+	$(BIN)/python -m loadtests.bench_ab --a $(A) --b $(B) --scenario $(or $(SCENARIO),like)
 
 schema: $(STAMP) ## write the GraphQL schema (SDL) to schema.graphql
 	$(BIN)/fowergram schema --output schema.graphql

@@ -31,7 +31,14 @@ from pathlib import Path
 import psutil
 
 from loadtests.bench_http import sign_in_all
-from loadtests.load import SCENARIOS, run_wrk, scenario_lines, write_lines, write_tokens
+from loadtests.load import (
+    SCENARIOS,
+    run_wrk,
+    scenario_lines,
+    write_lines,
+    write_tokens,
+    wrk_path,
+)
 from loadtests.machine_speed import core_speeds, speed_line
 from loadtests.pipeline import pipeline_counts
 from loadtests.seed import SeedSizes, seed
@@ -168,6 +175,11 @@ def _parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = _parse_args()
+    if wrk_path() is None:
+        raise SystemExit("wrk is not installed: `apt-get install -y wrk` (the load generator)")
+    for source in (args.a, args.b):
+        if not (source / "fowergram" / "app.py").is_file():
+            raise SystemExit(f"{source} is not a checkout of Fowergram (no fowergram/app.py)")
     before = core_speeds()
     with contextlib.ExitStack() as stack:
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-ab-")))
