@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import Callable
 
 import asyncpg
@@ -242,3 +243,64 @@ async def test_likes_of_one_turn_are_one_statement_a_pair_s_changes_in_order(
     )
     # The repeated like changed nothing, so it recorded nothing.
     assert [row["kind"] for row in kinds] == ["post.liked", "post.unliked", "post.liked"]
+
+
+async def test_a_like_that_fails_fails_alone_and_the_others_of_its_turn_are_written(
+    pool: asyncpg.Pool,
+) -> None:
+    author, *fans = await insert_users(pool, 3)
+    post_id = await pool.fetchval("INSERT INTO posts (author_id) VALUES ($1) RETURNING id", author)
+    gone = await pool.fetchval("INSERT INTO posts (author_id) VALUES ($1) RETURNING id", author)
+    await pool.execute("DELETE FROM posts WHERE id = $1", gone)  # after its standing was read
+    likes = PostgresLikes(pool)
+
+    outcomes = await asyncio.gather(
+        *(likes.like(fan, post_id, event=_event("post.liked", post_id, fan)) for fan in fans),
+        likes.like(fans[0], gone, event=_event("post.liked", gone, fans[0])),
+        return_exceptions=True,
+    )
+
+    # Tried again one by one after the turn's statement failed: each its count then.
+    assert outcomes[:2] == [1, 2]
+    assert isinstance(outcomes[2], asyncpg.ForeignKeyViolationError)
+    assert await pool.fetchval("SELECT like_count FROM posts WHERE id = $1", post_id) == 2
+    rows = await pool.fetchval(
+        "SELECT count(*) FROM outbox WHERE aggregate_id = $1 AND kind = 'post.liked'", gone
+    )
+    assert rows == 0  # nothing of the failed like was written
+
+
+async def test_two_instances_batching_likes_of_the_same_posts_keep_counts_equal_to_rows(
+    pool: asyncpg.Pool, migrated_database: str
+) -> None:
+    author, *fans = await insert_users(pool, 7)
+    rows = await pool.fetch(
+        "INSERT INTO posts (author_id) SELECT $1 FROM generate_series(1, 3) RETURNING id", author
+    )
+    posts = [row["id"] for row in rows]
+    rng = random.Random(5)
+    pools = [await create_pool(migrated_database, min_size=1, max_size=2) for _ in range(2)]
+    try:
+        instances = [PostgresLikes(each) for each in pools]
+
+        async def turn(likes: PostgresLikes) -> None:
+            changes = []
+            for _ in range(8):
+                fan, post = rng.choice(fans), rng.choice(posts)
+                change = likes.like if rng.random() < 0.6 else likes.unlike
+                changes.append(change(fan, post, event=_event("post.liked", post, fan)))
+            await asyncio.gather(*changes)
+
+        for _ in range(25):  # the two instances' statements race on the same posts' locks
+            await asyncio.gather(*(turn(likes) for likes in instances))
+    finally:
+        for each in pools:
+            await each.close()
+
+    counted = await pool.fetch(
+        "SELECT p.like_count, (SELECT count(*) FROM post_likes l WHERE l.post_id = p.id) AS rows "
+        "FROM posts p WHERE p.id = ANY($1::bigint[])",
+        posts,
+    )
+    assert [row["like_count"] for row in counted] == [row["rows"] for row in counted]
+    assert sum(row["rows"] for row in counted) > 0

@@ -25,16 +25,20 @@ _LIKERS = (
 # one commit): the rows, the counters and the outbox events change together or not at
 # all, and only where a row did. The posts are locked first, in id order, so that
 # concurrent statements (other instances) queue on them without deadlocking; the lock
-# also orders every change of a post's counter, which stays equal to its rows. A pair
-# appears once per statement (batch_rounds). $1 posts, $2 users, $3 +1 like / -1 unlike,
-# $4 the events' kinds, $5 their payloads: pairwise. Each pair's post's count after the
-# statement (NULL for a post that is not there).
+# also orders every change of a post's counter, which stays equal to its rows. It is the
+# UPDATE's own lock (NO KEY): inserts referencing the post (saves, notifications) do not
+# wait for it. The locking read returns the row as the lock holder left it, so a post
+# this statement did not change still answers its count now, not at the statement's
+# start. A pair appears once per statement (batch_rounds). $1 posts, $2 users, $3 +1
+# like / -1 unlike, $4 the events' kinds, $5 their payloads: pairwise. Each pair's
+# post's count after the statement (NULL for a post that is not there).
 _CHANGE = """
 WITH q AS MATERIALIZED (
     SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::int[], $4::text[], $5::jsonb[])
         WITH ORDINALITY AS q (post_id, user_id, delta, kind, payload, ord)
 ), locked AS MATERIALIZED (
-    SELECT id FROM posts WHERE id IN (SELECT post_id FROM q) ORDER BY id FOR UPDATE
+    SELECT id, like_count FROM posts WHERE id IN (SELECT post_id FROM q)
+    ORDER BY id FOR NO KEY UPDATE
 ), added AS (
     INSERT INTO post_likes (post_id, user_id)
     SELECT post_id, user_id FROM q WHERE delta = 1 AND (SELECT count(*) FROM locked) >= 0
@@ -49,14 +53,14 @@ WITH q AS MATERIALIZED (
 ), counted AS (
     UPDATE posts p SET like_count = p.like_count + c.total
     FROM (SELECT q.post_id, sum(q.delta) AS total FROM q JOIN changed USING (post_id, user_id)
-          GROUP BY q.post_id) c
+          GROUP BY q.post_id HAVING sum(q.delta) <> 0) c
     WHERE p.id = c.post_id RETURNING p.id, p.like_count
 ), recorded AS (
     INSERT INTO outbox (kind, aggregate_id, payload)
     SELECT q.kind, q.post_id, q.payload FROM q JOIN changed USING (post_id, user_id) ORDER BY q.ord
 )
-SELECT q.ord, coalesce(c.like_count, p.like_count) AS like_count
-FROM q LEFT JOIN counted c ON c.id = q.post_id LEFT JOIN posts p ON p.id = q.post_id
+SELECT q.ord, coalesce(c.like_count, l.like_count) AS like_count
+FROM q LEFT JOIN counted c ON c.id = q.post_id LEFT JOIN locked l ON l.id = q.post_id
 """
 
 
