@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 
 import asyncpg
 
+from fowergram.adapters.coalesced import Coalesced
+from fowergram.adapters.postgres.batch_faults import together_else_each_alone
 from fowergram.domain.auth.accounts import Account
 from fowergram.domain.auth.viewer import Role
 from fowergram.domain.errors import Conflict
@@ -20,7 +23,7 @@ _SELECT = (
     "SELECT id, username, email, password_hash, role, email_verified_at, created_at, "
     "deleted_at, banned_at FROM users "
 )
-_BY_ID = _SELECT + "WHERE id = $1"
+_BY_IDS = _SELECT + "WHERE id = ANY($1::bigint[])"
 _BY_EMAIL = _SELECT + "WHERE lower(email) = lower($1) AND deleted_at IS NULL"
 _BY_USERNAME = _SELECT + "WHERE lower(username) = lower($1) AND deleted_at IS NULL"
 _SET_BANNED = (
@@ -48,6 +51,9 @@ def _account(row: asyncpg.Record) -> Account:
 class PostgresAccounts:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
+        # `me` and every session check read an account by id: the reads of one turn of
+        # the event loop are one statement.
+        self._by_id = Coalesced(functools.partial(together_else_each_alone, run=self._read))
 
     async def insert(self, *, username: str, email: str, password_hash: str | None) -> Account:
         try:
@@ -64,8 +70,12 @@ class PostgresAccounts:
         return _account(row)
 
     async def get_by_id(self, user_id: int) -> Account | None:
-        row = await self._pool.fetchrow(_BY_ID, user_id)
-        return _account(row) if row else None
+        return await self._by_id(user_id)
+
+    async def _read(self, user_ids: list[int]) -> list[Account | None]:
+        rows = await self._pool.fetch(_BY_IDS, user_ids)
+        found = {row["id"]: _account(row) for row in rows}
+        return [found.get(user_id) for user_id in user_ids]
 
     async def get_by_email(self, email: str) -> Account | None:
         row = await self._pool.fetchrow(_BY_EMAIL, email)
