@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import functools
 from datetime import datetime
 
 import asyncpg
 
-from fowergram.adapters.coalesced import Coalesced
-from fowergram.adapters.postgres.batch_faults import together_else_each_alone
+from fowergram.adapters.postgres.batch_faults import one_statement_per_turn
 from fowergram.domain.auth.accounts import Account
 from fowergram.domain.auth.viewer import Role
 from fowergram.domain.errors import Conflict
@@ -51,9 +49,9 @@ def _account(row: asyncpg.Record) -> Account:
 class PostgresAccounts:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
-        # `me` and every session check read an account by id: the reads of one turn of
-        # the event loop are one statement.
-        self._by_id = Coalesced(functools.partial(together_else_each_alone, run=self._read))
+        # `me` and the sign-in flows read an account by id: the reads of one turn of the
+        # event loop are one statement.
+        self._by_id = one_statement_per_turn(self._read)
 
     async def insert(self, *, username: str, email: str, password_hash: str | None) -> Account:
         try:

@@ -9,10 +9,13 @@ caller's, and trying each alone would only make each wait for it again.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 import asyncpg
+
+from fowergram.adapters.coalesced import Coalesced
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -42,3 +45,11 @@ async def together_else_each_alone(
         except Exception as exc:
             outcomes.append(exc)
     return outcomes
+
+
+def one_statement_per_turn(
+    run: Callable[[list[K]], Awaitable[Sequence[V | Exception]]],
+) -> Coalesced[K, V]:
+    """Calls of one turn of the event loop answered by one `run` for all their keys, a
+    failure one caller's input caused failing that caller alone."""
+    return Coalesced(functools.partial(together_else_each_alone, run=run))

@@ -5,14 +5,12 @@ write transaction, whatever their number."""
 
 from __future__ import annotations
 
-import functools
 from collections import defaultdict
 from collections.abc import Sequence
 
 import asyncpg
 
-from fowergram.adapters.coalesced import Coalesced
-from fowergram.adapters.postgres.batch_faults import together_else_each_alone
+from fowergram.adapters.postgres.batch_faults import one_statement_per_turn
 from fowergram.adapters.postgres.notifications import turned_off
 from fowergram.adapters.postgres.relationships import standing_columns, standing_from_row
 from fowergram.domain.notifications.ports import Audience
@@ -34,7 +32,7 @@ Asked = tuple[int, tuple[int, ...]]  # a recipient and the people, distinct and 
 class PostgresAudiences:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
-        self._reading = Coalesced(functools.partial(together_else_each_alone, run=self._read))
+        self._reading = one_statement_per_turn(self._read)
 
     async def audience(self, recipient_id: int, people: Sequence[int]) -> Audience:
         if not people:

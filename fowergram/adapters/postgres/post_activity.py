@@ -4,12 +4,9 @@ comment, the comment with its author's username. The reads of one turn of the ev
 
 from __future__ import annotations
 
-import functools
-
 import asyncpg
 
-from fowergram.adapters.coalesced import Coalesced
-from fowergram.adapters.postgres.batch_faults import together_else_each_alone
+from fowergram.adapters.postgres.batch_faults import one_statement_per_turn
 from fowergram.domain.social.post_activity import ActivityComment, PostState
 
 # A post whose author's account is deleted is gone too (nobody may see it). The comment
@@ -31,7 +28,7 @@ Asked = tuple[int, int | None]  # a post, and the new comment to show with it
 class PostgresPostActivity:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
-        self._reading = Coalesced(functools.partial(together_else_each_alone, run=self._read))
+        self._reading = one_statement_per_turn(self._read)
 
     async def post_state(self, post_id: int, comment_id: int | None) -> PostState | None:
         return await self._reading((post_id, comment_id))

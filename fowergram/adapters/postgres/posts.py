@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from dataclasses import replace
 
 import asyncpg
 
-from fowergram.adapters.coalesced import Coalesced
-from fowergram.adapters.postgres.batch_faults import together_else_each_alone
+from fowergram.adapters.postgres.batch_faults import one_statement_per_turn
 from fowergram.adapters.postgres.outbox import Conn, record_events
 from fowergram.adapters.postgres.post_rows import post_from, prefixed_post_columns
 from fowergram.adapters.postgres.profile_rows import PROFILE_COLUMNS, profile_from
@@ -117,7 +115,7 @@ class PostgresPosts:
         self._pool = pool
         # Every write on a post reads its standing first: the writes of one turn of the
         # event loop (likes arriving together) read theirs in one statement.
-        self._standings = Coalesced(functools.partial(together_else_each_alone, run=self._read))
+        self._standings = one_statement_per_turn(self._read)
 
     async def create(
         self, post: NewPost, *, event: DomainEvent, idempotency_window_s: int
