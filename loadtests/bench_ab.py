@@ -2,6 +2,7 @@
 
     python -m loadtests.bench_ab --a ../old-checkout --b . [--scenario like]
                                  [--windows 8] [--window 6] [--users 10000] [--posts 100000]
+    python -m loadtests.bench_ab --a . --b . --b-env GC_THRESHOLDS=10000,2,10 ...
 
 This machine's speed swings (the fixed workload of `machine_speed` has taken 52 and then
 105 ms within a minute), so two whole `bench_http` runs minutes apart compare the
@@ -162,6 +163,14 @@ def _parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--a", type=Path, required=True, help="checkout A (e.g. the base)")
     parser.add_argument("--b", type=Path, required=True, help="checkout B (e.g. the change)")
+    parser.add_argument(
+        "--a-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting of A's server (repeatable): A and B may be one checkout",
+    )
+    parser.add_argument("--b-env", action="append", default=[], metavar="NAME=VALUE")
     parser.add_argument("--scenario", default="like", choices=[s.key for s in SCENARIOS])
     parser.add_argument("--windows", type=int, default=8, help="windows per side")
     parser.add_argument("--window", type=float, default=6.0, help="seconds per window")
@@ -180,12 +189,16 @@ def main() -> None:
     for source in (args.a, args.b):
         if not (source / "fowergram" / "app.py").is_file():
             raise SystemExit(f"{source} is not a checkout of Fowergram (no fowergram/app.py)")
+    for setting in (*args.a_env, *args.b_env):
+        if "=" not in setting:
+            raise SystemExit(f"not NAME=VALUE: {setting!r}")
     before = core_speeds()
     with contextlib.ExitStack() as stack:
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-ab-")))
         sides: dict[str, Side] = {}
-        for name, source in (("A", args.a), ("B", args.b)):
-            server = stack.enter_context(bench_server(source=source.resolve()))
+        for name, source, settings in (("A", args.a, args.a_env), ("B", args.b, args.b_env)):
+            extra_env = dict(setting.split("=", 1) for setting in settings)
+            server = stack.enter_context(bench_server(source=source.resolve(), extra_env=extra_env))
             side, warmup_file = _prepare(name, server, args, work)
             sides[name] = side
             pin(server)
@@ -210,6 +223,9 @@ def main() -> None:
                 )
         print(speed_line(SERVER_CPU, before, core_speeds()))
         print(f"scenario {args.scenario}: {args.windows} windows of {args.window:g} s a side")
+        for name, settings in (("A", args.a_env), ("B", args.b_env)):
+            if settings:
+                print(f"{name}'s settings: {' '.join(settings)}")
         _report(windows)
 
 

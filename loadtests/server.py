@@ -68,10 +68,13 @@ def fresh_database(server_url: str) -> Iterator[str]:
 
 @contextlib.contextmanager
 def bench_server(
-    *, ready_timeout_s: float = 120, source: Path | None = None
+    *,
+    ready_timeout_s: float = 120,
+    source: Path | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[BenchServer]:
     """`source`: a checkout whose code the server runs (`python -m` imports from its
-    working directory first); this one's by default."""
+    working directory first); this one's by default. `extra_env`: settings of its own."""
     with contextlib.ExitStack() as stack:
         data_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="fowergram-bench-"))
         port = free_port()
@@ -86,6 +89,7 @@ def bench_server(
             "REDIS_KEY_PREFIX": f"bench{run_id}:",
             "NATS_SUBJECT_PREFIX": f"bench{run_id}",
         }
+        env |= extra_env or {}
         embedded = not os.environ.get("DATABASE_URL")
         if embedded:
             for name in ("DATABASE_URL", "REDIS_URL", "NATS_URL"):
