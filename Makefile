@@ -82,6 +82,7 @@ bench-consumers: $(STAMP) ## the notifications consumer alone: events/s and CPU 
 	$(BIN)/python -m loadtests.bench_consumers
 
 bench-ab: $(STAMP) ## two checkouts in alternating windows: make bench-ab A=../old B=. [SCENARIO=like]
+	@test -n "$(A)" -a -n "$(B)" || { echo "give two checkouts: make bench-ab A=../old B=."; exit 2; }
 	$(BIN)/python -m loadtests.bench_ab --a $(A) --b $(B) --scenario $(or $(SCENARIO),like)
 
 schema: $(STAMP) ## write the GraphQL schema (SDL) to schema.graphql
