@@ -12,6 +12,7 @@ import asyncpg
 import pytest
 from support.live_server import LiveServer
 from support.nats_server import private_nats
+from support.observed_pool import ObservedPool
 from support.services import (
     ServiceUrls,
     configured_url,
@@ -74,6 +75,17 @@ async def pool(migrated_database: str) -> AsyncIterator[asyncpg.Pool]:
     need another database or size define their own."""
     pool = await create_pool(migrated_database, min_size=1, max_size=3)
     yield pool
+    await pool.close()
+
+
+@pytest.fixture
+async def observed(migrated_database: str) -> AsyncIterator[ObservedPool]:
+    """Like `pool`, recording every statement: tests of reads and writes batched into one."""
+    statements: list[str] = []
+    pool = await create_pool(
+        migrated_database, min_size=1, max_size=3, on_query=lambda r: statements.append(r.query)
+    )
+    yield ObservedPool(pool, statements)
     await pool.close()
 
 

@@ -7,32 +7,25 @@ import asyncio
 
 import asyncpg
 from support.db_rows import insert_users
+from support.observed_pool import ObservedPool
 
 from fowergram.adapters.postgres.accounts import PostgresAccounts
-from fowergram.adapters.postgres.pool import create_pool
 
 
 async def test_accounts_read_together_are_one_statement_each_its_own(
-    pool: asyncpg.Pool, migrated_database: str
+    pool: asyncpg.Pool, observed: ObservedPool
 ) -> None:
     first, second = await insert_users(pool, 2)
     await pool.execute("UPDATE users SET banned_at = now() WHERE id = $1", second)
-    statements: list[str] = []
-    observed = await create_pool(
-        migrated_database, min_size=1, max_size=2, on_query=lambda r: statements.append(r.query)
+    accounts = PostgresAccounts(observed.pool)
+    found = await asyncio.gather(
+        accounts.get_by_id(second),
+        accounts.get_by_id(987654321987),
+        accounts.get_by_id(first),
+        accounts.get_by_id(second),
     )
-    try:
-        accounts = PostgresAccounts(observed)
-        found = await asyncio.gather(
-            accounts.get_by_id(second),
-            accounts.get_by_id(987654321987),
-            accounts.get_by_id(first),
-            accounts.get_by_id(second),
-        )
-    finally:
-        await observed.close()
 
-    assert len(statements) == 1
+    assert len(observed.statements) == 1
     banned, unknown, plain, again = found
     assert unknown is None
     assert plain is not None

@@ -14,6 +14,7 @@ import pytest
 from support.auth_helpers import bearer
 from support.db_rows import insert_users
 from support.live_server import LiveServer
+from support.observed_pool import ObservedPool
 from support.social_helpers import Member, follow_in_db, join, set_private
 
 from fowergram.adapters.postgres.likes import PostgresLikes
@@ -164,7 +165,10 @@ def test_only_who_may_see_a_post_may_like_it(
 
 
 async def test_the_standings_likes_read_together_are_one_statement_each_its_viewer_s(
-    author: Member, new_member: Callable[[], Member], migrated_database: str
+    author: Member,
+    new_member: Callable[[], Member],
+    migrated_database: str,
+    observed: ObservedPool,
 ) -> None:
     stranger, follower, blocked = new_member(), new_member(), new_member()
     post_id = int(_post(author))
@@ -174,22 +178,15 @@ async def test_the_standings_likes_read_together_are_one_statement_each_its_view
         conn.execute(
             "INSERT INTO blocks (blocker_id, blocked_id) VALUES (%s, %s)", (author.id, blocked.id)
         )
-    statements: list[str] = []
-    pool = await create_pool(
-        migrated_database, min_size=1, max_size=3, on_query=lambda r: statements.append(r.query)
+    posts = PostgresPosts(observed.pool)
+    found = await asyncio.gather(
+        *(posts.standing(who, post_id) for who in (follower.id, stranger.id, blocked.id)),
+        posts.standing(None, post_id),
+        posts.standing(author.id, post_id),
+        posts.standing(follower.id, 987654321987),
     )
-    posts = PostgresPosts(pool)
-    try:
-        found = await asyncio.gather(
-            *(posts.standing(who, post_id) for who in (follower.id, stranger.id, blocked.id)),
-            posts.standing(None, post_id),
-            posts.standing(author.id, post_id),
-            posts.standing(follower.id, 987654321987),
-        )
-    finally:
-        await pool.close()
 
-    assert len(statements) == 1  # six reads, one statement
+    assert len(observed.statements) == 1  # six reads, one statement
     *known, unknown = found
     assert unknown is None
     standings = [s for s in known if s is not None]
@@ -207,32 +204,25 @@ def _event(kind: str, post_id: int, actor_id: int) -> DomainEvent:
 
 
 async def test_likes_of_one_turn_are_one_statement_a_pair_s_changes_in_order(
-    pool: asyncpg.Pool, migrated_database: str
+    pool: asyncpg.Pool, migrated_database: str, observed: ObservedPool
 ) -> None:
     author, *fans = await insert_users(pool, 4)
     rows = await pool.fetch(
         "INSERT INTO posts (author_id) SELECT $1 FROM generate_series(1, 2) RETURNING id", author
     )
     first, second = sorted(row["id"] for row in rows)
-    statements: list[str] = []
-    observed = await create_pool(
-        migrated_database, min_size=1, max_size=3, on_query=lambda r: statements.append(r.query)
+    likes = PostgresLikes(observed.pool)
+    counts = await asyncio.gather(
+        *(likes.like(fan, first, event=_event("post.liked", first, fan)) for fan in fans),
+        likes.like(fans[0], second, event=_event("post.liked", second, fans[0])),
+        likes.unlike(fans[0], second, event=_event("post.unliked", second, fans[0])),
+        likes.like(fans[0], second, event=_event("post.liked", second, fans[0])),
+        likes.like(fans[0], second, event=_event("post.liked", second, fans[0])),
     )
-    likes = PostgresLikes(observed)
-    try:
-        counts = await asyncio.gather(
-            *(likes.like(fan, first, event=_event("post.liked", first, fan)) for fan in fans),
-            likes.like(fans[0], second, event=_event("post.liked", second, fans[0])),
-            likes.unlike(fans[0], second, event=_event("post.unliked", second, fans[0])),
-            likes.like(fans[0], second, event=_event("post.liked", second, fans[0])),
-            likes.like(fans[0], second, event=_event("post.liked", second, fans[0])),
-        )
-    finally:
-        await observed.close()
 
     # One pair's like, unlike, like and like again: four rounds, one statement each (the
     # others: asyncpg's first look at the statement's array types).
-    assert sum("INSERT INTO post_likes" in statement for statement in statements) == 4
+    assert sum("INSERT INTO post_likes" in statement for statement in observed.statements) == 4
     assert counts[:3] == [3, 3, 3]  # the post's count after the statement
     assert counts[3:] == [1, 0, 1, 1]
     for post_id, likers in ((first, 3), (second, 1)):

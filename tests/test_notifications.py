@@ -16,6 +16,7 @@ import orjson
 import pytest
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
+from support.observed_pool import ObservedPool
 from support.outbox_events import Deliver, delivering, latest_event
 from support.post_writes import add_comment, create_post, like_post
 from support.services import ServiceUrls
@@ -26,7 +27,6 @@ from fowergram.adapters.nats.session_events import user_subject
 from fowergram.adapters.postgres.notification_audience import PostgresAudiences
 from fowergram.adapters.postgres.notification_facts import PostgresEventFacts
 from fowergram.adapters.postgres.notifications import PostgresNotifications
-from fowergram.adapters.postgres.pool import create_pool
 from fowergram.domain.notifications.grouping import merge
 from fowergram.domain.notifications.model import NotificationKind, notification_from_wire
 from fowergram.domain.notifications.ports import Audience
@@ -324,29 +324,22 @@ async def test_a_recipient_s_settings_and_standings_are_one_read(
 
 
 async def test_audiences_asked_together_are_one_read_each_their_own(
-    new_member: Callable[[], Member], migrated_database: str
+    new_member: Callable[[], Member], observed: ObservedPool
 ) -> None:
     owner, other, pest, fan = new_member(), new_member(), new_member(), new_member()
     _graph(owner, "mute", pest)
     owner.data(UPDATE_SETTINGS, {"off": ["LIKE"]})
     _graph(other, "follow", fan)
-    statements: list[str] = []
-    pool = await create_pool(
-        migrated_database, min_size=1, max_size=3, on_query=lambda r: statements.append(r.query)
+    audiences = PostgresAudiences(observed.pool)
+
+    mine, theirs, nobody, same_again = await asyncio.gather(
+        audiences.audience(owner.id, [pest.id, fan.id]),
+        audiences.audience(other.id, [pest.id, fan.id, fan.id]),
+        audiences.audience(owner.id, [10**12]),
+        audiences.audience(owner.id, [fan.id]),
     )
-    audiences = PostgresAudiences(pool)
 
-    try:
-        mine, theirs, nobody, same_again = await asyncio.gather(
-            audiences.audience(owner.id, [pest.id, fan.id]),
-            audiences.audience(other.id, [pest.id, fan.id, fan.id]),
-            audiences.audience(owner.id, [10**12]),
-            audiences.audience(owner.id, [fan.id]),
-        )
-    finally:
-        await pool.close()
-
-    assert len(statements) == 1  # the four in one read
+    assert len(observed.statements) == 1  # the four in one read
     assert {kind.value for kind in mine.disabled} == {"like"}
     assert mine.standings[pest.id][1].muting
     assert not mine.standings[fan.id][1].muting

@@ -20,6 +20,7 @@ from conftest import make_settings
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js.errors import NotFoundError
+from support.observed_pool import ObservedPool
 from support.outbox_events import Deliver, delivering, latest_event
 from support.post_writes import add_comment, create_post, like_post
 from support.services import ServiceUrls
@@ -28,7 +29,6 @@ from support.social_helpers import Member
 from fowergram.adapters.nats.durable_consumer import dlq_stream_name
 from fowergram.adapters.nats.event_stream import JetStreamEvents, stream_name
 from fowergram.adapters.nats.post_channel import NatsPostChannel, post_subject
-from fowergram.adapters.postgres.pool import create_pool
 from fowergram.adapters.postgres.post_activity import PostgresPostActivity
 from fowergram.domain.events import RecordedEvent
 from fowergram.domain.social.post_activity import PostActivityPublisher
@@ -342,29 +342,22 @@ async def test_the_registered_consumer_publishes_from_the_stream(
 
 
 async def test_post_states_read_together_are_one_statement_each_their_own(
-    new_member: Callable[[], Member], migrated_database: str
+    new_member: Callable[[], Member], observed: ObservedPool
 ) -> None:
     owner, fan = new_member(), new_member()
     first, second = create_post(owner), create_post(owner)
     like_post(fan, second)
     comment = add_comment(fan, first, "together")
-    statements: list[str] = []
-    pool = await create_pool(
-        migrated_database, min_size=1, max_size=3, on_query=lambda r: statements.append(r.query)
+    reads = PostgresPostActivity(observed.pool)
+    with_comment, plain, liked, foreign_comment, unknown = await asyncio.gather(
+        reads.post_state(first, comment),
+        reads.post_state(first, None),
+        reads.post_state(second, None),
+        reads.post_state(second, comment),  # a comment of another post is not shown
+        reads.post_state(10**12, None),
     )
-    reads = PostgresPostActivity(pool)
-    try:
-        with_comment, plain, liked, foreign_comment, unknown = await asyncio.gather(
-            reads.post_state(first, comment),
-            reads.post_state(first, None),
-            reads.post_state(second, None),
-            reads.post_state(second, comment),  # a comment of another post is not shown
-            reads.post_state(10**12, None),
-        )
-    finally:
-        await pool.close()
 
-    assert len(statements) == 1  # the five in one read
+    assert len(observed.statements) == 1  # the five in one read
     assert with_comment is not None
     assert with_comment.comment is not None
     assert (with_comment.post_id, with_comment.comment.id) == (first, comment)
