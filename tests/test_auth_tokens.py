@@ -165,7 +165,9 @@ def _refused_everywhere(client: httpx.Client, headers: dict[str, str]) -> None:
 def test_the_real_token_is_accepted(client: httpx.Client, victim: Victim) -> None:
     # The control for every attack below: the same requests with the genuine token succeed.
     headers = bearer(victim.access_token)
-    sessions = client.get("/auth/sessions", headers=headers).json()["sessions"]
+    listed = client.get("/auth/sessions", headers=headers)
+    assert listed.status_code == 200, listed.text  # (once seen failing in CI: say why)
+    sessions = listed.json()["sessions"]
     assert [s["id"] for s in sessions] == [victim.session_id]
     graph = client.post("/graphql", json={"query": "{ me { id } }"}, headers=headers)
     assert graph.json() == {"data": {"me": {"id": victim.user_id}}}
