@@ -4,7 +4,6 @@ their key's window closes, and instances sharing the database agree on the keys.
 from __future__ import annotations
 
 import asyncio
-import base64
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
@@ -16,7 +15,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from jwt.algorithms import OKPAlgorithm
-from support.auth_helpers import jwt_header, jwt_payload
+from support.auth_helpers import b64url, jwt_header, jwt_payload
 from support.services import ServiceUrls, create_database, drop_database
 
 from fowergram.adapters.auth.jwt_tokens import JwtAccessTokens
@@ -347,10 +346,6 @@ async def test_a_key_row_changed_after_parsing_is_checked_again(pool: asyncpg.Po
         await store.jwks()
 
 
-def _b64url(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
 async def test_tokens_no_http_header_carries_are_refused_with_a_reason(
     pool: asyncpg.Pool,
 ) -> None:
@@ -364,9 +359,9 @@ async def test_tokens_no_http_header_carries_are_refused_with_a_reason(
     assert isinstance(key, rsa.RSAPrivateKey)
 
     def signed_over(raw_payload: bytes) -> str:
-        signing_input = f"{header}.{_b64url(raw_payload)}"
+        signing_input = f"{header}.{b64url(raw_payload)}"
         signature = key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
-        return f"{signing_input}.{_b64url(signature)}"
+        return f"{signing_input}.{b64url(signature)}"
 
     refusals = {
         genuine[:10] + "\u00e9" + genuine[10:]: "malformed access token",
@@ -379,7 +374,7 @@ async def test_tokens_no_http_header_carries_are_refused_with_a_reason(
     }
     # Headers that are JSON holding "alg" but not an object (joserfc checks only `in`).
     for odd_header in (b'"alg"', b'["alg"]', b'["alg", "b64"]', b'"algb64"'):
-        refusals[_b64url(odd_header) + "." + rest] = "malformed access token"
+        refusals[b64url(odd_header) + "." + rest] = "malformed access token"
     for token, reason in refusals.items():
         with pytest.raises(Unauthenticated, match=reason):
             await tokens.verify(token)
