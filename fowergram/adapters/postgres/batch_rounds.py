@@ -8,9 +8,11 @@ lost or doubled. Such calls go in later rounds, in the order they came.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 from typing import TypeVar
 
+from fowergram.adapters.coalesced import Coalesced
 from fowergram.adapters.postgres.batch_faults import together_else_each_alone
 
 T = TypeVar("T")
@@ -49,3 +51,11 @@ async def run_in_rounds(
             results = [exc] * len(calls_of_round)
         outcomes |= {id(call): result for call, result in zip(calls_of_round, results, strict=True)}
     return [outcomes[id(call)] for call in calls]
+
+
+def rounds_per_turn(
+    touches: Callable[[T], Iterable[Hashable]],
+    run: Callable[[list[T]], Awaitable[Sequence[V | Exception]]],
+) -> Coalesced[T, V]:
+    """Calls of one turn of the event loop written together, `run_in_rounds`."""
+    return Coalesced(functools.partial(run_in_rounds, touches=touches, run=run))

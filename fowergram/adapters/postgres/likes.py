@@ -8,8 +8,7 @@ from typing import NamedTuple
 
 import asyncpg
 
-from fowergram.adapters.coalesced import Coalesced
-from fowergram.adapters.postgres.batch_rounds import run_in_rounds
+from fowergram.adapters.postgres.batch_rounds import rounds_per_turn
 from fowergram.domain.events import DomainEvent
 from fowergram.domain.pagination import Key, Page
 
@@ -78,16 +77,13 @@ def _pair(change: _Change) -> tuple[tuple[int, int]]:
 class PostgresLikes:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
-        self._changes = Coalesced(self._change_in_rounds)
+        self._changes = rounds_per_turn(_pair, self._change)
 
     async def like(self, user_id: int, post_id: int, *, event: DomainEvent) -> int | None:
         return await self._changes(_Change(post_id, user_id, 1, event))
 
     async def unlike(self, user_id: int, post_id: int, *, event: DomainEvent) -> int | None:
         return await self._changes(_Change(post_id, user_id, -1, event))
-
-    async def _change_in_rounds(self, changes: list[_Change]) -> list[int | Exception | None]:
-        return await run_in_rounds(changes, _pair, self._change)
 
     async def _change(self, changes: list[_Change]) -> list[int | None]:
         rows = await self._pool.fetch(

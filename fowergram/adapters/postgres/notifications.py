@@ -8,8 +8,7 @@ from collections.abc import Sequence
 
 import asyncpg
 
-from fowergram.adapters.coalesced import Coalesced
-from fowergram.adapters.postgres.batch_rounds import run_in_rounds
+from fowergram.adapters.postgres.batch_rounds import rounds_per_turn
 from fowergram.adapters.postgres.notification_writes import (
     COLUMNS,
     Recording,
@@ -85,7 +84,8 @@ def turned_off(values: Sequence[str]) -> frozenset[NotificationKind]:
 class PostgresNotifications:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
-        self._recording = Coalesced(self._record_each)
+        # A round is one transaction: when it fails, nothing of it was written.
+        self._recording = rounds_per_turn(touched, self._record_round)
 
     async def record(
         self, consumer: str, event_id: int, intents: Sequence[Intent], merge: Merge
@@ -94,10 +94,6 @@ class PostgresNotifications:
         one statement per step (notification_writes)."""
         rows = await self._recording(Recording.of(consumer, event_id, intents, merge))
         return None if rows is None else [_notification(row) for row in rows]
-
-    async def _record_each(self, calls: list[Recording]) -> list[Written | Exception]:
-        # A round is one transaction: when it fails, nothing of it was written.
-        return await run_in_rounds(calls, touched, self._record_round)
 
     async def _record_round(self, calls: list[Recording]) -> list[Written]:
         async with self._pool.acquire() as conn:
