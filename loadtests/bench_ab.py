@@ -139,16 +139,13 @@ def _report(windows: list[Window]) -> None:
             f"{w.side:>4} {w.rps:7.0f} {w.p99_ms:7.1f} {w.errors:7d} "
             f"{w.cpu_us_per_request:17.0f} {w.settle_s:27.1f}"
         )
-    pairs = list(zip(windows[0::2], windows[1::2], strict=False))
-    better_rps = sum(
-        1 for x, y in pairs for a, b in [(x, y) if x.side == "A" else (y, x)] if b.rps > a.rps
-    )
-    better_cpu = sum(
-        1
-        for x, y in pairs
-        for a, b in [(x, y) if x.side == "A" else (y, x)]
-        if b.cpu_us_per_request < a.cpu_us_per_request
-    )
+    # Windows run A B B A A B ...: each adjacent pair, as (A's, B's).
+    pairs = [
+        (x, y) if x.side == "A" else (y, x)
+        for x, y in zip(windows[::2], windows[1::2], strict=True)
+    ]
+    better_rps = sum(b.rps > a.rps for a, b in pairs)
+    better_cpu = sum(b.cpu_us_per_request < a.cpu_us_per_request for a, b in pairs)
     print("\nmedians          A        B      B/A")
     for label, value in (("req/s", "rps"), ("p99 ms", "p99_ms"), ("us/req", "cpu_us_per_request")):
         a, b = median("A", value), median("B", value)
