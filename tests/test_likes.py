@@ -12,7 +12,7 @@ import httpx
 import psycopg
 import pytest
 from support.auth_helpers import bearer
-from support.db_rows import insert_users
+from support.db_rows import insert_posts, insert_users
 from support.live_server import LiveServer
 from support.observed_pool import ObservedPool
 from support.social_helpers import Member, follow_in_db, join, set_private
@@ -207,10 +207,7 @@ async def test_likes_of_one_turn_are_one_statement_a_pair_s_changes_in_order(
     pool: asyncpg.Pool, migrated_database: str, observed: ObservedPool
 ) -> None:
     author, *fans = await insert_users(pool, 4)
-    rows = await pool.fetch(
-        "INSERT INTO posts (author_id) SELECT $1 FROM generate_series(1, 2) RETURNING id", author
-    )
-    first, second = sorted(row["id"] for row in rows)
+    first, second = await insert_posts(pool, author, 2)
     likes = PostgresLikes(observed.pool)
     counts = await asyncio.gather(
         *(likes.like(fan, first, event=_event("post.liked", first, fan)) for fan in fans),
@@ -239,8 +236,7 @@ async def test_a_like_that_fails_fails_alone_and_the_others_of_its_turn_are_writ
     pool: asyncpg.Pool,
 ) -> None:
     author, *fans = await insert_users(pool, 3)
-    post_id = await pool.fetchval("INSERT INTO posts (author_id) VALUES ($1) RETURNING id", author)
-    gone = await pool.fetchval("INSERT INTO posts (author_id) VALUES ($1) RETURNING id", author)
+    post_id, gone = await insert_posts(pool, author, 2)
     await pool.execute("DELETE FROM posts WHERE id = $1", gone)  # after its standing was read
     likes = PostgresLikes(pool)
 
@@ -264,10 +260,7 @@ async def test_two_instances_batching_likes_of_the_same_posts_keep_counts_equal_
     pool: asyncpg.Pool, migrated_database: str
 ) -> None:
     author, *fans = await insert_users(pool, 7)
-    rows = await pool.fetch(
-        "INSERT INTO posts (author_id) SELECT $1 FROM generate_series(1, 3) RETURNING id", author
-    )
-    posts = [row["id"] for row in rows]
+    posts = await insert_posts(pool, author, 3)
     rng = random.Random(5)
     pools = [await create_pool(migrated_database, min_size=1, max_size=2) for _ in range(2)]
     try:

@@ -14,3 +14,13 @@ async def insert_users(pool: asyncpg.Pool, count: int) -> list[int]:
         count,
     )
     return sorted(row["id"] for row in rows)
+
+
+async def insert_posts(pool: asyncpg.Pool, author_id: int, count: int) -> list[int]:
+    """`count` new text posts by `author_id`, their ids in ascending order."""
+    rows = await pool.fetch(
+        "INSERT INTO posts (author_id) SELECT $1 FROM generate_series(1, $2) RETURNING id",
+        author_id,
+        count,
+    )
+    return sorted(row["id"] for row in rows)
