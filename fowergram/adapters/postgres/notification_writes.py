@@ -20,7 +20,7 @@ and one statement per step, whatever their number:
 An event's groups are its own within a round: when two events of one turn touch the same
 group (or are the same event delivered twice), the later goes in the next round, after
 the earlier one's write. A round that fails for one event's sake (bad data, a constraint,
-a deadlock) is tried again event by event, so that event fails alone (batch_faults).
+a deadlock) is tried again event by event, so that event fails alone (both: batch_rounds).
 
 Known race, left: the actors' joinings are read in the statement's snapshot, taken before
 any lock wait. When two instances handle events of the same group at once (the lanes
