@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 from graphql import (
     FragmentSpreadNode,
@@ -28,13 +28,13 @@ from graphql import (
     Undefined,
 )
 from graphql.execution import ExecutionResult, Executor
-from strawberry.execution.is_awaitable import optimized_is_awaitable
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
 from fowergram.graphql.event_projection import FAILED, EventPlan, compile_event, project_event
 from fowergram.graphql.leaf_output import leaf_output
+from fowergram.graphql.selection_code import FieldPlan, Selection, Step, each, selection_of
 
 _MISSING = object()
 _UNCOMPILED = object()
@@ -50,18 +50,6 @@ class _Projected:
 
     def execute_operation(self, serially: bool | None = None) -> ExecutionResult:
         return ExecutionResult(data=self._data, errors=None)
-
-
-class FieldPlan(NamedTuple):
-    """How to answer one plain field: read `attribute`, then coerce a leaf or run the
-    object's own selection (on the value, or on each item of a list of objects)."""
-
-    attribute: str
-    nullable: bool
-    return_type: GraphQLOutputType
-    coerce: Callable[[Any], Any] | None  # a leaf: the value's output form, or Undefined
-    object_type: GraphQLObjectType | None  # an object: whose selection runs on the value
-    item_type: GraphQLObjectType | None = None  # a list of non-null objects
 
 
 FieldPlans = dict[GraphQLObjectType, dict[str, FieldPlan]]
@@ -175,7 +163,7 @@ def lean_executor(plans: FieldPlans) -> type[Executor[Any]]:
                     elif plan.item_type is not None and isinstance(value, list | tuple):
                         selection = self._selection(plan.item_type, field_details_list)
                         if selection is not None:
-                            items = _each(selection, value)
+                            items = each(selection, value)
                             if items is not FAILED:
                                 return items
             return super().execute_field(
@@ -216,7 +204,7 @@ def lean_executor(plans: FieldPlans) -> type[Executor[Any]]:
             for response_key, sub_details in grouped.items():
                 name = sub_details[0].node.name.value
                 if name == "__typename":
-                    steps.append((response_key, None, None, None, object_type.name))
+                    steps.append(Step(response_key, None, constant=object_type.name))
                     continue
                 plan = fields.get(name)
                 if plan is None:
@@ -228,8 +216,8 @@ def lean_executor(plans: FieldPlans) -> type[Executor[Any]]:
                     inner = self._selection(inner_type, sub_details)
                     if inner is None:
                         return None
-                steps.append((response_key, plan, inner, plan.item_type is not None, None))
-            return _selection_of(steps)
+                steps.append(Step(response_key, plan, inner))
+            return selection_of(steps)
 
         def _complete_object(
             self,
@@ -264,12 +252,6 @@ def lean_executor(plans: FieldPlans) -> type[Executor[Any]]:
     return LeanExecutor
 
 
-# A compiled selection: the object's result dict, or FAILED when anything is unusual (a
-# missing attribute, a null where the type forbids one, a value its scalar refuses, an
-# awaitable): then the ordinary path runs the same object and reports it as it always has.
-Selection = Callable[[Any], Any]
-# (response key, plan, inner selection, is a list of objects, constant __typename)
-Step = tuple[str, FieldPlan | None, Selection | None, bool | None, str | None]
 Compiled = dict[tuple[Any, ...], Selection | None]
 # The selections compiled for each operation (by id, with a weak reference to tell a
 # reused id): they live as long as the parsed document, which the parse cache bounds.
@@ -292,45 +274,6 @@ def _compiled_for(operation: Any) -> Compiled:
     return compiled
 
 
-def _selection_of(steps: list[Step]) -> Selection:
-    def select(source: Any) -> Any:
-        data: dict[str, Any] = {}
-        try:
-            for response_key, plan, inner, is_list, typename in steps:
-                if plan is None:
-                    data[response_key] = typename
-                    continue
-                value = getattr(source, plan.attribute, _MISSING)
-                if value is None:
-                    if not plan.nullable:
-                        return FAILED
-                    data[response_key] = None
-                    continue
-                if value is _MISSING or isinstance(value, Exception):
-                    return FAILED
-                if inner is None:  # a leaf: as the lean path, an awaitable fails coercion
-                    assert plan.coerce is not None
-                    value = plan.coerce(value)
-                    if value is Undefined:
-                        return FAILED
-                elif optimized_is_awaitable(value):
-                    return FAILED
-                elif is_list:
-                    if not isinstance(value, list | tuple):
-                        return FAILED
-                    value = _each(inner, value)
-                else:
-                    value = inner(value)
-                if value is FAILED:
-                    return FAILED
-                data[response_key] = value
-        except Exception:  # reading a property raised: the ordinary path reports it
-            return FAILED
-        return data
-
-    return select
-
-
 def _read(source: Any, attribute: str) -> Any:
     """The attribute, or _MISSING when absent or when reading it raises (a property): the
     ordinary path then reads it again and reports the error at its own field."""
@@ -338,18 +281,6 @@ def _read(source: Any, attribute: str) -> Any:
         return getattr(source, attribute, _MISSING)
     except Exception:
         return _MISSING
-
-
-def _each(selection: Selection, items: list[Any] | tuple[Any, ...]) -> Any:
-    results = []
-    for item in items:
-        if item is None:
-            return FAILED
-        data = selection(item)
-        if data is FAILED:
-            return FAILED
-        results.append(data)
-    return results
 
 
 def _has_directives(selection_set: Any, fragments: Any, seen: set[str]) -> bool:
