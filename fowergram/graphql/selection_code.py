@@ -5,7 +5,7 @@ lean_executor) without graphql-core. Interpreting that selection field by field 
 over steps, a call per leaf to coerce it) was still the largest single cost of a profile
 page: 12 posts x 10 fields. Compiled, each field is an attribute read and, for the leaf
 types whose output is their value (a `str` for a String, an in-range `int` for an Int, a
-`datetime` for DateTime's ISO text), a type check; anything else goes through the same
+UTC `datetime` for DateTime's ISO text), a type check; anything else goes through the same
 per-field checks as before, in a function of its own (a list of strings, as a list of
 String or ID, is checked item by item but not copied). The result is built as one dict
 display, in the selection's order.
@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import keyword
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+import orjson
 from graphql import (
     GRAPHQL_MAX_INT,
     GRAPHQL_MIN_INT,
@@ -68,7 +69,13 @@ class Step(NamedTuple):
 
 def selection_of(steps: list[Step]) -> Selection:
     """The function answering these steps for one source object (see the module's doc)."""
-    names: dict[str, Any] = {"FAILED": FAILED, "datetime": datetime, "all_str": _all_str}
+    names: dict[str, Any] = {
+        "FAILED": FAILED,
+        "datetime": datetime,
+        "UTC": UTC,
+        "dumps": orjson.dumps,
+        "all_str": _all_str,
+    }
     lines = ["def select(source):", "    try:"]
     values = []
     for index, step in enumerate(steps):
@@ -148,7 +155,11 @@ def _exact_output(plan: FieldPlan, value: str) -> tuple[str, str] | None:
             value,
         )
     if isinstance(type_, GraphQLScalarType) and type_.coerce_output_value is isoformat:
-        return f"type({value}) is datetime", f"{value}.isoformat()"
+        # orjson writes a UTC datetime exactly as isoformat() does, in a third of the time.
+        return (
+            f"type({value}) is datetime and {value}.tzinfo is UTC",
+            f"dumps({value})[1:-1].decode()",
+        )
     if isinstance(type_, GraphQLList) and isinstance(type_.of_type, GraphQLNonNull):
         item = type_.of_type.of_type
         if item is GraphQLString or item is GraphQLID:

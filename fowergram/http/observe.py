@@ -11,12 +11,12 @@ from __future__ import annotations
 import logging
 import re
 import time
-import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fowergram.observability.logs import request_id_var
 from fowergram.observability.metrics import Metrics
+from fowergram.observability.trace_ids import next_trace_id
 
 log = logging.getLogger("fowergram.access")
 
@@ -28,7 +28,7 @@ def _request_id(scope: Scope) -> str:
         if name == b"x-request-id" and _CLIENT_REQUEST_ID.match(value):
             client_id: str = value.decode()
             return client_id
-    return uuid.uuid4().hex
+    return next_trace_id()
 
 
 def _route_template(scope: Scope) -> str:

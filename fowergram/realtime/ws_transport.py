@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import itertools
 import logging
-import secrets
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, cast
 
@@ -29,6 +27,7 @@ from websockets.protocol import State
 from websockets.server import ServerProtocol
 
 from fowergram.observability.logs import connection_id_var
+from fowergram.observability.trace_ids import next_trace_id
 from fowergram.realtime.connection import CLOSE_TIMEOUT_S, Connection
 from fowergram.realtime.endpoint import negotiate
 from fowergram.realtime.handshake import Refusal, Upgrade, accepted, read_upgrade, refused
@@ -51,16 +50,6 @@ def text_frame_header(size: int) -> bytes:
     if size < 65536:
         return bytes((_TEXT_HEADER, 126)) + size.to_bytes(2, "big")
     return bytes((_TEXT_HEADER, 127)) + size.to_bytes(8, "big")
-
-
-# Connection ids: this process's random tag and a counter (unique across instances and
-# restarts; uuid4 per socket was ~2% of a socket's set-up, os.urandom each time).
-_PROCESS_TAG = secrets.token_hex(6)
-_connection_counter = itertools.count(1)
-
-
-def _next_connection_id() -> str:
-    return f"{_PROCESS_TAG}{next(_connection_counter):08x}"
 
 
 class HubProtocol(asyncio.Protocol):
@@ -215,7 +204,7 @@ class HubProtocol(asyncio.Protocol):
         subprotocol = negotiate(upgrade.subprotocols)
         transport.write(accepted(upgrade, subprotocol))
         self._ws = ServerProtocol(max_size=self._max_size, state=State.OPEN)
-        connection_id = _next_connection_id()
+        connection_id = next_trace_id()
         self._context = context = contextvars.copy_context()
         context.run(connection_id_var.set, connection_id)
         self.connection = context.run(endpoint.opened, self, subprotocol, connection_id)
