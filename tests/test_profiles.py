@@ -69,3 +69,22 @@ def test_unknown_blocked_and_deleted_users_look_the_same(
         "/graphql", json={"query": USER, "variables": {"u": blocker["username"]}}
     )
     assert stranger.json()["data"]["user"]["username"] == blocker["username"]
+
+
+PAGE = "query($u: String!) { user(username: $u) { id posts(first: 12) { edges { node { id } } } } }"
+
+
+@pytest.mark.parametrize("query", [USER, PAGE], ids=["profile", "profile-page"])
+@pytest.mark.parametrize(
+    "username",
+    ["ana\x00", "a" * 10_000, "\u202eana", "ana\x1b[31m", "'; DROP TABLE users; --", ""],
+    ids=["nul", "huge", "rtl-override", "escape", "sql", "empty"],
+)
+def test_names_no_account_can_have_are_simply_not_found(
+    client: httpx.Client, query: str, username: str
+) -> None:
+    response = client.post("/graphql", json={"query": query, "variables": {"u": username}})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["data"] is None
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["NOT_FOUND"]

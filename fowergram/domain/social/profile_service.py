@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from fowergram.domain.auth.identity import USERNAME_MAX
 from fowergram.domain.errors import NotFound
 from fowergram.domain.social.posts import PostGrid
 from fowergram.domain.social.profiles import Profile
@@ -69,7 +70,8 @@ class ProfileService:
     ) -> tuple[Profile, Relationship | None]:
         """The profile and the viewer's relationship to it (None when signed out), read
         once here so the page built on them needs neither again."""
-        found = await self._store.get_by_username(viewer_id, username.strip())
+        name = _possible_username(username)
+        found = None if name is None else await self._store.get_by_username(viewer_id, name)
         if found is None or not can_see_profile(viewer_id, found[0].owner, found[1]):
             raise NotFound("no such user")  # the same whether missing, deleted or blocked
         profile, relation = found
@@ -78,9 +80,19 @@ class ProfileService:
     async def with_grid(self, viewer_id: int | None, username: str, size: int) -> ProfileWithGrid:
         """`by_username`, with the first `size` posts of the account if the viewer may see
         them (the same rules as `PostService.by_author`)."""
-        found = await self._store.get_with_grid(viewer_id, username.strip(), size)
+        name = _possible_username(username)
+        found = None if name is None else await self._store.get_with_grid(viewer_id, name, size)
         if found is None or not can_see_profile(viewer_id, found[0].owner, found[1]):
             raise NotFound("no such user")
         profile, relation, grid = found
         shown = grid if can_see_content(viewer_id, profile.owner, relation) else None
         return ProfileWithGrid(profile, relation if viewer_id else None, shown)
+
+
+def _possible_username(typed: str) -> str | None:
+    """What was typed, trimmed, or None when no account can have it: longer than any
+    username, or holding a NUL (which PostgreSQL refuses in text: not a server error)."""
+    name = typed.strip()
+    if len(name) > USERNAME_MAX or "\x00" in name:
+        return None
+    return name
