@@ -17,10 +17,11 @@ from support.recording_wire import RecordingWire
 
 from fowergram.domain.auth.viewer import Role, Viewer
 from fowergram.graphql.context import Context
-from fowergram.graphql.event_projection import FAILED, compile_event, project
+from fowergram.graphql.event_projection import compile_event
 from fowergram.graphql.lean_executor import lean_executor, plain_field_plans
 from fowergram.graphql.live.notifications import notification_value
 from fowergram.graphql.schema import FowergramSchema, build_schema
+from fowergram.graphql.selection_code import FAILED
 from fowergram.realtime.connection import Connection, OutboundLimits
 from fowergram.realtime.hub_wiring import PUSHED
 from fowergram.realtime.operations import run_operation
@@ -132,10 +133,10 @@ def test_a_value_the_projection_cannot_settle_is_left_to_execution() -> None:
     )
     assert plan is not None
     good = types.SimpleNamespace(id="3", actor_count=2)
-    assert project(plan.projection, good) == {"id": "3", "actorCount": 2}
-    assert project(plan.projection, types.SimpleNamespace(id="3", actor_count=None)) is FAILED
-    assert project(plan.projection, types.SimpleNamespace(id="3", actor_count="x")) is FAILED
-    assert project(plan.projection, types.SimpleNamespace(id="3")) is FAILED
+    assert plan.projection(good) == {"id": "3", "actorCount": 2}
+    assert plan.projection(types.SimpleNamespace(id="3", actor_count=None)) is FAILED
+    assert plan.projection(types.SimpleNamespace(id="3", actor_count="x")) is FAILED
+    assert plan.projection(types.SimpleNamespace(id="3")) is FAILED
 
 
 def _pushed_frames(schema: strawberry.Schema, query: str, variables: Any = None) -> Any:

@@ -16,10 +16,9 @@ from graphql import (
     GraphQLScalarType,
 )
 
-from fowergram.graphql.event_projection import FAILED
 from fowergram.graphql.leaf_output import leaf_output
 from fowergram.graphql.schema import build_schema
-from fowergram.graphql.selection_code import FieldPlan, Step, selection_of
+from fowergram.graphql.selection_code import FAILED, FieldPlan, Step, selection_of
 
 SCHEMA = build_schema(max_depth=10, max_tokens=1000, max_aliases=10, introspection=False)
 DATETIME = SCHEMA._schema.type_map["DateTime"]

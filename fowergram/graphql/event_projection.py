@@ -4,16 +4,17 @@ graphql-core executes a subscription's whole selection again for every event: a 
 the executor, field collection, a resolve info per field. When every selected field of
 the event is a plain attribute (see `lean_executor`), the answer is fully determined by
 reading attributes and coercing leaves, which this module compiles once per subscription
-and applies per event. Anything it does not handle (arguments, directives, resolvers,
-type conditions it cannot settle, repeated response keys) makes `compile_event` return
-None: the ordinary path runs. A value the projection cannot settle (a null where the
-type forbids one, a value the scalar refuses) makes `project` return FAILED, and that
-event takes the ordinary path, which reports the error as it always has.
+(to a function, as selection_code compiles the lean executor's selections) and applies
+per event. Anything it does not handle (arguments, directives, resolvers, type
+conditions it cannot settle, repeated response keys) makes `compile_event` return None:
+the ordinary path runs. A value the projection cannot settle (a null where the type
+forbids one, a value the scalar refuses) makes it return FAILED, and that event takes
+the ordinary path, which reports the error as it always has.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from graphql import (
@@ -24,33 +25,18 @@ from graphql import (
     InlineFragmentNode,
     OperationDefinitionNode,
     SelectionSetNode,
-    Undefined,
 )
 
-FAILED: Any = object()
-_MISSING = object()
-
-
-class Entry(NamedTuple):
-    key: str
-    attribute: str | None  # None: the `__typename` entry
-    nullable: bool
-    coerce: Callable[[Any], Any] | None
-    selection: Projection | None
-    typename: str | None
-
-
-class Projection(NamedTuple):
-    entries: tuple[Entry, ...]
+from fowergram.graphql.selection_code import FAILED, FieldPlan, Selection, Step, selection_of
 
 
 class EventPlan(NamedTuple):
     key: str  # the root field's response key
     nullable: bool
-    projection: Projection
+    projection: Selection  # the root field's selection, compiled (selection_code)
 
 
-PlanLookup = Mapping[GraphQLObjectType, Mapping[str, Any]]  # lean_executor.FieldPlans
+PlanLookup = Mapping[GraphQLObjectType, Mapping[str, FieldPlan]]  # lean_executor.FieldPlans
 Fragments = Mapping[str, Any]  # name -> FragmentDetails (with .definition)
 
 
@@ -59,16 +45,16 @@ def _collect(
     type_: GraphQLObjectType,
     plans: PlanLookup,
     fragments: Fragments,
-    entries: list[Entry],
+    steps: list[Step],
 ) -> bool:
     for selection in selection_set.selections:
         if selection.directives:
             return False
         if isinstance(selection, FieldNode):
-            entry = _entry(selection, type_, plans, fragments)
-            if entry is None:
+            step = _step(selection, type_, plans, fragments)
+            if step is None:
                 return False
-            entries.append(entry)
+            steps.append(step)
             continue
         if isinstance(selection, InlineFragmentNode):
             condition = selection.type_condition
@@ -83,29 +69,29 @@ def _collect(
             return False
         if condition is not None and condition.name.value != type_.name:
             return False
-        if not _collect(nested, type_, plans, fragments, entries):
+        if not _collect(nested, type_, plans, fragments, steps):
             return False
     return True
 
 
-def _entry(
+def _step(
     field: FieldNode, type_: GraphQLObjectType, plans: PlanLookup, fragments: Fragments
-) -> Entry | None:
+) -> Step | None:
     name = field.name.value
     key = field.alias.value if field.alias else name
     if name == "__typename":
-        return Entry(key, None, False, None, None, type_.name)
+        return Step(key, None, constant=type_.name)
     plan = plans.get(type_, {}).get(name)
     if plan is None or field.arguments:
         return None
     if plan.coerce is not None:
-        return Entry(key, plan.attribute, plan.nullable, plan.coerce, None, None)
+        return Step(key, plan)
     if plan.object_type is None or field.selection_set is None:
         return None
     nested = _compile(field.selection_set, plan.object_type, plans, fragments)
     if nested is None:
         return None
-    return Entry(key, plan.attribute, plan.nullable, None, nested, None)
+    return Step(key, plan, nested)
 
 
 def _compile(
@@ -113,13 +99,13 @@ def _compile(
     type_: GraphQLObjectType,
     plans: PlanLookup,
     fragments: Fragments,
-) -> Projection | None:
-    entries: list[Entry] = []
-    if not _collect(selection_set, type_, plans, fragments, entries):
+) -> Selection | None:
+    steps: list[Step] = []
+    if not _collect(selection_set, type_, plans, fragments, steps):
         return None
-    if len({entry.key for entry in entries}) != len(entries):
+    if len({step.response_key for step in steps}) != len(steps):
         return None  # graphql-core would merge them: leave that to it
-    return Projection(tuple(entries))
+    return selection_of(steps)
 
 
 def compile_event(
@@ -149,37 +135,9 @@ def compile_event(
     return EventPlan(key, nullable, projection)
 
 
-def project(projection: Projection, value: Any) -> Any:
-    """The selection's answer for `value`, or FAILED when the ordinary path must decide."""
-    out: dict[str, Any] = {}
-    for key, attribute, nullable, coerce, selection, typename in projection.entries:
-        if attribute is None:
-            out[key] = typename
-            continue
-        item = getattr(value, attribute, _MISSING)
-        if item is None:
-            if not nullable:
-                return FAILED
-            out[key] = None
-        elif item is _MISSING or isinstance(item, Exception):
-            return FAILED
-        elif coerce is not None:
-            coerced = coerce(item)
-            if coerced is Undefined:
-                return FAILED
-            out[key] = coerced
-        else:
-            assert selection is not None
-            nested = project(selection, item)
-            if nested is FAILED:
-                return FAILED
-            out[key] = nested
-    return out
-
-
 def project_event(plan: EventPlan, event: Any) -> Any:
     """The `data` of one event, or FAILED."""
     if event is None:
         return {plan.key: None} if plan.nullable else FAILED
-    data = project(plan.projection, event)
+    data = plan.projection(event)
     return FAILED if data is FAILED else {plan.key: data}

@@ -32,9 +32,16 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
-from fowergram.graphql.event_projection import FAILED, EventPlan, compile_event, project_event
+from fowergram.graphql.event_projection import EventPlan, compile_event, project_event
 from fowergram.graphql.leaf_output import leaf_output
-from fowergram.graphql.selection_code import FieldPlan, Selection, Step, each, selection_of
+from fowergram.graphql.selection_code import (
+    FAILED,
+    FieldPlan,
+    Selection,
+    Step,
+    each,
+    selection_of,
+)
 
 _MISSING = object()
 _UNCOMPILED = object()

@@ -40,7 +40,8 @@ from graphql import (
 from strawberry.execution.is_awaitable import optimized_is_awaitable
 from strawberry.schema.types.base_scalars import isoformat
 
-from fowergram.graphql.event_projection import FAILED
+# What a compiled selection returns when the ordinary path must decide.
+FAILED: Any = object()
 
 Selection = Callable[[Any], Any]
 

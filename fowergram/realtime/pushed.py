@@ -41,9 +41,10 @@ from graphql import (
 )
 from graphql.execution.values import get_argument_values, get_variable_values
 
-from fowergram.graphql.event_projection import FAILED, EventPlan, compile_event, project_event
+from fowergram.graphql.event_projection import EventPlan, compile_event, project_event
 from fowergram.graphql.lean_executor import plain_field_plans
 from fowergram.graphql.schema import FowergramSchema
+from fowergram.graphql.selection_code import FAILED
 from fowergram.realtime.connection import Connection
 from fowergram.realtime.live_feed import LiveFeed
 from fowergram.realtime.protocol import Subscribe
