@@ -44,13 +44,15 @@ _STANDINGS = (
     "FROM unnest($1::bigint[], $2::bigint[]) WITH ORDINALITY AS q (viewer_id, post_id, ord) "
     "JOIN posts p ON p.id = q.post_id JOIN users u ON u.id = p.author_id"
 )
-# $1: the viewer, $2: the post. The post (columns post_*), its author's profile, the
-# viewer's relationship to them (rel_*) and the viewer's like.
+# $1 the viewers, $2 the posts, pairwise: the post (columns post_*), its author's
+# profile, the viewer's relationship to them (rel_*) and the viewer's like; a row for
+# each pair whose post is there, named by its ordinal.
 _AUTHORED = (
-    f"SELECT {prefixed_post_columns('p', 'post_')}, {PROFILE_COLUMNS}, "  # noqa: S608
-    f"{standing_columns('rel_')}, EXISTS (SELECT 1 FROM post_likes l WHERE l.post_id = p.id "
-    "AND l.user_id = $1) AS viewer_liked FROM post_rows p JOIN users u ON u.id = p.author_id "
-    "WHERE p.id = $2"
+    f"SELECT q.ord, {prefixed_post_columns('p', 'post_')}, {PROFILE_COLUMNS}, "  # noqa: S608
+    f"{standing_columns('rel_', viewer='q.viewer_id')}, EXISTS (SELECT 1 FROM post_likes l "
+    "WHERE l.post_id = p.id AND l.user_id = q.viewer_id) AS viewer_liked "
+    "FROM unnest($1::bigint[], $2::bigint[]) WITH ORDINALITY AS q (viewer_id, post_id, ord) "
+    "JOIN post_rows p ON p.id = q.post_id JOIN users u ON u.id = p.author_id"
 )
 # $1: the viewer, $2: the author. The author's standing for the viewer (read once, on
 # every row) and a page of their posts with whether the viewer liked each (none: one row,
@@ -116,6 +118,9 @@ class PostgresPosts:
         # Every write on a post reads its standing first: the writes of one turn of the
         # event loop (likes arriving together) read theirs in one statement.
         self._standings = one_statement_per_turn(self._read)
+        # A post page starts with its post, author and the viewer's like: the pages of
+        # one turn read theirs in one statement too.
+        self._authored = one_statement_per_turn(self._read_authored)
 
     async def create(
         self, post: NewPost, *, event: DomainEvent, idempotency_window_s: int
@@ -247,13 +252,19 @@ class PostgresPosts:
         ]
 
     async def get_authored(self, viewer_id: int | None, post_id: int) -> AuthoredPost | None:
-        row = await self._pool.fetchrow(_AUTHORED, viewer_id, post_id)
-        if row is None:
-            return None
-        relation = standing_from_row(row, row["id"], viewer_id, "rel_")[1]
-        return AuthoredPost(
-            post_from(row, "post_"), profile_from(row), relation, row["viewer_liked"]
+        return await self._authored((viewer_id, post_id))
+
+    async def _read_authored(
+        self, asked: list[tuple[int | None, int]]
+    ) -> list[AuthoredPost | None]:
+        rows = await self._pool.fetch(
+            _AUTHORED, [viewer for viewer, _ in asked], [post for _, post in asked]
         )
+        found = {row["ord"]: row for row in rows}
+        return [
+            _authored(found.get(ordinal), viewer_id)
+            for ordinal, (viewer_id, _) in enumerate(asked, start=1)
+        ]
 
     async def by_author(
         self, viewer_id: int | None, author_id: int, after: Key | None, size: int
@@ -290,6 +301,13 @@ class PostgresPosts:
         await self._pool.execute(
             "DELETE FROM saved_posts WHERE user_id = $1 AND post_id = $2", user_id, post_id
         )
+
+
+def _authored(row: asyncpg.Record | None, viewer_id: int | None) -> AuthoredPost | None:
+    if row is None:
+        return None
+    relation = standing_from_row(row, row["id"], viewer_id, "rel_")[1]
+    return AuthoredPost(post_from(row, "post_"), profile_from(row), relation, row["viewer_liked"])
 
 
 def _standing(row: asyncpg.Record | None, viewer_id: int | None) -> PostStanding | None:
