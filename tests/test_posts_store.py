@@ -4,12 +4,15 @@ event loop are read in one statement, each ask with its own viewer's standing.""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import asyncpg
 from support.db_rows import insert_posts, insert_users
 from support.observed_pool import ObservedPool
 
+from fowergram.adapters.postgres.post_rows import POST_COLUMNS
 from fowergram.adapters.postgres.posts import PostgresPosts
+from fowergram.domain.social.posts import Post
 from fowergram.domain.social.relationship import Relationship
 
 
@@ -46,3 +49,8 @@ async def test_authored_posts_read_together_are_one_statement_each_its_viewer_s(
     assert (as_stranger.post.id, as_stranger.viewer_liked) == (first, False)
     assert as_stranger.relationship == Relationship()
     assert deleted.post.deleted  # the service decides what a deleted post shows
+
+
+def test_post_columns_are_in_the_post_s_field_order() -> None:
+    # post_from builds a Post positionally from these columns.
+    assert tuple(field.name for field in dataclasses.fields(Post)) == POST_COLUMNS

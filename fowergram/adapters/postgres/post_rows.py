@@ -20,14 +20,18 @@ def prefixed_post_columns(table: str, prefix: str) -> str:
 
 def post_from(row: asyncpg.Record, prefix: str = "") -> Post:
     """The post a row of `post_rows` holds (its columns named `prefix` + column)."""
+    names = _NAMES.get(prefix) or _NAMES.setdefault(prefix, _names(prefix))
+    id_, author_id, caption, media_ids, like_count, comment_count, created, edited, deleted = names
+    # Positional, in Post's field order (POST_COLUMNS'): a grid page builds 12 per request.
     return Post(
-        id=row[prefix + "id"],
-        author_id=row[prefix + "author_id"],
-        caption=row[prefix + "caption"],
-        media_ids=tuple(row[prefix + "media_ids"]),
-        like_count=row[prefix + "like_count"],
-        comment_count=row[prefix + "comment_count"],
-        created_at=row[prefix + "created_at"],
-        edited_at=row[prefix + "edited_at"],
-        deleted=row[prefix + "deleted"],
-    )
+        row[id_], row[author_id], row[caption], tuple(row[media_ids]), row[like_count],
+        row[comment_count], row[created], row[edited], row[deleted],
+    )  # fmt: skip
+
+
+# The column names of each prefix in use, made once rather than per row.
+_NAMES: dict[str, tuple[str, ...]] = {}
+
+
+def _names(prefix: str) -> tuple[str, ...]:
+    return tuple(prefix + column for column in POST_COLUMNS)
