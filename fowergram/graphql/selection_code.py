@@ -3,12 +3,13 @@
 The lean executor answers an object whose whole selection is plain fields (see
 lean_executor) without graphql-core. Interpreting that selection field by field (a loop
 over steps, a call per leaf to coerce it) was still the largest single cost of a profile
-page: 12 posts x 10 fields. Compiled, each field is an attribute read and, for the leaf
-types whose output is their value (a `str` for a String, an in-range `int` for an Int, a
-UTC `datetime` for DateTime's ISO text), a type check; anything else goes through the same
-per-field checks as before, in a function of its own (a list of strings, as a list of
-String or ID, is checked item by item but not copied). The result is built as one dict
-display, in the selection's order.
+page: 12 posts x 10 fields. Compiled, each field is an attribute read and, where the
+output follows from the value's exact type, a type check: a `str` for a String or ID, a
+`bool`, an in-range `int`, a list of `str` (checked item by item, not copied), a UTC
+`datetime` (its ISO text written by orjson). Anything else goes through the same
+per-field checks as before, in a function of its own. The result is built as one dict
+display, in the selection's order. Only names of our own and repr()'d response keys
+enter the generated source (aliases are GraphQL names; a str's repr is a literal).
 
 A compiled selection returns FAILED when anything is unusual (a missing attribute, a null
 where the type forbids one, a value its scalar refuses, an awaitable): the ordinary path
