@@ -87,6 +87,7 @@ QUERIES = [
     "subscription { notifications { ... on Notification { id } __typename } }",
     "subscription S($x: Boolean!) { notifications { id kind @include(if: $x) } }",
     "subscription { notifications { id id kind } }",
+    "subscription { notifications { __typename } }",  # reads nothing of the event
 ]
 
 
@@ -161,7 +162,7 @@ def _pushed_frames(schema: strawberry.Schema, query: str, variables: Any = None)
     return [orjson.loads(frame) for frame in wire.frames]
 
 
-PUSHABLE = {QUERIES[0], QUERIES[1], QUERIES[3]}
+PUSHABLE = {QUERIES[0], QUERIES[1], QUERIES[3], QUERIES[6]}
 
 
 @pytest.mark.parametrize("query", QUERIES)

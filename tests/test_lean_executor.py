@@ -232,6 +232,7 @@ async def test_answers_like_strawberry_for_good_and_broken_values() -> None:
         " fragment F on Item { id count }",
         "{ shelves { items { id } items { name } ... on Shelf { items { count } } } }",
         "{ shelves { items { id later: shout } } }",  # a resolver inside: the ordinary path
+        "{ holders { item { __typename } } shelves { items { t: __typename } } }",
         "{ awaiting { name holders { item { id name } maybeItem { id } } } }",
         "{ raising { maybeItems { id name } holders { item { id } maybeItem { id name } } } }",
     ],

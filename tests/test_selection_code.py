@@ -80,3 +80,8 @@ def test_lists_of_ids_and_ints_keep_their_values_or_fail_as_graphql_would() -> N
     assert SELECT(Row("yesterday")) is FAILED
     assert SELECT(Row(None)) is FAILED  # non-null
     assert SELECT(object()) is FAILED  # no attributes at all
+
+
+def test_a_selection_of_constants_only_reads_nothing() -> None:
+    typename_only = selection_of([Step("__typename", None, constant="Row")])
+    assert typename_only(object()) == {"__typename": "Row"}

@@ -47,22 +47,33 @@ def _checked(coerce: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return coerce_or_undefined
 
 
+def exact_type(type_: GraphQLOutputType) -> type | None:
+    """The Python type whose values are their own output for this built-in scalar (an
+    Int's only within 32 bits: INT_RANGE), or None."""
+    if type_ is GraphQLString or type_ is GraphQLID:
+        return str
+    if type_ is GraphQLBoolean:
+        return bool
+    if type_ is GraphQLInt:
+        return int
+    return None
+
+
+INT_RANGE = (GRAPHQL_MIN_INT, GRAPHQL_MAX_INT)
+
+
 def _as_is_when_exact(
     type_: GraphQLScalarType | GraphQLEnumType, coerce: Callable[[Any], Any]
 ) -> Callable[[Any], Any]:
     """Most leaves already hold their output (a str for a String, a bool for a Boolean):
     those are returned as graphql-core's built-in scalars would return them, without a
     call; anything else is coerced."""
-    if type_ is GraphQLString or type_ is GraphQLID:
-        return lambda value: value if type(value) is str else coerce(value)
-    if type_ is GraphQLBoolean:
-        return lambda value: value if type(value) is bool else coerce(value)
-    if type_ is GraphQLInt:
-        return lambda value: (
-            value
-            if type(value) is int and GRAPHQL_MIN_INT <= value <= GRAPHQL_MAX_INT
-            else coerce(value)
-        )
+    exact = exact_type(type_)
+    if exact is int:
+        low, high = INT_RANGE
+        return lambda value: value if type(value) is int and low <= value <= high else coerce(value)
+    if exact is not None:
+        return lambda value: value if type(value) is exact else coerce(value)
     return coerce
 
 

@@ -25,21 +25,17 @@ from typing import Any, NamedTuple
 
 import orjson
 from graphql import (
-    GRAPHQL_MAX_INT,
-    GRAPHQL_MIN_INT,
-    GraphQLBoolean,
-    GraphQLID,
-    GraphQLInt,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLScalarType,
-    GraphQLString,
     Undefined,
 )
 from strawberry.execution.is_awaitable import optimized_is_awaitable
 from strawberry.schema.types.base_scalars import isoformat
+
+from fowergram.graphql.leaf_output import INT_RANGE, exact_type
 
 # What a compiled selection returns when the ordinary path must decide.
 FAILED: Any = object()
@@ -78,7 +74,8 @@ def selection_of(steps: list[Step]) -> Selection:
         "dumps": orjson.dumps,
         "all_str": _all_str,
     }
-    lines = ["def select(source):", "    try:"]
+    # `pass`: a selection of constants only (`{ __typename }`) reads nothing.
+    lines = ["def select(source):", "    try:", "        pass"]
     values = []
     for index, step in enumerate(steps):
         value = f"v{index}"
@@ -87,7 +84,7 @@ def selection_of(steps: list[Step]) -> Selection:
             names[value] = step.constant
             continue
         names[f"field{index}"] = _field_check(step)
-        lines.append(f"        {value} = {_read(step.plan.attribute)}")
+        lines.append(f"        {value} = {_attribute_expr(step.plan.attribute)}")
         exact = _exact_output(step.plan, value)
         if exact is None:
             lines += _checked(value, index, indent="        ")
@@ -125,8 +122,10 @@ def each(selection: Selection, items: list[Any] | tuple[Any, ...]) -> Any:
     return results
 
 
-def _read(attribute: str) -> str:
-    if attribute.isidentifier() and not keyword.iskeyword(attribute):
+def _attribute_expr(attribute: str) -> str:
+    """Source text reading `attribute` of `source`: plainly when the name is one Python
+    compiles as it stands (ASCII: a non-ASCII name would be NFKC-folded into another)."""
+    if attribute.isascii() and attribute.isidentifier() and not keyword.iskeyword(attribute):
         return f"source.{attribute}"
     return f"getattr(source, {attribute!r})"
 
@@ -147,25 +146,24 @@ def _exact_output(plan: FieldPlan, value: str) -> tuple[str, str] | None:
     type_ = plan.return_type
     if isinstance(type_, GraphQLNonNull):
         type_ = type_.of_type
-    if type_ is GraphQLString or type_ is GraphQLID:
-        return f"type({value}) is str", value
-    if type_ is GraphQLBoolean:
-        return f"type({value}) is bool", value
-    if type_ is GraphQLInt:
-        return (
-            f"type({value}) is int and {GRAPHQL_MIN_INT} <= {value} <= {GRAPHQL_MAX_INT}",
-            value,
-        )
+    exact = exact_type(type_)
+    if exact is int:
+        low, high = INT_RANGE
+        return f"type({value}) is int and {low} <= {value} <= {high}", value
+    if exact is not None:
+        return f"type({value}) is {exact.__name__}", value
     if isinstance(type_, GraphQLScalarType) and type_.coerce_output_value is isoformat:
         # orjson writes a UTC datetime exactly as isoformat() does, in a third of the time.
         return (
             f"type({value}) is datetime and {value}.tzinfo is UTC",
             f"dumps({value})[1:-1].decode()",
         )
-    if isinstance(type_, GraphQLList) and isinstance(type_.of_type, GraphQLNonNull):
-        item = type_.of_type.of_type
-        if item is GraphQLString or item is GraphQLID:
-            return f"type({value}) is list and all_str({value})", value
+    if (
+        isinstance(type_, GraphQLList)
+        and isinstance(type_.of_type, GraphQLNonNull)
+        and exact_type(type_.of_type.of_type) is str
+    ):
+        return f"type({value}) is list and all_str({value})", value
     return None
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import asyncpg
 
 from fowergram.domain.social.posts import Post
@@ -20,8 +22,9 @@ def prefixed_post_columns(table: str, prefix: str) -> str:
 
 def post_from(row: asyncpg.Record, prefix: str = "") -> Post:
     """The post a row of `post_rows` holds (its columns named `prefix` + column)."""
-    names = _NAMES.get(prefix) or _NAMES.setdefault(prefix, _names(prefix))
-    id_, author_id, caption, media_ids, like_count, comment_count, created, edited, deleted = names
+    id_, author_id, caption, media_ids, like_count, comment_count, created, edited, deleted = (
+        _names(prefix)
+    )
     # Positional, in Post's field order (POST_COLUMNS'): a grid page builds 12 per request.
     return Post(
         row[id_], row[author_id], row[caption], tuple(row[media_ids]), row[like_count],
@@ -29,9 +32,6 @@ def post_from(row: asyncpg.Record, prefix: str = "") -> Post:
     )  # fmt: skip
 
 
-# The column names of each prefix in use, made once rather than per row.
-_NAMES: dict[str, tuple[str, ...]] = {}
-
-
+@functools.cache  # a few prefixes in use: their names made once, not per row
 def _names(prefix: str) -> tuple[str, ...]:
     return tuple(prefix + column for column in POST_COLUMNS)

@@ -45,7 +45,7 @@ _WITH_GRIDS = (
     "ORDER BY profile.ord, grid.post_id DESC"
 )
 
-ProfileWithGridRow = tuple[Profile, Relationship, PostGrid]
+_ProfileAndGrid = tuple[Profile, Relationship, PostGrid]
 
 
 class PostgresProfiles:
@@ -74,12 +74,12 @@ class PostgresProfiles:
 
     async def get_with_grid(
         self, viewer_id: int | None, username: str, size: int
-    ) -> ProfileWithGridRow | None:
+    ) -> _ProfileAndGrid | None:
         return await self._with_grids((viewer_id, username, size))
 
     async def _read_with_grids(
         self, asked: list[tuple[int | None, str, int]]
-    ) -> list[ProfileWithGridRow | None]:
+    ) -> list[_ProfileAndGrid | None]:
         rows = await self._pool.fetch(
             _WITH_GRIDS,
             [viewer_id for viewer_id, _, _ in asked],
@@ -97,7 +97,7 @@ class PostgresProfiles:
 
 def _with_grid(
     rows: list[asyncpg.Record] | None, viewer_id: int | None, size: int
-) -> ProfileWithGridRow | None:
+) -> _ProfileAndGrid | None:
     if not rows:
         return None
     first = rows[0]
