@@ -8,11 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from functools import partial
 
 import asyncpg
 
-from fowergram.adapters.postgres.batch_faults import one_statement_per_turn
 from fowergram.adapters.postgres.outbox import record_events
 from fowergram.adapters.postgres.relationships import standing_columns, standing_from_row
 from fowergram.domain.events import DomainEvent
@@ -25,28 +23,23 @@ _SELECT = (
     "FROM comments c JOIN posts p ON p.id = c.post_id "
 )
 _BY_IDS = _SELECT + "WHERE c.id = ANY($1::bigint[])"
-# For each ask ($1 the viewer, $2 the post, $3 the cursor, $4 the limit, pairwise): a page
-# of live top-level comments, each with its author's standing for that viewer (read once
-# per author and ask) and whether the viewer liked it; rows named by the ask's ordinal.
-_THREADS = (
-    "WITH q AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::int[]) "  # noqa: S608
-    "WITH ORDINALITY AS q (viewer_id, post_id, after_id, size, ord)), "
-    "page AS MATERIALIZED (SELECT q.ord, q.viewer_id AS ask_viewer, t.* FROM q "
-    "CROSS JOIN LATERAL ("
+# $1 the viewer, $2 the post, $3 the cursor, $4 the limit: a page of live top-level
+# comments, each with its author's standing for the viewer (read once per author) and
+# whether the viewer liked it.
+_THREAD = (
+    "WITH c AS ("  # noqa: S608  (constants)
     + _SELECT
-    + "WHERE c.post_id = q.post_id AND c.parent_id IS NULL AND c.deleted_at IS NULL "  # noqa: S608
-    "AND (q.after_id IS NULL OR c.id {after} q.after_id) ORDER BY c.id {direction} "
-    "LIMIT q.size) t), "
-    "authors AS MATERIALIZED (SELECT DISTINCT ON (a.ord, a.author_id) a.ord AS author_ord, "
-    f"u.id AS author_key, {standing_columns('author_', viewer='a.ask_viewer')} "
-    "FROM page a JOIN users u ON u.id = a.author_id) "
-    "SELECT page.*, authors.*, EXISTS (SELECT 1 FROM comment_likes l "
-    "WHERE l.comment_id = page.id AND l.user_id = page.ask_viewer) AS viewer_liked "
-    "FROM page LEFT JOIN authors ON authors.author_ord = page.ord "
-    "AND authors.author_key = page.author_id ORDER BY page.ord, page.id {direction}"
+    + "WHERE c.post_id = $2 AND c.parent_id IS NULL AND c.deleted_at IS NULL "  # noqa: S608
+    "AND ($3::bigint IS NULL OR c.id {after} $3) ORDER BY c.id {direction} LIMIT $4), "
+    "authors AS MATERIALIZED ("
+    f"SELECT u.id AS author_key, {standing_columns('author_')} FROM users u "
+    "WHERE u.id IN (SELECT author_id FROM c)) "
+    "SELECT c.*, authors.*, EXISTS (SELECT 1 FROM comment_likes l "
+    "WHERE l.comment_id = c.id AND l.user_id = $1) AS viewer_liked "
+    "FROM c LEFT JOIN authors ON authors.author_key = c.author_id ORDER BY c.id {direction}"
 )
-_NEWEST = _THREADS.format(after="<", direction="DESC")
-_OLDEST = _THREADS.format(after=">", direction="ASC")
+_NEWEST = _THREAD.format(after="<", direction="DESC")
+_OLDEST = _THREAD.format(after=">", direction="ASC")
 _REPLIES = (
     _SELECT + "WHERE c.parent_id = $1 AND c.deleted_at IS NULL "
     "AND ($2::bigint IS NULL OR c.id > $2) ORDER BY c.id LIMIT $3"
@@ -76,25 +69,9 @@ def _comment(row: asyncpg.Record) -> Comment:
     )
 
 
-def _thread(rows: list[asyncpg.Record], viewer_id: int | None, size: int) -> CommentThread:
-    return CommentThread(
-        page=Page.from_rows([((row["id"],), _comment(row)) for row in rows], size),
-        authors={
-            row["author_id"]: standing_from_row(row, row["author_id"], viewer_id, "author_")
-            for row in rows
-            if row["author_key"] is not None
-        },
-        viewer_liked=frozenset(row["id"] for row in rows if row["viewer_liked"]),
-    )
-
-
 class PostgresComments:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
-        # A post page's comments: the pages of one turn of the event loop (in each order)
-        # are read in one statement.
-        self._newest = one_statement_per_turn(partial(self._read_threads, _NEWEST))
-        self._oldest = one_statement_per_turn(partial(self._read_threads, _OLDEST))
 
     async def add(self, comment: NewComment, *, event: DomainEvent) -> Comment | None:
         try:
@@ -172,26 +149,19 @@ class PostgresComments:
         after: Key | None,
         size: int,
     ) -> CommentThread:
-        threads = self._newest if order is CommentOrder.NEWEST else self._oldest
-        return await threads((viewer_id, post_id, after[0] if after else None, size))
-
-    async def _read_threads(
-        self, query: str, asked: list[tuple[int | None, int, int | None, int]]
-    ) -> list[CommentThread]:
+        query = _NEWEST if order is CommentOrder.NEWEST else _OLDEST
         rows = await self._pool.fetch(
-            query,
-            [viewer_id for viewer_id, *_ in asked],
-            [post_id for _, post_id, _, _ in asked],
-            [after_id for _, _, after_id, _ in asked],
-            [size + 1 for *_, size in asked],
+            query, viewer_id, post_id, after[0] if after else None, size + 1
         )
-        by_ask: dict[int, list[asyncpg.Record]] = {}
-        for row in rows:
-            by_ask.setdefault(row["ord"], []).append(row)
-        return [
-            _thread(by_ask.get(ordinal, []), viewer_id, size)
-            for ordinal, (viewer_id, _, _, size) in enumerate(asked, start=1)
-        ]
+        return CommentThread(
+            page=Page.from_rows([((row["id"],), _comment(row)) for row in rows], size),
+            authors={
+                row["author_id"]: standing_from_row(row, row["author_id"], viewer_id, "author_")
+                for row in rows
+                if row["author_key"] is not None
+            },
+            viewer_liked=frozenset(row["id"] for row in rows if row["viewer_liked"]),
+        )
 
     async def replies(self, parent_id: int, after: Key | None, size: int) -> Page[Comment]:
         rows = await self._pool.fetch(_REPLIES, parent_id, after[0] if after else None, size + 1)
