@@ -7,7 +7,7 @@ import asyncio
 import dataclasses
 
 import asyncpg
-from support.db_rows import insert_posts, insert_users
+from support.db_rows import insert_follow, insert_posts, insert_users
 from support.observed_pool import ObservedPool
 
 from fowergram.adapters.postgres.post_rows import POST_COLUMNS
@@ -23,12 +23,7 @@ async def test_authored_posts_read_together_are_one_statement_each_its_viewer_s(
     first, gone = await insert_posts(pool, author, 2)
     await pool.execute("UPDATE posts SET deleted_at = now() WHERE id = $1", gone)
     await pool.execute("INSERT INTO post_likes (user_id, post_id) VALUES ($1, $2)", fan, first)
-    await pool.execute(
-        "INSERT INTO follows (follower_id, followee_id, status, accepted_at) "
-        "VALUES ($1, $2, 'accepted', now())",
-        fan,
-        author,
-    )
+    await insert_follow(pool, fan, author)
     posts = PostgresPosts(observed.pool)
 
     found = await asyncio.gather(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import asyncpg
-from support.db_rows import insert_posts, insert_users
+from support.db_rows import insert_follow, insert_posts, insert_users
 from support.observed_pool import ObservedPool
 
 from fowergram.adapters.postgres.profiles import PostgresProfiles
@@ -20,12 +20,7 @@ async def test_profile_pages_read_together_are_one_statement_each_its_own(
     posts = await insert_posts(pool, author, 5)
     await pool.execute("DELETE FROM posts WHERE id = $1", posts[1])
     await pool.execute("INSERT INTO post_likes (user_id, post_id) VALUES ($1, $2)", fan, posts[4])
-    await pool.execute(
-        "INSERT INTO follows (follower_id, followee_id, status, accepted_at) "
-        "VALUES ($1, $2, 'accepted', now())",
-        fan,
-        author,
-    )
+    await insert_follow(pool, fan, author)
     names = dict(
         await pool.fetch("SELECT id, username FROM users WHERE id = ANY($1)", [author, quiet])
     )

@@ -24,3 +24,13 @@ async def insert_posts(pool: asyncpg.Pool, author_id: int, count: int) -> list[i
         count,
     )
     return sorted(row["id"] for row in rows)
+
+
+async def insert_follow(pool: asyncpg.Pool, follower_id: int, followee_id: int) -> None:
+    """An accepted follow, written as the social graph writes one."""
+    await pool.execute(
+        "INSERT INTO follows (follower_id, followee_id, status, accepted_at) "
+        "VALUES ($1, $2, 'accepted', now())",
+        follower_id,
+        followee_id,
+    )

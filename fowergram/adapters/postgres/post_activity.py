@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncpg
 
 from fowergram.adapters.postgres.batch_faults import one_statement_per_turn
+from fowergram.adapters.postgres.batch_rows import row_per_ask
 from fowergram.domain.social.post_activity import ActivityComment, PostState
 
 # A post whose author's account is deleted is gone too (nobody may see it). The comment
@@ -37,10 +38,9 @@ class PostgresPostActivity:
         rows = await self._pool.fetch(
             _POST_STATES, [post for post, _ in asked], [comment for _, comment in asked]
         )
-        found = {row["ord"]: row for row in rows}
         return [
-            _state(post_id, found.get(ordinal))
-            for ordinal, (post_id, _) in enumerate(asked, start=1)
+            _state(post_id, row)
+            for row, (post_id, _) in zip(row_per_ask(rows, len(asked)), asked, strict=True)
         ]
 
 

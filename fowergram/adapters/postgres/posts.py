@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
+from functools import partial
+from typing import TypeVar
 
 import asyncpg
 
 from fowergram.adapters.postgres.batch_faults import one_statement_per_turn
+from fowergram.adapters.postgres.batch_rows import row_per_ask
 from fowergram.adapters.postgres.outbox import Conn, record_events
 from fowergram.adapters.postgres.post_rows import post_from, prefixed_post_columns
 from fowergram.adapters.postgres.profile_rows import PROFILE_COLUMNS, profile_from
@@ -22,6 +25,8 @@ from fowergram.domain.pagination import Key, Page
 from fowergram.domain.social.captions import CaptionFacts
 from fowergram.domain.social.posts import AuthoredPost, NewPost, Post, PostGrid, PostStanding
 from fowergram.domain.social.relationship import Owner, Relationship
+
+T = TypeVar("T")
 
 _BY_IDS = "SELECT * FROM post_rows WHERE id = ANY($1::bigint[])"
 # $1: the viewer, $2: the posts. Each post with its author's standing for the viewer,
@@ -117,10 +122,10 @@ class PostgresPosts:
         self._pool = pool
         # Every write on a post reads its standing first: the writes of one turn of the
         # event loop (likes arriving together) read theirs in one statement.
-        self._standings = one_statement_per_turn(self._read)
+        self._standings = one_statement_per_turn(partial(self._read_pairs, _STANDINGS, _standing))
         # A post page starts with its post, author and the viewer's like: the pages of
         # one turn read theirs in one statement too.
-        self._authored = one_statement_per_turn(self._read_authored)
+        self._authored = one_statement_per_turn(partial(self._read_pairs, _AUTHORED, _authored))
 
     async def create(
         self, post: NewPost, *, event: DomainEvent, idempotency_window_s: int
@@ -241,29 +246,22 @@ class PostgresPosts:
     async def standing(self, viewer_id: int | None, post_id: int) -> PostStanding | None:
         return await self._standings((viewer_id, post_id))
 
-    async def _read(self, asked: list[tuple[int | None, int]]) -> list[PostStanding | None]:
-        rows = await self._pool.fetch(
-            _STANDINGS, [viewer for viewer, _ in asked], [post for _, post in asked]
-        )
-        found = {row["ord"]: row for row in rows}
-        return [
-            _standing(found.get(ordinal), viewer_id)
-            for ordinal, (viewer_id, _) in enumerate(asked, start=1)
-        ]
-
     async def get_authored(self, viewer_id: int | None, post_id: int) -> AuthoredPost | None:
         return await self._authored((viewer_id, post_id))
 
-    async def _read_authored(
-        self, asked: list[tuple[int | None, int]]
-    ) -> list[AuthoredPost | None]:
+    async def _read_pairs(
+        self,
+        query: str,
+        answer: Callable[[asyncpg.Record | None, int | None], T],
+        asked: list[tuple[int | None, int]],
+    ) -> list[T]:
+        """`query` for (viewer, post) pairs, each pair's row turned into its answer."""
         rows = await self._pool.fetch(
-            _AUTHORED, [viewer for viewer, _ in asked], [post for _, post in asked]
+            query, [viewer for viewer, _ in asked], [post for _, post in asked]
         )
-        found = {row["ord"]: row for row in rows}
         return [
-            _authored(found.get(ordinal), viewer_id)
-            for ordinal, (viewer_id, _) in enumerate(asked, start=1)
+            answer(row, viewer_id)
+            for row, (viewer_id, _) in zip(row_per_ask(rows, len(asked)), asked, strict=True)
         ]
 
     async def by_author(

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import asyncpg
 
 from fowergram.adapters.postgres.batch_faults import one_statement_per_turn
+from fowergram.adapters.postgres.batch_rows import rows_per_ask
 from fowergram.adapters.postgres.post_rows import post_from, prefixed_post_columns
 from fowergram.adapters.postgres.profile_rows import PROFILE_COLUMNS, profile_from
 from fowergram.adapters.postgres.relationships import standing_columns, standing_from_row
@@ -86,17 +87,16 @@ class PostgresProfiles:
             [username for _, username, _ in asked],
             [size + 1 for _, _, size in asked],
         )
-        by_ask: dict[int, list[asyncpg.Record]] = {}
-        for row in rows:
-            by_ask.setdefault(row["ord"], []).append(row)
         return [
-            _with_grid(by_ask.get(ordinal), viewer_id, size)
-            for ordinal, (viewer_id, _, size) in enumerate(asked, start=1)
+            _with_grid(ask_rows, viewer_id, size)
+            for ask_rows, (viewer_id, _, size) in zip(
+                rows_per_ask(rows, len(asked)), asked, strict=True
+            )
         ]
 
 
 def _with_grid(
-    rows: list[asyncpg.Record] | None, viewer_id: int | None, size: int
+    rows: list[asyncpg.Record], viewer_id: int | None, size: int
 ) -> _ProfileAndGrid | None:
     if not rows:
         return None
