@@ -18,7 +18,8 @@ log = logging.getLogger(__name__)
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
     return {
         "loop": "uvloop",
-        "http": "httptools",
+        # WebSocket upgrades to /graphql straight to the hub; the rest to httptools.
+        "http": "fowergram.realtime.front_door:FrontDoor",
         # The hub serves its sockets at the transport, without the ASGI app in between.
         "ws": "fowergram.realtime.ws_transport:HubProtocol",
         "log_config": None,  # keep our JSON logging

@@ -1,0 +1,110 @@
+"""Each TCP connection's first protocol: its first bytes choose the one that serves it.
+
+uvicorn gives every connection an HTTP protocol object: the request parsed by httptools
+with a Python callback per header, the ASGI scope built, the local and remote addresses
+read (a socket object made for each), and for an upgrade the request rebuilt as bytes for
+its `ws` protocol class, which reads it again. For a reconnect storm of WebSocket clients
+all of that is spent per socket only to hand the bytes on. Here an upgrade to the hub's
+path whose head arrived whole and well-formed goes to `HubProtocol` at once, which
+checks and answers it (`handshake.read_upgrade`, as it did after uvicorn). Everything
+else, including any head this does not recognise, goes to uvicorn's HTTP protocol
+unchanged, which upgrades to the same `HubProtocol` when it should.
+
+Set as uvicorn's `http` option by `server.uvicorn_options`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import TYPE_CHECKING, Any, cast
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from fowergram.realtime.handshake import END_OF_HEADERS
+from fowergram.realtime.ws_transport import HubProtocol
+
+if TYPE_CHECKING:
+    from uvicorn.config import Config
+    from uvicorn.server import ServerState
+
+HUB_REQUEST_LINE = b"GET /graphql"
+# A head in RFC 9112's grammar: the request line, then field lines whose names are tokens
+# and whose values hold no control characters but tab. Anything looser (obsolete folding,
+# bare LFs, stray spaces) goes to httptools, which refuses or reads it as before.
+_WELL_FORMED_HEAD = re.compile(
+    rb"GET /graphql(?:[?][!-~]*)? HTTP/1\.1"
+    rb"(?:\r\n[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t -~\x80-\xff]*)*"
+)
+_WEBSOCKET_UPGRADE = re.compile(rb"\r\nupgrade:[ \t]*websocket[ \t]*(?:\r\n|$)", re.IGNORECASE)
+
+
+def is_hub_upgrade(data: bytes) -> bool:
+    """Whether `data` starts with a whole, well-formed WebSocket upgrade to /graphql."""
+    if not data.startswith(HUB_REQUEST_LINE):
+        return False
+    end = data.find(END_OF_HEADERS)
+    if end < 0:
+        return False
+    head = data[:end]
+    return (
+        _WELL_FORMED_HEAD.fullmatch(head) is not None
+        and _WEBSOCKET_UPGRADE.search(head) is not None
+    )
+
+
+class FrontDoor(asyncio.Protocol):
+    """Waits for a connection's first bytes, then hands the connection to its protocol."""
+
+    __slots__ = ("_app_state", "_config", "_loop", "_server_state", "_transport")
+
+    def __init__(
+        self,
+        config: Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        if not config.loaded:
+            config.load()
+        self._config = config
+        self._server_state = server_state
+        self._app_state = app_state
+        self._loop = _loop
+        self._transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports are not registered as asyncio.Transport: no isinstance.
+        self._transport = cast(asyncio.Transport, transport)
+        # Told to shut down like uvicorn's own idle connections (the type names its own).
+        self._server_state.connections.add(self)  # type: ignore[arg-type]
+
+    def data_received(self, data: bytes) -> None:
+        transport = self._transport
+        if transport is None:
+            return
+        self._transport = None
+        self._server_state.connections.discard(self)
+        protocol: asyncio.Protocol
+        if is_hub_upgrade(data):
+            protocol = HubProtocol(self._config, self._server_state, self._app_state)
+        else:
+            protocol = HttpToolsProtocol(
+                self._config, self._server_state, self._app_state, self._loop
+            )
+        protocol.connection_made(transport)
+        transport.set_protocol(protocol)
+        protocol.data_received(data)
+
+    def eof_received(self) -> bool | None:
+        return None  # closed before a request: close our side too
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._transport is not None:
+            self._transport = None
+            self._server_state.connections.discard(self)
+
+    def shutdown(self) -> None:
+        """uvicorn is stopping: no request came on this connection, so just close it."""
+        if self._transport is not None:
+            self._transport.close()

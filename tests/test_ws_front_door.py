@@ -1,0 +1,173 @@
+"""Each connection's first bytes choose its protocol: a whole WebSocket upgrade to /graphql
+goes straight to the hub, everything else to uvicorn's HTTP protocol (through a real
+server and raw sockets, so that what arrives in which write is ours to choose)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Iterator
+
+import orjson
+import pytest
+from conftest import make_settings
+from support.live_server import LiveServer
+from support.services import ServiceUrls
+
+from fowergram.app import create_app
+from fowergram.realtime.front_door import is_hub_upgrade
+
+UPGRADE_HEAD = (
+    b"GET /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+    b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+    b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: graphql-transport-ws\r\n\r\n"
+)
+TYPENAME_QUERY = b"/graphql?query=%7B__typename%7D"
+
+
+@pytest.fixture(scope="module")
+def server(service_urls: ServiceUrls, migrated_database: str) -> Iterator[LiveServer]:
+    settings = make_settings(service_urls, migrated_database)
+    with LiveServer(create_app(settings), settings) as live:
+        yield live
+
+
+def masked_text_frame(payload: bytes) -> bytes:
+    """A client's text frame (RFC 6455 5.3: clients mask what they send)."""
+    assert len(payload) < 126
+    mask = os.urandom(4)
+    masked = bytes(byte ^ mask[i % 4] for i, byte in enumerate(payload))
+    return bytes((0x81, 0x80 | len(payload))) + mask + masked
+
+
+def text_payload(frame_bytes: bytes) -> bytes:
+    """The payload of the first (unmasked, short) server text frame in `frame_bytes`."""
+    assert frame_bytes[0] == 0x81, frame_bytes[:2]
+    size = frame_bytes[1]
+    assert size < 126
+    return frame_bytes[2 : 2 + size]
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        UPGRADE_HEAD,
+        UPGRADE_HEAD.replace(b"GET /graphql ", b"GET /graphql?x=1 "),
+        UPGRADE_HEAD.replace(b"Upgrade: websocket", b"upgrade:WebSocket"),
+    ],
+    ids=["plain", "query-string", "case-and-spacing"],
+)
+def test_a_whole_well_formed_upgrade_to_the_hub_is_recognised(head: bytes) -> None:
+    assert is_hub_upgrade(head)
+    assert is_hub_upgrade(head + b"\x81\x85frames follow")
+
+
+NOT_OURS = {
+    "incomplete": UPGRADE_HEAD[:-2],  # the head not whole yet
+    "post": UPGRADE_HEAD.replace(b"GET", b"POST"),
+    "longer-path": UPGRADE_HEAD.replace(b"/graphql", b"/graphqlx"),
+    "other-path": UPGRADE_HEAD.replace(b"/graphql", b"/other"),
+    "http-1.0": UPGRADE_HEAD.replace(b"HTTP/1.1", b"HTTP/1.0"),
+    "h2c": UPGRADE_HEAD.replace(b"Upgrade: websocket", b"Upgrade: h2c"),
+    "websocketx": UPGRADE_HEAD.replace(b"Upgrade: websocket", b"Upgrade: websocketx"),
+    "no-upgrade": UPGRADE_HEAD.replace(b"Upgrade: websocket\r\n", b""),
+    "obsolete-fold": UPGRADE_HEAD.replace(b"127.0.0.1\r\n", b"127.0.0.1\r\n folded\r\n"),
+    "bare-lf": UPGRADE_HEAD.replace(b"Host: 127.0.0.1\r\n", b"Host: 127.0.0.1\n"),
+    "space-in-name": UPGRADE_HEAD.replace(b"Host:", b"Ho st:"),
+    "nul": UPGRADE_HEAD.replace(b"Host: 127.0.0.1", b"Host: 127.0.0.1\x00"),
+    "escape": UPGRADE_HEAD.replace(b"Host: 127.0.0.1", b"Host: 127.0.0.1\x1b[2J"),
+}
+
+
+@pytest.mark.parametrize("head", NOT_OURS.values(), ids=NOT_OURS.keys())
+def test_anything_else_is_left_to_uvicorn(head: bytes) -> None:
+    assert not is_hub_upgrade(head)
+
+
+async def test_an_upgrade_with_its_first_message_in_the_same_write_is_answered(
+    server: LiveServer,
+) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    try:
+        init = orjson.dumps({"type": "connection_init", "payload": {}})
+        writer.write(UPGRADE_HEAD + masked_text_frame(init))
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        assert head.startswith(b"HTTP/1.1 101 ")
+        assert b"sec-websocket-protocol: graphql-transport-ws" in head.lower()
+        frame = await asyncio.wait_for(reader.read(256), 5)
+        assert orjson.loads(text_payload(frame))["type"] == "connection_ack"
+    finally:
+        writer.close()
+
+
+async def test_an_upgrade_whose_head_comes_in_pieces_still_upgrades(server: LiveServer) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    try:
+        for start in range(0, len(UPGRADE_HEAD), 40):
+            writer.write(UPGRADE_HEAD[start : start + 40])
+            await writer.drain()
+            await asyncio.sleep(0.01)
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        assert head.startswith(b"HTTP/1.1 101 ")
+        writer.write(masked_text_frame(orjson.dumps({"type": "connection_init"})))
+        frame = await asyncio.wait_for(reader.read(256), 5)
+        assert orjson.loads(text_payload(frame))["type"] == "connection_ack"
+    finally:
+        writer.close()
+
+
+async def http_answer(server: LiveServer, request: bytes) -> tuple[bytes, bytes]:
+    """Status line and body of one request (the connection closed after it)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    try:
+        writer.write(request)
+        answer = await asyncio.wait_for(reader.read(), 5)
+    finally:
+        writer.close()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return head.split(b"\r\n")[0], body
+
+
+async def test_a_get_of_the_hub_path_with_another_upgrade_is_served_as_http(
+    server: LiveServer,
+) -> None:
+    plain = b"GET " + TYPENAME_QUERY + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+    h2c = plain.replace(b"Connection: close\r\n", b"Connection: Upgrade, close\r\nUpgrade: h2c\r\n")
+    for request in (plain, h2c):
+        status, body = await http_answer(server, request + b"\r\n")
+        assert status == b"HTTP/1.1 200 OK"
+        assert orjson.loads(body) == {"data": {"__typename": "Query"}}
+
+
+async def test_http_connections_are_kept_alive_across_requests(server: LiveServer) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    try:
+        for _ in range(3):
+            writer.write(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+            assert head.startswith(b"HTTP/1.1 200 ")
+            length = next(
+                int(line.split(b":")[1])
+                for line in head.lower().split(b"\r\n")
+                if line.startswith(b"content-length:")
+            )
+            await asyncio.wait_for(reader.readexactly(length), 5)
+    finally:
+        writer.close()
+
+
+async def test_connections_that_end_before_a_request_leave_the_server_serving(
+    server: LiveServer,
+) -> None:
+    for _ in range(20):
+        _, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.close()
+        await writer.wait_closed()
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write_eof()  # half-closed with nothing sent: the server closes its side
+    assert await asyncio.wait_for(reader.read(), 5) == b""
+    writer.close()
+    status, _ = await http_answer(
+        server, b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    assert status == b"HTTP/1.1 200 OK"
