@@ -1,11 +1,13 @@
-"""The WebSocket opening handshake (RFC 6455 4.2) of a request uvicorn has already parsed.
+"""The WebSocket opening handshake (RFC 6455 4.2): an upgrade request read and answered.
 
-uvicorn parses an upgrade request with httptools (C), then hands its ws protocol the
-request again as bytes it rebuilt: one request line and `name: value` lines, complete.
-websockets' sans-I/O server parsed those again line by line in Python, checked them
-with its RFC 7230 token parsers and formatted a Date for the answer: ~20% of a socket's
-set-up in a reconnect storm. Here the well-formed request is split once and checked
-for what RFC 6455 asks of a server; websockets still parses every frame after it.
+The request comes whole in one of two ways: as the client sent it, when its head arrived
+in one piece and in RFC 9112's grammar (`front_door` checks that before handing it
+here), or as uvicorn rebuilds it for its `ws` protocol class after parsing it with
+httptools (any other upgrade). websockets' sans-I/O server would parse it again line by
+line in Python, check it with its RFC 7230 token parsers and format a Date for the
+answer: ~20% of a socket's set-up in a reconnect storm. Here the request is split once
+and checked for what RFC 6455 asks of a server; websockets still parses every frame
+after it.
 
 Pure: bytes in, a decision and the bytes of the answer out.
 """
