@@ -1,5 +1,8 @@
 """Who a socket is, from its `connection_init` payload: {"authorization": "Bearer …"}, or
-{"ticket": …} from POST /auth/socket-ticket (browsers in cookie mode), or nobody."""
+{"ticket": …} from POST /auth/socket-ticket (browsers in cookie mode), or nobody.
+
+The token alone is checked here, not its session's revocation: the endpoint asks that
+once the socket is on its user's live channel (see `SocketEndpoint._init`)."""
 
 from __future__ import annotations
 
@@ -34,6 +37,6 @@ async def authenticate_socket(
     if scheme.lower() != "bearer" or not token.strip():
         raise SocketRejected("authorization must be 'Bearer <token>'")
     try:
-        return await auth.authenticate(token.strip())
+        return await auth.authenticate(token.strip(), check_revocation=False)
     except DomainError as error:
         raise SocketRejected(error.message) from None
