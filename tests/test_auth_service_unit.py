@@ -335,28 +335,3 @@ async def test_second_factor_gates_the_session(world: World) -> None:
         await world.service.complete_sign_in(
             mfa_token=mfa_token, code="123456", recovery_code=None, client=CLIENT
         )
-
-
-async def test_a_socket_checks_its_token_then_its_session_once_on_its_channel(
-    world: World,
-) -> None:
-    """A socket authenticates the token alone, joins its user's channel, then asks whether
-    the session is live; later, while no channel message can have been missed, only the
-    token's expiry is checked (a revocation would have reached it on the channel)."""
-    _, tokens = await world.service.sign_up(
-        email="ana@example.com", username="ana", password="long enough", client=CLIENT
-    )
-    await world.service.revoke_session(
-        (await world.service.authenticate(tokens.access_token)).viewer, tokens.session_id
-    )
-    token_only = await world.service.authenticate(tokens.access_token, check_revocation=False)
-    assert token_only.viewer.session_id == tokens.session_id
-    with pytest.raises(Unauthenticated, match="revoked"):
-        await world.service.authenticate(tokens.access_token)
-    with pytest.raises(Unauthenticated, match="revoked"):
-        await world.service.ensure_live(token_only)
-    await world.service.ensure_live(token_only, revocations_watched=True)
-    assert token_only.expires_at is not None
-    world.clock.at = token_only.expires_at  # expiry is checked, watched or not
-    with pytest.raises(Unauthenticated, match="expired"):
-        await world.service.ensure_live(token_only, revocations_watched=True)

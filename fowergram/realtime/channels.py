@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
 from types import TracebackType
 from typing import Protocol
 
@@ -75,13 +74,6 @@ class Channels:
 
     def interest(self, channel: str) -> int:
         return len(self._sinks.get(channel, ()))
-
-    def continuity(self) -> object | None:
-        """Equal readings (not None) mean no message of a subscribed channel was missed
-        between them; None: unknown, or disconnected. From the backend's `continuity()`
-        when it has one (ours over NATS does; broadcaster's backends do not: None)."""
-        reading: Callable[[], object | None] | None = getattr(self._backend, "continuity", None)
-        return reading() if reading is not None else None
 
     @property
     def upstream(self) -> frozenset[str]:

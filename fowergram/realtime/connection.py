@@ -84,7 +84,6 @@ class Connection:
         "_wire",
         "acked",
         "auth",
-        "channel_continuity",
         "closing",
         "dialect",
         "feeds",
@@ -118,9 +117,6 @@ class Connection:
         self.limits = limits
         self.viewer: Viewer | None = None
         self.auth: Authenticated | None = None
-        # The channels' continuity when this socket joined its user's channel (None: not
-        # joined, or joined while disconnected): see ConnectionHub.revocations_watched.
-        self.channel_continuity: object | None = None
         self.init_received = False
         self.acked = False
         self.operations: dict[str, Cancellable] = {}

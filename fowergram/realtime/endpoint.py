@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 
 import strawberry
 
-from fowergram.domain.auth.service import Authenticated
 from fowergram.domain.errors import DomainError
 from fowergram.graphql.context import Context
 from fowergram.observability.metrics import Metrics
@@ -219,18 +218,12 @@ class SocketEndpoint:
         connection.auth = authenticated
         connection.viewer = authenticated.viewer if authenticated else None
         connection.acked = True
-        hub = self._hub
         try:
-            await hub.attach(connection)  # its user's channel: revocations reach it
+            await self._hub.attach(connection)  # its user's channel: revocations reach it
         except Exception:
             log.exception("joining the user's channel failed")
             connection.close(Close.INTERNAL, "live channel unavailable, retry later")
             return
-        if connection.closing is not None:
-            return
-        if authenticated is not None and not await self._live(connection, authenticated):
-            return
-        await hub.announce(connection)
         if connection.closing is not None:
             return
         user = {"userId": str(connection.viewer.user_id)} if connection.viewer else None
@@ -239,22 +232,6 @@ class SocketEndpoint:
         pending, connection.pending = connection.pending, None
         for data in pending or ():
             self.received(connection, data)
-
-    async def _live(self, connection: Connection, authenticated: Authenticated) -> bool:
-        """Whether the session is still unrevoked, asked once the socket is on its user's
-        channel: a revocation before this is seen here, one after it reaches the socket
-        there (and closes it). Closes the socket otherwise."""
-        try:
-            await self._services.auth.ensure_live(authenticated)
-        except DomainError as error:
-            self._metrics.ws_refused.labels("credentials").inc()
-            connection.close(Close.FORBIDDEN, f"Forbidden: {error.message}"[:MAX_CLOSE_REASON])
-            return False
-        except Exception:
-            log.exception("socket authentication failed")
-            connection.close(Close.INTERNAL, "authentication unavailable, retry later")
-            return False
-        return connection.closing is None
 
     def _subscribe(self, connection: Connection, message: Subscribe) -> None:
         if not connection.acked:
@@ -311,9 +288,7 @@ class SocketEndpoint:
         sent = False
         try:
             if connection.auth is not None:
-                await self._services.auth.ensure_live(
-                    connection.auth, revocations_watched=self._hub.revocations_watched(connection)
-                )
+                await self._services.auth.ensure_live(connection.auth)
             assert connection.viewer is not None  # Pusher.plan pushes only for a viewer
             pages = plan.field.catch_up(push.arguments, connection.viewer.user_id, self._services)
             if pages is not None:

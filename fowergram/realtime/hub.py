@@ -36,8 +36,6 @@ class Upstream(Protocol):
 
     async def leave(self, channel: str, sink: ChannelSinkLike) -> None: ...
 
-    def continuity(self) -> object | None: ...
-
 
 class PresencePort(Protocol):
     async def connected(self, user_id: int, connection_id: str) -> None: ...
@@ -103,34 +101,18 @@ class ConnectionHub:
         connection.next_ping = self.clock() + interval * (0.5 + random.random())
 
     async def attach(self, connection: Connection) -> None:
-        """An authenticated socket to its user's channel, if it has a user: what is
-        published there once this returns reaches it (its session's revocation too)."""
+        """An acknowledged socket: to its user's channel (and presence), if it has one."""
         viewer = connection.viewer
         if viewer is None:
             return
         sockets = self.by_user.setdefault(viewer.user_id, set())
         sockets.add(connection)
-        continuity = self.channels.continuity()
         await self.channels.join(self.topic("user", viewer.user_id), connection)
-        connection.channel_continuity = continuity
-
-    def revocations_watched(self, connection: Connection) -> bool:
-        """Whether every message of the socket's user channel since it joined has reached
-        it (no reconnection upstream since, and none during the join): its session's
-        revocation would have closed it, so a socket still open and found live after
-        joining is live now."""
-        continuity = connection.channel_continuity
-        return continuity is not None and continuity == self.channels.continuity()
-
-    async def announce(self, connection: Connection) -> None:
-        """The socket's user is online here (presence), once its session is known live."""
-        viewer = connection.viewer
-        if viewer is None or self._presence is None:
-            return
-        try:
-            await self._presence.connected(viewer.user_id, connection.id)
-        except Exception:
-            log.exception("presence update failed")
+        if self._presence is not None:
+            try:
+                await self._presence.connected(viewer.user_id, connection.id)
+            except Exception:
+                log.exception("presence update failed")
 
     async def remove(self, connection: Connection) -> None:
         self.connections.discard(connection)

@@ -1,8 +1,5 @@
 """Who a socket is, from its `connection_init` payload: {"authorization": "Bearer …"}, or
-{"ticket": …} from POST /auth/socket-ticket (browsers in cookie mode), or nobody.
-
-The token alone is checked here, not its session's revocation: the endpoint asks that
-once the socket is on its user's live channel (see `SocketEndpoint._init`)."""
+{"ticket": …} from POST /auth/socket-ticket (browsers in cookie mode), or nobody."""
 
 from __future__ import annotations
 
@@ -37,6 +34,6 @@ async def authenticate_socket(
     if scheme.lower() != "bearer" or not token.strip():
         raise SocketRejected("authorization must be 'Bearer <token>'")
     try:
-        return await auth.authenticate(token.strip(), check_revocation=False)
+        return await auth.authenticate(token.strip())
     except DomainError as error:
         raise SocketRejected(error.message) from None

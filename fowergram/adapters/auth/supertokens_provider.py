@@ -203,24 +203,18 @@ class SuperTokensAuth:
             raise Unauthenticated("session ended; sign in again") from None
         return account, tokens_of(current, refreshed)
 
-    async def authenticate(
-        self, access_token: str, *, check_revocation: bool = True
-    ) -> Authenticated:
+    async def authenticate(self, access_token: str) -> Authenticated:
         session = await self._verify(access_token, check_database=self._check_database)
         payload = session.get_access_token_payload()
         viewer = viewer_from(payload, session.get_handle())
-        if check_revocation and await self._revocations.contains(viewer.session_id):
+        if await self._revocations.contains(viewer.session_id):
             raise Unauthenticated("session revoked")
         return Authenticated(viewer, anti_csrf(payload), expires_at(payload))
 
-    async def ensure_live(
-        self, authenticated: Authenticated, *, revocations_watched: bool = False
-    ) -> None:
+    async def ensure_live(self, authenticated: Authenticated) -> None:
         """As AuthService: for long-lived connections, checked on every operation."""
         if authenticated.expires_at is not None and authenticated.expires_at <= self._clock.now():
             raise Unauthenticated("access token expired; reconnect with a fresh one")
-        if revocations_watched:
-            return
         if await self._revocations.contains(authenticated.viewer.session_id):
             raise Unauthenticated("session revoked")
 

@@ -98,17 +98,6 @@ class NatsBackend(BroadcastBackend):
     def channels(self) -> frozenset[str]:
         return frozenset(self._subs)
 
-    def continuity(self) -> tuple[int, int] | None:
-        """The same reading for as long as no message can have been missed: the client's
-        count of reconnections and the backlog's count of drops, while it is connected;
-        None while it is not (what is published meanwhile is lost to core NATS
-        subscribers)."""
-        nc = self._nc
-        if nc is None or not nc.is_connected:
-            return None
-        reconnects: int = nc.stats["reconnects"]
-        return reconnects, self._dropped
-
     def _client(self) -> NATS:
         if self._nc is None:
             raise RuntimeError("NatsBackend.connect() first")

@@ -32,26 +32,13 @@ class AuthProvider(Protocol):
 
     async def refresh(self, refresh_token: str) -> tuple[Account, Tokens]: ...
 
-    async def authenticate(
-        self, access_token: str, *, check_revocation: bool = True
-    ) -> Authenticated:
-        """Raise Unauthenticated for anything but a live session's access token.
-
-        With check_revocation=False the token alone is checked (signature, issuer, times),
-        not whether its session was revoked since: for a socket, which first joins its
-        user's live channel (where revocations are announced) and then asks `ensure_live`,
-        so that no revocation can fall between the check and the channel."""
+    async def authenticate(self, access_token: str) -> Authenticated:
+        """Raise Unauthenticated for anything but a live session's access token."""
         ...
 
-    async def ensure_live(
-        self, authenticated: Authenticated, *, revocations_watched: bool = False
-    ) -> None:
+    async def ensure_live(self, authenticated: Authenticated) -> None:
         """Raise Unauthenticated once the session is revoked or its token has expired
-        (checked on every operation of a long-lived WebSocket).
-
-        revocations_watched: the caller has been on the user's live channel without a gap
-        since the session was last found live, so any revocation since has reached it
-        there; only the token's expiry is checked then."""
+        (checked on every operation of a long-lived WebSocket)."""
         ...
 
     async def account(self, viewer: Viewer) -> Account: ...

@@ -212,25 +212,19 @@ class AuthService:
         await self._revoke(record.user_id, [record.session_id], RevokeReason.REFRESH_REUSE)
         raise Unauthenticated("refresh token reused; the session has been revoked")
 
-    async def authenticate(
-        self, access_token: str, *, check_revocation: bool = True
-    ) -> Authenticated:
+    async def authenticate(self, access_token: str) -> Authenticated:
         claims = await self._tokens.verify(access_token)
-        if check_revocation and await self._revocations.contains(claims.session_id):
+        if await self._revocations.contains(claims.session_id):
             raise Unauthenticated("session revoked")
         viewer = Viewer(claims.user_id, claims.session_id, claims.role)
         return Authenticated(viewer, claims.anti_csrf, claims.expires_at)
 
-    async def ensure_live(
-        self, authenticated: Authenticated, *, revocations_watched: bool = False
-    ) -> None:
+    async def ensure_live(self, authenticated: Authenticated) -> None:
         """For long-lived connections: the session must still be unrevoked and the token
         it authenticated with unexpired."""
         expires_at = authenticated.expires_at
         if expires_at is not None and expires_at <= self._clock.now():
             raise Unauthenticated("access token expired; reconnect with a fresh one")
-        if revocations_watched:
-            return
         if await self._revocations.contains(authenticated.viewer.session_id):
             raise Unauthenticated("session revoked")
 
