@@ -54,8 +54,10 @@ def text_payload(frame_bytes: bytes) -> bytes:
         UPGRADE_HEAD,
         UPGRADE_HEAD.replace(b"GET /graphql ", b"GET /graphql?x=1 "),
         UPGRADE_HEAD.replace(b"Upgrade: websocket", b"upgrade:WebSocket"),
+        UPGRADE_HEAD.replace(b"Connection: Upgrade", b"connection:keep-alive,  upgrade"),
+        UPGRADE_HEAD.replace(b"Connection: Upgrade", b"Connection: UPGRADE , keep-alive"),
     ],
-    ids=["plain", "query-string", "case-and-spacing"],
+    ids=["plain", "query-string", "case-and-spacing", "connection-list", "connection-first"],
 )
 def test_a_whole_well_formed_upgrade_to_the_hub_is_recognised(head: bytes) -> None:
     assert is_hub_upgrade(head)
@@ -71,6 +73,8 @@ NOT_OURS = {
     "h2c": UPGRADE_HEAD.replace(b"Upgrade: websocket", b"Upgrade: h2c"),
     "websocketx": UPGRADE_HEAD.replace(b"Upgrade: websocket", b"Upgrade: websocketx"),
     "no-upgrade": UPGRADE_HEAD.replace(b"Upgrade: websocket\r\n", b""),
+    "no-connection-upgrade": UPGRADE_HEAD.replace(b"Connection: Upgrade", b"Connection: close"),
+    "connection-lookalike": UPGRADE_HEAD.replace(b"Connection: Upgrade", b"Connection: upgraded"),
     "obsolete-fold": UPGRADE_HEAD.replace(b"127.0.0.1\r\n", b"127.0.0.1\r\n folded\r\n"),
     "bare-lf": UPGRADE_HEAD.replace(b"Host: 127.0.0.1\r\n", b"Host: 127.0.0.1\n"),
     "space-in-name": UPGRADE_HEAD.replace(b"Host:", b"Ho st:"),
@@ -128,12 +132,14 @@ async def http_answer(server: LiveServer, request: bytes) -> tuple[bytes, bytes]
     return head.split(b"\r\n")[0], body
 
 
-async def test_a_get_of_the_hub_path_with_another_upgrade_is_served_as_http(
+async def test_a_get_of_the_hub_path_that_is_no_websocket_upgrade_is_served_as_http(
     server: LiveServer,
 ) -> None:
     plain = b"GET " + TYPENAME_QUERY + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
     h2c = plain.replace(b"Connection: close\r\n", b"Connection: Upgrade, close\r\nUpgrade: h2c\r\n")
-    for request in (plain, h2c):
+    # Upgrade not named by Connection is to be ignored (RFC 9110 7.8).
+    unlisted = plain + b"Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+    for request in (plain, h2c, unlisted):
         status, body = await http_answer(server, request + b"\r\n")
         assert status == b"HTTP/1.1 200 OK"
         assert orjson.loads(body) == {"data": {"__typename": "Query"}}

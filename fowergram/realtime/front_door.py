@@ -37,6 +37,11 @@ _WELL_FORMED_HEAD = re.compile(
     rb"(?:\r\n[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t -~\x80-\xff]*)*"
 )
 _WEBSOCKET_UPGRADE = re.compile(rb"\r\nupgrade:[ \t]*websocket[ \t]*(?:\r\n|$)", re.IGNORECASE)
+# Upgrade is hop-by-hop: without "upgrade" among Connection's tokens it is to be ignored
+# (RFC 9110 7.8), and the request served as plain HTTP, as uvicorn does.
+_CONNECTION_UPGRADE = re.compile(
+    rb"\r\nconnection:[ \t]*(?:[^\r\n]*,[ \t]*)?upgrade[ \t]*(?:,|\r\n|$)", re.IGNORECASE
+)
 
 
 def is_hub_upgrade(data: bytes) -> bool:
@@ -50,6 +55,7 @@ def is_hub_upgrade(data: bytes) -> bool:
     return (
         _WELL_FORMED_HEAD.fullmatch(head) is not None
         and _WEBSOCKET_UPGRADE.search(head) is not None
+        and _CONNECTION_UPGRADE.search(head) is not None
     )
 
 
