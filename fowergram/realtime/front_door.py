@@ -29,33 +29,54 @@ if TYPE_CHECKING:
     from uvicorn.server import ServerState
 
 HUB_REQUEST_LINE = b"GET /graphql"
+# Ours are ~250 bytes; a longer head is left to httptools (and this look stays cheap).
+MAX_HEAD_BYTES = 8192
 # A head in RFC 9112's grammar: the request line, then field lines whose names are tokens
 # and whose values hold no control characters but tab. Anything looser (obsolete folding,
-# bare LFs, stray spaces) goes to httptools, which refuses or reads it as before.
+# bare LFs, stray spaces) goes to httptools, which refuses or reads it as before. Linear:
+# a value cannot hold the CR that ends it, so no part can be matched two ways.
 _WELL_FORMED_HEAD = re.compile(
     rb"GET /graphql(?:[?][!-~]*)? HTTP/1\.1"
     rb"(?:\r\n[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t -~\x80-\xff]*)*"
 )
-_WEBSOCKET_UPGRADE = re.compile(rb"\r\nupgrade:[ \t]*websocket[ \t]*(?:\r\n|$)", re.IGNORECASE)
-# Upgrade is hop-by-hop: without "upgrade" among Connection's tokens it is to be ignored
-# (RFC 9110 7.8), and the request served as plain HTTP, as uvicorn does.
-_CONNECTION_UPGRADE = re.compile(
-    rb"\r\nconnection:[ \t]*(?:[^\r\n]*,[ \t]*)?upgrade[ \t]*(?:,|\r\n|$)", re.IGNORECASE
-)
+# A body's framing is httptools' to judge (conflicting or malformed lengths are what
+# request smuggling behind a proxy relies on): such heads go to it.
+_BODY_FRAMING = frozenset({b"content-length", b"transfer-encoding"})
+_OWS = b" \t"
 
 
 def is_hub_upgrade(data: bytes) -> bool:
-    """Whether `data` starts with a whole, well-formed WebSocket upgrade to /graphql."""
+    """Whether `data` starts with a whole, well-formed WebSocket upgrade to /graphql that
+    httptools would read the same way: one Upgrade line (`websocket`), one Connection line
+    naming `upgrade` (RFC 9110 7.8: otherwise Upgrade is ignored and the request is plain
+    HTTP), no body framing."""
     if not data.startswith(HUB_REQUEST_LINE):
         return False
-    end = data.find(END_OF_HEADERS)
+    end = data.find(END_OF_HEADERS, 0, MAX_HEAD_BYTES)
     if end < 0:
         return False
     head = data[:end]
-    return (
-        _WELL_FORMED_HEAD.fullmatch(head) is not None
-        and _WEBSOCKET_UPGRADE.search(head) is not None
-        and _CONNECTION_UPGRADE.search(head) is not None
+    if _WELL_FORMED_HEAD.fullmatch(head) is None:
+        return False
+    upgrade: bytes | None = None
+    connection: bytes | None = None
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        name = name.lower()
+        if name in _BODY_FRAMING:
+            return False
+        if name == b"upgrade":
+            if upgrade is not None:  # uvicorn reads the last one only: its reading stands
+                return False
+            upgrade = value
+        elif name == b"connection":
+            if connection is not None:
+                return False
+            connection = value
+    if upgrade is None or connection is None:
+        return False
+    return upgrade.strip(_OWS).lower() == b"websocket" and any(
+        token.strip(_OWS).lower() == b"upgrade" for token in connection.split(b",")
     )
 
 

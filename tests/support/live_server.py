@@ -32,6 +32,11 @@ class LiveServer:
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/graphql"
 
+    @property
+    def open_connections(self) -> int:
+        """The connections uvicorn counts as open (what its shutdown waits for)."""
+        return len(self._server.server_state.connections)
+
     def _run(self) -> None:
         try:
             asyncio.run(self._server.serve())
