@@ -27,7 +27,7 @@ def request(
     line: str = "GET /graphql HTTP/1.1",
     rest: bytes = b"",
 ) -> bytes:
-    """A request as uvicorn rebuilds it for its ws protocol class."""
+    """A request as a client sends it (through the front door) or uvicorn rebuilds it."""
     pairs = headers.items() if isinstance(headers, dict) else headers
     head = "".join(f"{name}: {value}\r\n" for name, value in pairs)
     return f"{line}\r\n{head}\r\n".encode("latin-1") + rest

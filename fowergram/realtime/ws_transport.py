@@ -1,17 +1,18 @@
 """The hub's sockets at the transport: uvicorn's WebSocket protocol class, our own.
 
-uvicorn hands an upgraded connection to its `ws` protocol class. Through ASGI every socket
+uvicorn hands an upgraded connection to its `ws` protocol class (and `front_door` hands
+it a well-formed upgrade before uvicorn parses it at all). Through ASGI every socket
 costs a task for the app, a receive queue, two Starlette `WebSocket`s and the middleware
 frames, and every frame sent walks the ASGI send chain (~8-18 µs each, most of a
 broadcast's cost). This class serves /graphql itself: the handshake is checked
-and answered by `handshake` (uvicorn parsed the request already), then websockets'
-sans-I/O `ServerProtocol` parses what the client sends; each message goes
+and answered by `handshake` (from the client's bytes or uvicorn's rebuilt request), then
+websockets' sans-I/O `ServerProtocol` parses what the client sends; each message goes
 straight to the `SocketEndpoint`; frames to the client are framed here (a server's frames
 are unmasked: a header and the payload) and written to the transport, whose buffer is
 the socket's bounded outbox (`Connection.push`). Other paths are answered 404: the app
 has no other WebSocket route.
 
-Set as uvicorn's `ws` option by `server.uvicorn_options`.
+Set as uvicorn's `ws` option by `server.uvicorn_options`, and used by `front_door`.
 """
 
 from __future__ import annotations
