@@ -8,7 +8,7 @@ PORT ?= 8000
 
 .DEFAULT_GOAL := help
 .PHONY: help install build run serve test test-unit test-integration test-coverage lint format \
-        migrate-up migrate-down migrate-status docker-build docker-run test-load bench-http bench-ws bench-consumers bench-ab \
+        migrate-up migrate-down migrate-status docker-build docker-run test-load bench-http bench-ws bench-peer bench-consumers bench-ab \
         schema clean
 
 help: ## list the targets
@@ -77,6 +77,11 @@ bench-http: $(STAMP) ## seeded HTTP benchmark: wrk against one pinned worker, fi
 
 bench-ws: $(STAMP) ## WebSocket benchmark: 10,000 subscribed sockets on one pinned server process
 	$(BIN)/python -m loadtests.bench_ws
+
+bench-peer: $(STAMP) ## bench-ws's set-up against another server: PEER=node (the issue's reference stack) or floor
+	@if [ "$(or $(PEER),node)" = node ] && [ ! -d loadtests/peer_node/node_modules ]; then \
+		npm ci --prefix loadtests/peer_node --no-audit --no-fund; fi
+	$(BIN)/python -m loadtests.bench_peer --peer $(or $(PEER),node)
 
 bench-consumers: $(STAMP) ## the notifications consumer alone: events/s and CPU per event
 	$(BIN)/python -m loadtests.bench_consumers

@@ -1,8 +1,13 @@
-"""The issue's Node.js reference stack, set up as `bench_ws` sets up our hub: the same client,
-the same cores, the same measure, so that the two compare on the machine's speed of the day.
+"""Another server set up as `bench_ws` sets up our hub: the same client, the same cores, the
+same measure, so that the two compare on the machine's speed of the day.
 
     npm ci --prefix loadtests/peer_node        # once: graphql-ws, ws, graphql-subscriptions
-    python -m loadtests.bench_peer [--connections 10000] [--concurrency 100]
+    python -m loadtests.bench_peer [--peer node|floor] [--connections 10000]
+                                   [--concurrency 100]
+
+--peer node (the default): the issue's Node.js reference stack (loadtests/peer_node).
+--peer floor: the least a Python server on our stack must do per socket
+(loadtests/peer_floor.py: upgrade, frames, the token verified, no more).
 
 This machine's cores change speed from one hour to the next (a fixed workload in 30 ms
 one afternoon, in 80-115 ms another), and the issue's peer figures were taken once, on
@@ -11,10 +16,10 @@ figure of the same hour: our set-up as a multiple of the reference stack's.
 
 1. An RSA-2048 key made for the run; --connections (+ --warmup) RS256 tokens signed with
    it, with our tokens' claims (iss, sub, sid, role, csrf, iat, exp).
-2. `node loadtests/peer_node/server.mjs` pinned to CPU 0 (all its threads); this process,
-   the load generator, on the other core (loadtests/ws_sockets.open_many, as `bench_ws`).
+2. The peer pinned to CPU 0 (all its threads); this process, the load generator, on the
+   other core (loadtests/ws_sockets.open_many, as `bench_ws`).
 3. --warmup sockets, then --connections sockets (`connection_init` with the bearer token,
-   verified by jsonwebtoken; then `subscription { notifications { id updatedAt } }`),
+   verified by jsonwebtoken or joserfc; then `subscription { notifications { id updatedAt } }`),
    --concurrency handshakes in flight; the set-up rate to the last subscribe sent, the
    server's CPU per socket through its quiet window, and its RSS per socket; the peer's own
    count of subscriptions proves every socket subscribed.
@@ -30,6 +35,7 @@ import gc
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -50,7 +56,11 @@ from loadtests.ws_loadgen import raise_open_files
 from loadtests.ws_sockets import CpuWindow, Target, open_many, rss_kib, server_quiet
 from loadtests.ws_wire import Stats
 
-PEER = Path(__file__).with_name("peer_node")
+NODE_PEER = Path(__file__).with_name("peer_node")
+PEERS = {
+    "node": "Node.js peer (graphql-ws + ws + graphql-subscriptions, jsonwebtoken RS256)",
+    "floor": "Python floor (loadtests/peer_floor.py: upgrade, frames, joserfc RS256, no more)",
+}
 ISSUER = "fowergram-bench-peer"
 TOKEN_TTL_S = 3600
 
@@ -59,6 +69,7 @@ def _parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument("--peer", choices=sorted(PEERS), default="node")
     parser.add_argument("--connections", type=int, default=10_000)
     parser.add_argument("--warmup", type=int, default=100, help="sockets before the baseline")
     parser.add_argument("--concurrency", type=int, default=100, help="handshakes in flight")
@@ -93,19 +104,22 @@ def _tokens(key: rsa.RSAPrivateKey, count: int) -> list[tuple[int, str]]:
 
 
 @contextlib.contextmanager
-def _peer(public_key: Path, port: int, log_path: Path) -> Iterator[int]:
-    node = shutil.which("node")
-    if node is None or not (PEER / "node_modules").is_dir():
-        raise SystemExit("needs node and `npm ci --prefix loadtests/peer_node` first")
-    argv = [node, str(PEER / "server.mjs"), f"--port={port}", f"--public-key={public_key}"]
-    argv.append(f"--issuer={ISSUER}")
+def _peer(peer: str, public_key: Path, port: int, log_path: Path) -> Iterator[int]:
+    argv = [f"--port={port}", f"--public-key={public_key}", f"--issuer={ISSUER}"]
+    if peer == "floor":
+        argv = [sys.executable, "-m", "loadtests.peer_floor", *argv]
+    else:
+        node = shutil.which("node")
+        if node is None or not (NODE_PEER / "node_modules").is_dir():
+            raise SystemExit("needs node and `npm ci --prefix loadtests/peer_node` first")
+        argv = [node, str(NODE_PEER / "server.mjs"), *argv]
     if can_pin() and (taskset := shutil.which("taskset")):
         argv = [taskset, "-c", str(SERVER_CPU), *argv]
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(argv, stdout=log_file, stderr=subprocess.STDOUT)
         try:
             _wait_ready(port, process, log_path)
-            yield process.pid  # taskset execs: this is node itself
+            yield process.pid  # taskset execs: this is the peer itself
         finally:
             process.terminate()
             try:
@@ -145,7 +159,7 @@ async def _measure(
         peer = (await http.get(f"http://127.0.0.1:{port}/stats")).json()
     count = len(opened.sockets)
     busy = server_cpu_s / max(opened.seconds + settle_s, 1e-9) * 100
-    print("Node.js peer (graphql-ws + ws + graphql-subscriptions, jsonwebtoken RS256)")
+    print(PEERS[args.peer])
     print(
         f"  server RSS               {rss_before / 1024:.0f} MiB before, {rss_after / 1024:.0f} "
         f"MiB after: {(rss_after - rss_before) * 1024 / max(count, 1) / 1000:.1f} KB per socket"
@@ -188,7 +202,7 @@ def main() -> None:
             )
         )
         port = free_port()
-        with _peer(pem, port, Path(tmp) / "peer.log") as pid:
+        with _peer(args.peer, pem, port, Path(tmp) / "peer.log") as pid:
             uvloop.run(_measure(port, pid, users, args))
     print(speed_line(SERVER_CPU, speed, core_speeds()))
 

@@ -1,0 +1,139 @@
+"""The floor of a socket's set-up in Python: the least any hub on this stack must do.
+
+    python -m loadtests.peer_floor --port=PORT --public-key=PEM_FILE --issuer=ISSUER
+
+A bare uvloop protocol, run by `bench_peer --peer floor`: the upgrade answered from the
+Sec-WebSocket-Key alone, client frames unmasked with websockets' C helper, JSON read with
+orjson, the bearer token of `connection_init` verified with joserfc (RS256 signature,
+issuer, expiry) as our `JwtAccessTokens` does, `connection_ack` written, the subscribe
+kept in a dict. No revocation, presence, channel, limit, metric or log: what our hub
+costs above this floor, measured in the same hour, is what its own code costs.
+
+Not a server to use: it trusts its client's framing and checks nothing else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import sys
+from typing import Any, cast
+
+import orjson
+import uvloop
+from cryptography.hazmat.primitives import serialization
+from joserfc import jws, jwt
+from joserfc.jwk import RSAKey
+from joserfc.jws import JWSRegistry
+from websockets.speedups import apply_mask  # type: ignore[import-not-found]
+
+GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+ACK = b'\x81\x19{"type":"connection_ack"}'
+
+
+class Floor:
+    def __init__(self, public_pem: bytes, issuer: str) -> None:
+        self.key = RSAKey.import_key(serialization.load_pem_public_key(public_pem))
+        self.registry = JWSRegistry(algorithms=["RS256"])
+        self.claims = jwt.JWTClaimsRegistry(
+            iss={"essential": True, "value": issuer}, exp={"essential": True}
+        )
+        self.sockets: set[FloorProtocol] = set()
+        self.subscriptions: dict[tuple[str, str], str] = {}
+
+    def user_of(self, token: str) -> str:
+        compact = jws.extract_compact(token.encode("ascii"))
+        compact.headers()
+        if not jws.validate_compact(compact, self.key, registry=self.registry):
+            raise ValueError("bad signature")
+        claims = orjson.loads(compact.payload or b"")
+        self.claims.validate(claims)
+        return str(claims["sub"])
+
+    def stats(self) -> bytes:
+        body = orjson.dumps(
+            {"sockets": len(self.sockets), "subscriptions": len(self.subscriptions)}
+        )
+        return (
+            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n"
+            b"content-length: %d\r\n\r\n" % len(body) + body
+        )
+
+
+class FloorProtocol(asyncio.Protocol):
+    def __init__(self, floor: Floor) -> None:
+        self.floor = floor
+        self.buffer = b""
+        self.upgraded = False
+        self.user = ""
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        assert self.transport is not None
+        self.buffer += data
+        if not self.upgraded and not self._upgrade(self.transport):
+            return
+        while len(self.buffer) >= 6:
+            size, start = self.buffer[1] & 0x7F, 2
+            if size == 126:
+                size, start = int.from_bytes(self.buffer[2:4], "big"), 4
+            end = start + 4 + size
+            if len(self.buffer) < end:
+                return
+            payload = apply_mask(self.buffer[start + 4 : end], self.buffer[start : start + 4])
+            self.buffer = self.buffer[end:]
+            self._message(self.transport, orjson.loads(payload))
+
+    def _upgrade(self, transport: asyncio.Transport) -> bool:
+        head, found, rest = self.buffer.partition(b"\r\n\r\n")
+        if not found:
+            return False
+        if head.startswith(b"GET /stats"):
+            transport.write(self.floor.stats())
+            transport.close()
+            return False
+        lower = head.lower()
+        at = lower.index(b"sec-websocket-key:") + len(b"sec-websocket-key:")
+        line_end = lower.find(b"\r\n", at)
+        key = head[at : line_end if line_end >= 0 else len(head)].strip()
+        accept = base64.b64encode(hashlib.sha1(key + GUID).digest())
+        transport.write(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Accept: " + accept + b"\r\n"
+            b"Sec-WebSocket-Protocol: graphql-transport-ws\r\n\r\n"
+        )
+        self.buffer, self.upgraded = rest, True
+        self.floor.sockets.add(self)
+        return True
+
+    def _message(self, transport: asyncio.Transport, message: dict[str, Any]) -> None:
+        if message["type"] == "connection_init":
+            token = str(message["payload"]["authorization"]).partition(" ")[2]
+            self.user = self.floor.user_of(token)
+            transport.write(ACK)
+        elif message["type"] == "subscribe":
+            self.floor.subscriptions[(self.user, message["id"])] = message["payload"]["query"]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.floor.sockets.discard(self)
+
+
+async def serve(port: int, floor: Floor) -> None:
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(lambda: FloorProtocol(floor), "127.0.0.1", port)
+    await server.serve_forever()
+
+
+def main() -> None:
+    options = dict(arg.removeprefix("--").split("=", 1) for arg in sys.argv[1:])
+    with open(options["public-key"], "rb") as pem:
+        floor = Floor(pem.read(), options["issuer"])
+    uvloop.run(serve(int(options["port"]), floor))
+
+
+if __name__ == "__main__":
+    main()
