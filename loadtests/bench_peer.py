@@ -39,10 +39,11 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import httpx
+import psutil
 import uvloop
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -104,7 +105,7 @@ def _tokens(key: rsa.RSAPrivateKey, count: int) -> list[tuple[int, str]]:
 
 
 @contextlib.contextmanager
-def _peer(peer: str, public_key: Path, port: int, log_path: Path) -> Iterator[int]:
+def _peer(peer: str, public_key: Path, port: int, log_path: Path, *, pinned: bool) -> Iterator[int]:
     argv = [f"--port={port}", f"--public-key={public_key}", f"--issuer={ISSUER}"]
     if peer == "floor":
         argv = [sys.executable, "-m", "loadtests.peer_floor", *argv]
@@ -113,7 +114,7 @@ def _peer(peer: str, public_key: Path, port: int, log_path: Path) -> Iterator[in
         if node is None or not (NODE_PEER / "node_modules").is_dir():
             raise SystemExit("needs node and `npm ci --prefix loadtests/peer_node` first")
         argv = [node, str(NODE_PEER / "server.mjs"), *argv]
-    if can_pin() and (taskset := shutil.which("taskset")):
+    if pinned and (taskset := shutil.which("taskset")):
         argv = [taskset, "-c", str(SERVER_CPU), *argv]
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(argv, stdout=log_file, stderr=subprocess.STDOUT)
@@ -184,12 +185,18 @@ async def _measure(
         socket.close()
 
 
+def _cpus(cpus: Iterable[int] | None) -> str:
+    return ",".join(map(str, sorted(cpus or ())))
+
+
 def main() -> None:
     args = _parse_args()
     speed = core_speeds()
     print(speed_line(SERVER_CPU, speed), flush=True)
     raise_open_files()
-    if can_pin():
+    # Decided once: pinned to the other core, this process no longer sees two to pin to.
+    pinned = can_pin()
+    if pinned:
         os.sched_setaffinity(0, other_cpus())
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     print(f"signing {args.connections + args.warmup} tokens", flush=True)
@@ -202,7 +209,12 @@ def main() -> None:
             )
         )
         port = free_port()
-        with _peer(args.peer, pem, port, Path(tmp) / "peer.log") as pid:
+        with _peer(args.peer, pem, port, Path(tmp) / "peer.log", pinned=pinned) as pid:
+            print(
+                f"peer on CPU {_cpus(psutil.Process(pid).cpu_affinity())}, load generator on "
+                f"CPU {_cpus(os.sched_getaffinity(0))}",
+                flush=True,
+            )
             uvloop.run(_measure(port, pid, users, args))
     print(speed_line(SERVER_CPU, speed, core_speeds()))
 
