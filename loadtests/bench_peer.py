@@ -34,6 +34,7 @@ import contextlib
 import gc
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -52,7 +53,7 @@ from joserfc.jwk import RSAKey
 
 from fowergram.embedded.process import free_port
 from loadtests.machine_speed import core_speeds, speed_line
-from loadtests.server import SERVER_CPU, can_pin, other_cpus
+from loadtests.server import SERVER_CPU, can_pin, other_cpus, stop, wait_ready
 from loadtests.ws_loadgen import raise_open_files
 from loadtests.ws_sockets import CpuWindow, Target, open_many, rss_kib, server_quiet
 from loadtests.ws_wire import Stats
@@ -119,27 +120,11 @@ def _peer(peer: str, public_key: Path, port: int, log_path: Path, *, pinned: boo
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(argv, stdout=log_file, stderr=subprocess.STDOUT)
         try:
-            _wait_ready(port, process, log_path)
+            stats = f"http://127.0.0.1:{port}/stats"
+            wait_ready(stats, process, log_path, timeout_s=30, name="the peer")
             yield process.pid  # taskset execs: this is the peer itself
         finally:
-            process.terminate()
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-def _wait_ready(port: int, process: subprocess.Popen[bytes], log_path: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"the peer exited ({process.returncode}):\n{log_path.read_text()}")
-        with contextlib.suppress(httpx.TransportError):
-            if httpx.get(f"http://127.0.0.1:{port}/stats").status_code == 200:
-                return
-        time.sleep(0.2)
-    raise SystemExit("the peer did not start")
+            stop(process, sig=signal.SIGTERM, wait_s=30)
 
 
 async def _measure(
@@ -159,7 +144,8 @@ async def _measure(
     async with httpx.AsyncClient() as http:
         peer = (await http.get(f"http://127.0.0.1:{port}/stats")).json()
     count = len(opened.sockets)
-    busy = server_cpu_s / max(opened.seconds + settle_s, 1e-9) * 100
+    window_s = max(opened.seconds + settle_s, 1e-9)  # opening, then until the server was quiet
+    busy = server_cpu_s / window_s * 100
     print(PEERS[args.peer])
     print(
         f"  server RSS               {rss_before / 1024:.0f} MiB before, {rss_after / 1024:.0f} "
@@ -168,13 +154,13 @@ async def _measure(
     print(
         f"  set-up rate              {count / opened.seconds:,.0f}/s to the last subscribe sent "
         f"({opened.seconds:.1f} s; {args.concurrency} handshakes in flight), "
-        f"{count / (opened.seconds + settle_s):,.0f}/s until the server was quiet "
+        f"{count / window_s:,.0f}/s until the server was quiet "
         f"(+{settle_s:.1f} s)"
     )
     print(
         f"  set-up CPU               server {server_cpu_s / max(count, 1) * 1e6:.0f} µs per socket "
         f"({busy:.0f}% of its core while opening), generator "
-        f"{generator_cpu_s / max(opened.seconds + settle_s, 1e-9) * 100:.0f}%"
+        f"{generator_cpu_s / window_s * 100:.0f}%"
     )
     print(
         f"  subscribed               {peer['subscriptions']} subscriptions on {peer['sockets']} "

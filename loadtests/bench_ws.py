@@ -76,7 +76,7 @@ from fowergram.embedded.process import free_port
 from fowergram.embedded.stack import EmbeddedStack
 from loadtests.machine_speed import core_speeds, speed_line
 from loadtests.sampling import setup_profile_path
-from loadtests.server import SERVER_CPU, can_pin, fresh_database, other_cpus
+from loadtests.server import SERVER_CPU, can_pin, fresh_database, other_cpus, stop, wait_ready
 from loadtests.ws_broadcast import profile_path
 from loadtests.ws_report import cleanup_services, print_profile_summary, print_report
 from loadtests.ws_users import make_users
@@ -146,28 +146,10 @@ def _server(env: dict[str, str], port: int, log_path: Path) -> Iterator[int]:
             stderr=subprocess.STDOUT,
         )
         try:
-            _wait_ready(f"http://127.0.0.1:{port}", process, log_path)
+            wait_ready(f"http://127.0.0.1:{port}/health/ready", process, log_path)
             yield process.pid  # taskset and prlimit exec: this is the server itself
         finally:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(60)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-def _wait_ready(url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            tail = log_path.read_text(errors="replace")[-3000:]
-            raise SystemExit(f"the server exited with status {process.returncode}:\n{tail}")
-        with contextlib.suppress(httpx.TransportError):
-            if httpx.get(f"{url}/health/ready").status_code == 200:
-                return
-        time.sleep(0.2)
-    raise SystemExit("the server did not become ready")
+            stop(process)
 
 
 def _metrics(port: int) -> str:

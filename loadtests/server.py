@@ -113,30 +113,41 @@ def bench_server(
         )
         url = f"http://127.0.0.1:{port}"
         try:
-            _wait_ready(url, process, ready_timeout_s, log_path)
+            wait_ready(f"{url}/health/ready", process, log_path, timeout_s=ready_timeout_s)
             yield BenchServer(url, process.pid, database_url, embedded, log_path)
         finally:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(60)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process)
 
 
-def _wait_ready(
-    url: str, process: subprocess.Popen[bytes], timeout_s: float, log_path: Path
+def wait_ready(
+    ready_url: str,
+    process: subprocess.Popen[bytes],
+    log_path: Path,
+    *,
+    timeout_s: float = 120,
+    name: str = "the server",
 ) -> None:
+    """Until `ready_url` answers 200; the end of the log if the process exits first."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
             tail = log_path.read_text(errors="replace")[-3000:]
-            raise SystemExit(f"the server exited with status {process.returncode}:\n{tail}")
+            raise SystemExit(f"{name} exited with status {process.returncode}:\n{tail}")
         with contextlib.suppress(httpx.TransportError):
-            if httpx.get(f"{url}/health/ready").status_code == 200:
+            if httpx.get(ready_url).status_code == 200:
                 return
         time.sleep(0.2)
-    raise SystemExit("the server did not become ready")
+    raise SystemExit(f"{name} did not become ready")
+
+
+def stop(process: subprocess.Popen[bytes], *, sig: int = signal.SIGINT, wait_s: float = 60) -> None:
+    """`sig`, then up to `wait_s` for the process to end; killed if it has not."""
+    process.send_signal(sig)
+    try:
+        process.wait(wait_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def can_pin() -> bool:
