@@ -152,6 +152,9 @@ class Recorder:
     async def contains(self, session_id: str) -> bool:
         return session_id in self.revoked
 
+    async def contains_many(self, session_ids: Sequence[str]) -> list[bool]:
+        return [session_id in self.revoked for session_id in session_ids]
+
     async def sessions_revoked(self, user_id: int, session_ids: Sequence[str]) -> None:
         self.events.append((user_id, list(session_ids)))
 

@@ -493,3 +493,64 @@ async def test_a_subscriber_cancelled_while_its_probe_runs_is_cancelled(
         assert probe is None or not probe.cancelled()  # shielded: others still use it
     finally:
         await backend.disconnect()
+
+
+async def test_joins_made_together_are_each_subscribed_once_and_receive(
+    live: Live, prefix: str, service_urls: ServiceUrls
+) -> None:
+    inboxes = [Inbox() for _ in range(60)]
+    already = f"{prefix}.user.already"
+    await live.channels.join(already, Inbox())
+    # Twenty channels, three sinks each; one of them upstream before.
+    channels = [already, *(f"{prefix}.user.m{n}" for n in range(19))]
+    joins = [(channels[n % 20], inbox) for n, inbox in enumerate(inboxes)]
+
+    assert await live.channels.join_many(joins) == [None] * 60
+
+    assert live.channels.upstream == {live.sentinel, *channels}
+    assert [live.channels.interest(c) for c in channels] == [4] + [3] * 19
+    for channel in channels:
+        assert await live.server_sends(channel)  # subscribed once (else it asserts)
+    publisher = await connect_nats(service_urls.nats, name="test-publisher")
+    try:
+        for channel in channels:
+            await publisher.publish(channel, channel.encode())
+        await publisher.flush()
+    finally:
+        await close_nats(publisher)
+    await _eventually(lambda: all(len(inbox.messages) == 2 for inbox in inboxes))
+    for n, inbox in enumerate(inboxes):
+        assert inbox.payloads[-1] == channels[n % 20].encode()
+
+
+async def test_a_failed_join_among_many_fails_alone_and_leaves_nothing(live: Live) -> None:
+    good, bad = f"{live.sentinel}.good", "has space"
+    sinks = [Inbox(), Inbox(), Inbox()]
+
+    outcomes = await live.channels.join_many([(good, sinks[0]), (bad, sinks[1]), (good, sinks[2])])
+
+    assert outcomes[0] is None
+    assert outcomes[2] is None
+    assert isinstance(outcomes[1], nats.errors.BadSubjectError)
+    assert live.channels.interest(bad) == 0
+    assert live.channels.interest(good) == 2
+    assert live.channels.upstream == {live.sentinel, good}
+
+
+@pytest.mark.parametrize("yields", range(5))
+async def test_a_cancelled_join_many_joins_none(live: Live, prefix: str, yields: int) -> None:
+    channels = [f"{prefix}.user.c{n}" for n in range(5)]
+    joining = asyncio.create_task(live.channels.join_many([(c, Inbox()) for c in channels]))
+    for _ in range(yields):  # cancelled at each step of the subscriptions in turn
+        await asyncio.sleep(0)
+    joining.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await joining
+    assert all(live.channels.interest(c) == 0 for c in channels)
+    for channel in channels:  # a join and a leave wait for the changes under way
+        passing = Inbox()
+        await live.channels.join(channel, passing)
+        await live.channels.leave(channel, passing)
+    assert live.channels.upstream == {live.sentinel}
+    for channel in channels:
+        assert not await live.server_sends(channel)

@@ -482,3 +482,42 @@ async def test_a_failing_close_in_a_batch_fails_only_its_own_socket(cluster: Clu
     held = await store.held([1, 3])
     assert all(not held[user].sockets for user in (1, 3))
     assert all(held[user].last_seen_at is not None for user in (1, 3))
+
+
+async def test_sockets_connected_together_are_held_and_announced_like_one_by_one(
+    cluster: Cluster,
+) -> None:
+    together, other = cluster.instance(PresenceOptions(chunk=7)), cluster.instance()
+    watcher = await cluster.watch()
+    await together.beat()
+    await other.beat()
+    await other.connected(3, "laptop")
+    sockets = [(u, f"c{u}") for u in range(1, 21)] + [(2, "tablet"), (3, "phone")]
+
+    await together.connected_many(sockets)  # four chunks
+    await watcher.settle()
+
+    assert await statuses(other, *range(1, 22)) == [ONLINE] * 20 + [OFFLINE]
+    assert {u: watcher.of(u) for u in range(1, 21)} == {u: [ONLINE] for u in range(1, 21)}
+    held = await cluster.store.held([2, 3])
+    assert {s.connection_id for s in held[2].sockets} == {"c2", "tablet"}
+    assert {(s.instance_id, s.connection_id) for s in held[3].sockets} == {
+        (together.instance_id, "c3"),
+        (together.instance_id, "phone"),
+        (other.instance_id, "laptop"),
+    }
+    assert together.local_users == 20
+    await together.disconnected(2, "c2")
+    await together.disconnected(2, "tablet")
+    await watcher.settle()
+    assert watcher.of(2) == [ONLINE, OFFLINE]
+
+
+async def test_sockets_connected_together_before_the_first_heartbeat_are_recorded_at_it(
+    cluster: Cluster,
+) -> None:
+    early = cluster.instance()
+    await early.connected_many([(6, "a"), (7, "b")])  # not registered yet: nothing held
+    assert await statuses(early, 6, 7) == [OFFLINE, OFFLINE]
+    await early.beat()
+    assert await statuses(early, 6, 7) == [ONLINE, ONLINE]

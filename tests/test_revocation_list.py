@@ -58,3 +58,17 @@ async def test_a_revocation_is_seen_by_the_next_question(redis: Redis) -> None:
         assert await revocations.contains(session)
     finally:
         await redis.delete(f"{prefix}revoked:{session}")
+
+
+async def test_many_questions_asked_at_once_are_answered_in_order(redis: Redis) -> None:
+    prefix = f"t{uuid.uuid4().hex[:8]}:"
+    revocations = RedisRevocationList(redis, key_prefix=prefix, ttl_s=60)
+    sessions = [str(uuid.uuid4()) for _ in range(50)]
+    revoked = sessions[1::4]
+    await revocations.add(revoked)
+    try:
+        answers = await revocations.contains_many([*sessions, sessions[1]])
+    finally:
+        await redis.delete(*(f"{prefix}revoked:{s}" for s in revoked))
+    assert answers == [s in revoked for s in sessions] + [True]
+    assert await revocations.contains_many([]) == []

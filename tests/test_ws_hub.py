@@ -284,6 +284,72 @@ async def test_signing_out_closes_that_sessions_sockets_within_a_second(
         assert (await receive_skipping_pings(theirs))["payload"]["data"]["me"]["id"]
 
 
+async def test_connection_inits_arriving_together_are_each_answered_on_their_own(
+    hub_server: LiveServer,
+) -> None:
+    # A reconnect storm's inits are answered in batches: each socket still gets its own
+    # answer, whatever its neighbours in the batch offered.
+    live = [await signed_up(hub_server.http_url) for _ in range(3)]
+    revoked = [await signed_up(hub_server.http_url) for _ in range(2)]
+    async with async_http_client(hub_server.http_url) as client:
+        for session in revoked:
+            response = await client.post("/auth/signout", headers=bearer(session["accessToken"]))
+            assert response.status_code == 200
+    forged = live[0]["accessToken"][:-6] + "AAAAAA"
+    offers: list[tuple[dict[str, str], str]] = [
+        *((bearer_init(s), "in") for s in live),
+        (bearer_init(live[0]), "in"),  # a second socket of the same session
+        *((bearer_init(s), "revoked") for s in revoked),
+        ({"authorization": f"Bearer {forged}"}, "forged"),
+        ({"authorization": "Basic dXNlcjpwYXNz"}, "forged"),
+        ({}, "anonymous"),
+    ]
+    sockets = [await connect(hub_server.ws_url, subprotocols=[TRANSPORT_WS]) for _ in offers]
+    try:
+        await asyncio.gather(
+            *(
+                send(ws, {"type": "connection_init", "payload": payload})
+                for ws, (payload, _) in zip(sockets, offers, strict=True)
+            )
+        )
+        answers = []
+        for ws, (_, expected) in zip(sockets, offers, strict=True):
+            if expected in ("revoked", "forged"):
+                answers.append((expected, await closed_with(ws), ws.close_reason))
+            else:
+                answers.append((expected, 0, (await receive(ws)).get("payload")))
+    finally:
+        await asyncio.gather(*(ws.close() for ws in sockets))
+
+    users = [s["user"]["id"] for s in live]
+    assert answers == [
+        *(("in", 0, {"userId": user}) for user in users),
+        ("in", 0, {"userId": users[0]}),
+        ("revoked", 4403, "Forbidden: session revoked"),
+        ("revoked", 4403, "Forbidden: session revoked"),
+        ("forged", 4403, "Forbidden: access token invalid"),
+        ("forged", 4403, "Forbidden: authorization must be 'Bearer <token>'"),
+        ("anonymous", 0, None),
+    ]
+
+
+async def test_an_admitted_socket_is_closed_by_a_revocation_after_it_subscribed(
+    hub_server: LiveServer,
+) -> None:
+    # Admission checks revocations once, after the user's channel is live; later ones
+    # arrive on that channel, with or without an operation running.
+    session = await signed_up(hub_server.http_url)
+    async with connect(hub_server.ws_url, subprotocols=[TRANSPORT_WS]) as ws:
+        await init(ws, bearer_init(session))
+        await subscribe(ws, "n", "subscription { notifications { id } }")
+        await subscribe(ws, "me", "{ me { id } }")
+        assert (await receive_skipping_pings(ws))["id"] == "me"
+        async with async_http_client(hub_server.http_url) as client:
+            await client.post("/auth/signout", headers=bearer(session["accessToken"]))
+        assert await closed_with(ws, timeout=3) == 4403
+        assert ws.close_reason == "session revoked"
+
+
 async def test_draining_closes_sockets_with_1012_and_refuses_new_ones(
     service_urls: ServiceUrls, migrated_database: str
 ) -> None:

@@ -22,6 +22,10 @@ MAX_USER_IDS = 100
 class PresenceTracking(Protocol):
     async def connected(self, user_id: int, connection_id: str) -> None: ...
 
+    async def connected_many(self, sockets: Sequence[tuple[int, str]]) -> None:
+        """`connected` for each (user id, connection id), together."""
+        ...
+
     async def disconnected(self, user_id: int, connection_id: str) -> None: ...
 
     async def snapshot(self, user_ids: Sequence[int]) -> dict[int, PresenceState]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Iterable, Sequence
 from types import TracebackType
 from typing import Protocol
 
@@ -96,6 +97,42 @@ class Channels:
             self._remove(channel, sink)
             self._start_sync(channel)  # may have been the last: unsubscribe in the background
             raise
+
+    async def join_many(
+        self, joins: Sequence[tuple[str, ChannelSink]]
+    ) -> list[BaseException | None]:
+        """`join` for each (channel, sink), together: the channels that need an upstream
+        change are changed at once (their subscriptions confirmed together). One outcome
+        each, in order: None once joined; else the failure, and that sink is not joined.
+        Cancelled: none is joined."""
+        wanted: dict[str, list[ChannelSink]] = {}
+        for channel, sink in joins:
+            self._sinks.setdefault(channel, set()).add(sink)
+            wanted.setdefault(channel, []).append(sink)
+        failed: dict[str, BaseException] = {}
+        unsettled: Iterable[str] = wanted
+        try:
+            while changing := {
+                channel: task
+                for channel in unsettled
+                if (task := self._start_sync(channel)) is not None
+            }:
+                # Not cancelled with the caller, as `_settle`'s shield: no half-made change.
+                await asyncio.wait(changing.values())
+                for channel, task in changing.items():
+                    error = asyncio.CancelledError() if task.cancelled() else task.exception()
+                    if error is not None:
+                        failed[channel] = error
+                unsettled = [channel for channel in changing if channel not in failed]
+        except BaseException:
+            failed = dict.fromkeys(wanted, asyncio.CancelledError())
+            raise
+        finally:
+            for channel in failed:
+                for sink in wanted[channel]:
+                    self._remove(channel, sink)
+                self._start_sync(channel)  # may have been the last: unsubscribe
+        return [failed.get(channel) for channel, _ in joins]
 
     async def leave(self, channel: str, sink: ChannelSink) -> None:
         """No delivery to `sink` once called. The last sink out waits for the upstream

@@ -83,6 +83,7 @@ class Connection:
         "_router",
         "_wire",
         "acked",
+        "admission",
         "auth",
         "closing",
         "dialect",
@@ -97,7 +98,7 @@ class Connection:
         "opened_at",
         "operations",
         "pending",
-        "setup",
+        "revocations_watched",
         "viewer",
     )
 
@@ -119,13 +120,17 @@ class Connection:
         self.auth: Authenticated | None = None
         self.init_received = False
         self.acked = False
+        # Revocations of its session reach it on its user's channel (admission checked
+        # the session once that channel was live): its operations need not ask Redis.
+        self.revocations_watched = False
         self.operations: dict[str, Cancellable] = {}
         self.feeds: list[LiveFeed] = []
         # Channels joined by this socket's subscriptions (beyond its user's), with counts.
         self.joined: dict[str, int] = {}
-        # While connection_init is being answered: its task, and the messages that came
-        # after it (answered in order once it is done).
-        self.setup: asyncio.Task[None] | None = None
+        # While connection_init is being answered: the batch answering it (shared: never
+        # cancelled for one socket), and the messages that came after it (answered in
+        # order once it is done).
+        self.admission: asyncio.Task[None] | None = None
         self.pending: list[bytes] | None = None
         self.init_timer: asyncio.TimerHandle | None = None
         self._router = router
@@ -202,8 +207,6 @@ class Connection:
             operation.cancel()
         for feed in self.feeds:
             feed.close()
-        if self.setup is not None:
-            self.setup.cancel()
         if self.init_timer is not None:
             self.init_timer.cancel()
             self.init_timer = None
@@ -278,11 +281,12 @@ class Connection:
         """Wait for everything this socket ran to stop (it has closed)."""
         self.lost()
         tasks = [op for op in self.operations.values() if isinstance(op, asyncio.Task)]
-        if self.setup is not None:
-            tasks.append(self.setup)
         await asyncio.gather(*tasks, return_exceptions=True)
+        if self.admission is not None:
+            # Whatever it did for this socket (channel, presence) is then done, for the
+            # hub's removal to undo; it is not cancelled: it answers other sockets too.
+            await asyncio.wait([self.admission])
         # Break the cycles a closed socket would otherwise leave for the collector
         # (socket -> its cancelled tasks -> their tracebacks' frames -> socket).
         self.operations.clear()
         self.feeds.clear()
-        self.setup = None

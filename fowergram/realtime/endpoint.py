@@ -20,6 +20,7 @@ import strawberry
 from fowergram.domain.errors import DomainError
 from fowergram.graphql.context import Context
 from fowergram.observability.metrics import Metrics
+from fowergram.realtime.admission import Admissions
 from fowergram.realtime.connection import Connection, OutboundLimits, Wire
 from fowergram.realtime.hub import ConnectionHub
 from fowergram.realtime.multiplex import Multiplexer, SharedStream, SharePlan
@@ -27,6 +28,7 @@ from fowergram.realtime.operations import run_operation
 from fowergram.realtime.origins import origin_allowed
 from fowergram.realtime.protocol import (
     DIALECTS,
+    MAX_CLOSE_REASON,
     SUPPORTED,
     TRANSPORT_WS,
     Close,
@@ -39,14 +41,12 @@ from fowergram.realtime.protocol import (
     parse_message,
 )
 from fowergram.realtime.pushed import Push, PushedOperation
-from fowergram.realtime.socket_auth import SocketRejected, authenticate_socket
 
 if TYPE_CHECKING:
     from fowergram.container import Container
 
 log = logging.getLogger(__name__)
 INTERNAL_ERROR = {"message": "internal error", "extensions": {"code": "INTERNAL_SERVER_ERROR"}}
-MAX_CLOSE_REASON = 120  # a close frame's reason is at most 123 bytes
 # Messages a client may send after connection_init before it is answered (a client
 # should wait for the ack; one that pipelines its first subscriptions is served in order).
 MAX_PENDING = 32
@@ -88,6 +88,9 @@ class SocketEndpoint:
         self._hub = hub
         self._container = container
         self._services = container.services
+        self._admissions = Admissions(
+            container.services.auth, container.socket_tickets, hub, metrics, self._admitted
+        )
 
     def refusal(self, origin: str | None, host: str | None) -> str | None:
         """Why a handshake is refused before the upgrade (answered with a 403), or None."""
@@ -196,39 +199,13 @@ class SocketEndpoint:
             connection.init_timer.cancel()
             connection.init_timer = None
         connection.pending = []  # what comes next waits for the answer
-        connection.setup = asyncio.create_task(self._init(connection, payload))
+        self._admissions.add(connection, payload)
 
-    async def _init(self, connection: Connection, payload: dict[str, Any]) -> None:
-        try:
-            authenticated = await authenticate_socket(
-                payload, self._services.auth, self._container.socket_tickets
-            )
-        except SocketRejected as rejected:
-            self._metrics.ws_refused.labels("credentials").inc()
-            connection.close(Close.FORBIDDEN, f"Forbidden: {rejected}"[:MAX_CLOSE_REASON])
-            return
-        except Exception:
-            # A dependency is down (e.g. Redis, where revocations live): not the client's
-            # fault; 1011 tells it to retry later rather than to sign in again.
-            log.exception("socket authentication failed")
-            connection.close(Close.INTERNAL, "authentication unavailable, retry later")
-            return
-        if connection.closing is not None:
-            return
-        connection.auth = authenticated
-        connection.viewer = authenticated.viewer if authenticated else None
-        connection.acked = True
-        try:
-            await self._hub.attach(connection)  # its user's channel: revocations reach it
-        except Exception:
-            log.exception("joining the user's channel failed")
-            connection.close(Close.INTERNAL, "live channel unavailable, retry later")
-            return
-        if connection.closing is not None:
-            return
+    def _admitted(self, connection: Connection) -> None:
+        """Its connection_init is answered: acknowledge it, then answer what it sent
+        meanwhile, in order."""
         user = {"userId": str(connection.viewer.user_id)} if connection.viewer else None
         connection.push(connection.dialect.ack(user))
-        connection.setup = None
         pending, connection.pending = connection.pending, None
         for data in pending or ():
             self.received(connection, data)
@@ -287,8 +264,11 @@ class SocketEndpoint:
         operation = PushedOperation(connection, message.id, plan)  # listening from here
         sent = False
         try:
-            if connection.auth is not None:
-                await self._services.auth.ensure_live(connection.auth)
+            auth = connection.auth
+            if auth is not None and connection.revocations_watched:
+                self._services.auth.ensure_unexpired(auth)
+            elif auth is not None:
+                await self._services.auth.ensure_live(auth)
             assert connection.viewer is not None  # Pusher.plan pushes only for a viewer
             pages = plan.field.catch_up(push.arguments, connection.viewer.user_id, self._services)
             if pages is not None:

@@ -12,7 +12,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -34,11 +34,15 @@ class Upstream(Protocol):
 
     async def join(self, channel: str, sink: ChannelSinkLike) -> None: ...
 
+    async def join_many(
+        self, joins: Sequence[tuple[str, ChannelSinkLike]]
+    ) -> list[BaseException | None]: ...
+
     async def leave(self, channel: str, sink: ChannelSinkLike) -> None: ...
 
 
 class PresencePort(Protocol):
-    async def connected(self, user_id: int, connection_id: str) -> None: ...
+    async def connected_many(self, sockets: Sequence[tuple[int, str]]) -> None: ...
 
     async def disconnected(self, user_id: int, connection_id: str) -> None: ...
 
@@ -100,19 +104,27 @@ class ConnectionHub:
         interval = self._keepalive.ping_interval_s
         connection.next_ping = self.clock() + interval * (0.5 + random.random())
 
-    async def attach(self, connection: Connection) -> None:
-        """An acknowledged socket: to its user's channel (and presence), if it has one."""
-        viewer = connection.viewer
-        if viewer is None:
+    async def join_users(self, connections: Sequence[Connection]) -> list[BaseException | None]:
+        """Authenticated sockets to their users' channels (where revocations reach them),
+        together; one outcome each, in order (None: joined)."""
+        joins: list[tuple[str, ChannelSinkLike]] = []
+        for connection in connections:
+            viewer = connection.viewer
+            assert viewer is not None, "only an authenticated socket has a user's channel"
+            self.by_user.setdefault(viewer.user_id, set()).add(connection)
+            joins.append((self.topic("user", viewer.user_id), connection))
+        return await self.channels.join_many(joins)
+
+    async def went_online(self, connections: Sequence[Connection]) -> None:
+        """Admitted sockets count for their users' presence (a failure is logged: presence
+        restores itself at its next heartbeat)."""
+        if self._presence is None or not connections:
             return
-        sockets = self.by_user.setdefault(viewer.user_id, set())
-        sockets.add(connection)
-        await self.channels.join(self.topic("user", viewer.user_id), connection)
-        if self._presence is not None:
-            try:
-                await self._presence.connected(viewer.user_id, connection.id)
-            except Exception:
-                log.exception("presence update failed")
+        sockets = [(c.viewer.user_id, c.id) for c in connections if c.viewer is not None]
+        try:
+            await self._presence.connected_many(sockets)
+        except Exception:
+            log.exception("presence update failed")
 
     async def remove(self, connection: Connection) -> None:
         self.connections.discard(connection)

@@ -140,6 +140,29 @@ class PresenceTracker:
             return
         await self._changed(before, opened(before, socket))
 
+    async def connected_many(self, sockets: Sequence[tuple[int, str]]) -> None:
+        """`connected` for each (user id, connection id), with one store call a chunk."""
+        if not sockets:
+            return
+        await self._ready.wait()
+        held: list[tuple[int, Socket]] = []
+        for user_id, connection_id in sockets:
+            self._local.setdefault(user_id, set()).add(connection_id)
+            held.append((user_id, Socket(self._instance_id, connection_id)))
+        self._on_local_users(len(self._local))
+        size = self._options.chunk
+        for chunk in (held[i : i + size] for i in range(0, len(held), size)):
+            try:
+                befores = await self._store.connect_many(chunk)
+            except Exception as exc:
+                self._lost(chunk[0][1], exc)  # one instance: the next beat restores all
+                continue
+            for (_, socket), before in zip(chunk, befores, strict=True):
+                if before is None:  # not registered (yet, or any more)
+                    self._lost(socket, None)
+                else:
+                    await self._changed(before, opened(before, socket))
+
     async def disconnected(self, user_id: int, connection_id: str) -> None:
         await self._ready.wait()
         connections = self._local.get(user_id)

@@ -19,6 +19,7 @@ TRANSPORT_WS = "graphql-transport-ws"
 LEGACY_WS = "graphql-ws"
 SUPPORTED = (TRANSPORT_WS, LEGACY_WS)
 MAX_ID_LENGTH = 128
+MAX_CLOSE_REASON = 120  # a close frame's reason is at most 123 bytes
 
 
 class Close(IntEnum):

@@ -1,5 +1,8 @@
-"""Who a socket is, from its `connection_init` payload: {"authorization": "Bearer …"}, or
-{"ticket": …} from POST /auth/socket-ticket (browsers in cookie mode), or nobody."""
+"""Who a socket says it is, from its `connection_init` payload: {"authorization": "Bearer …"},
+or {"ticket": …} from POST /auth/socket-ticket (browsers in cookie mode), or nobody.
+
+The credentials are checked by signature and times only: the socket's session is checked
+against revocations once its user's channel is live (`admission`)."""
 
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ class TicketRedeemer(Protocol):
     async def redeem(self, ticket: str) -> str | None: ...
 
 
-async def authenticate_socket(
+async def socket_credentials(
     params: dict[str, Any], auth: AuthProvider, tickets: TicketRedeemer
 ) -> Authenticated | None:
     credentials = params.get("authorization")
@@ -34,6 +37,6 @@ async def authenticate_socket(
     if scheme.lower() != "bearer" or not token.strip():
         raise SocketRejected("authorization must be 'Bearer <token>'")
     try:
-        return await auth.authenticate(token.strip())
+        return await auth.credentials(token.strip())
     except DomainError as error:
         raise SocketRejected(error.message) from None

@@ -25,6 +25,7 @@ on its password alone.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Protocol
 
 from supertokens_python.asyncio import delete_user
@@ -204,17 +205,27 @@ class SuperTokensAuth:
         return account, tokens_of(current, refreshed)
 
     async def authenticate(self, access_token: str) -> Authenticated:
+        authenticated = await self.credentials(access_token)
+        if await self._revocations.contains(authenticated.viewer.session_id):
+            raise Unauthenticated("session revoked")
+        return authenticated
+
+    async def credentials(self, access_token: str) -> Authenticated:
         session = await self._verify(access_token, check_database=self._check_database)
         payload = session.get_access_token_payload()
         viewer = viewer_from(payload, session.get_handle())
-        if await self._revocations.contains(viewer.session_id):
-            raise Unauthenticated("session revoked")
         return Authenticated(viewer, anti_csrf(payload), expires_at(payload))
+
+    async def revoked_among(self, authenticated: Sequence[Authenticated]) -> list[bool]:
+        return await self._revocations.contains_many([a.viewer.session_id for a in authenticated])
+
+    def ensure_unexpired(self, authenticated: Authenticated) -> None:
+        if authenticated.expires_at is not None and authenticated.expires_at <= self._clock.now():
+            raise Unauthenticated("access token expired; reconnect with a fresh one")
 
     async def ensure_live(self, authenticated: Authenticated) -> None:
         """As AuthService: for long-lived connections, checked on every operation."""
-        if authenticated.expires_at is not None and authenticated.expires_at <= self._clock.now():
-            raise Unauthenticated("access token expired; reconnect with a fresh one")
+        self.ensure_unexpired(authenticated)
         if await self._revocations.contains(authenticated.viewer.session_id):
             raise Unauthenticated("session revoked")
 

@@ -28,7 +28,12 @@ class RedisRevocationList:
     async def contains(self, session_id: str) -> bool:
         return await self._revoked(session_id)
 
-    async def _fetch(self, session_ids: list[str]) -> list[bool]:
+    async def contains_many(self, session_ids: Sequence[str]) -> list[bool]:
+        return await self._fetch(session_ids)
+
+    async def _fetch(self, session_ids: Sequence[str]) -> list[bool]:
+        if not session_ids:
+            return []
         prefix = self._prefix
         values = await self._redis.mget([prefix + session_id for session_id in session_ids])
         return [value is not None for value in values]

@@ -88,6 +88,9 @@ class RevocationList(Protocol):
 
     async def add(self, session_ids: Sequence[str]) -> None: ...
     async def contains(self, session_id: str) -> bool: ...
+    async def contains_many(self, session_ids: Sequence[str]) -> list[bool]:
+        """`contains` for each, in order, in one look-up."""
+        ...
 
 
 class SessionEvents(Protocol):

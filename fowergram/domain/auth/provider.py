@@ -7,6 +7,7 @@ set). Callers cannot tell them apart: same viewer, same errors.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from fowergram.domain.auth.accounts import Account
@@ -36,9 +37,25 @@ class AuthProvider(Protocol):
         """Raise Unauthenticated for anything but a live session's access token."""
         ...
 
+    async def credentials(self, access_token: str) -> Authenticated:
+        """Who the access token names, by its signature and times alone: its session is
+        not checked against revocations. For a caller that checks them itself after
+        something else (`revoked_among`): a socket, once its user's channel, where later
+        revocations arrive, is live."""
+        ...
+
+    async def revoked_among(self, authenticated: Sequence[Authenticated]) -> list[bool]:
+        """Whether each one's session is revoked, in order, in one look-up."""
+        ...
+
     async def ensure_live(self, authenticated: Authenticated) -> None:
         """Raise Unauthenticated once the session is revoked or its token has expired
         (checked on every operation of a long-lived WebSocket)."""
+        ...
+
+    def ensure_unexpired(self, authenticated: Authenticated) -> None:
+        """`ensure_live` without the revocation look-up, for a holder whose revocations
+        are pushed to it (a socket on its user's channel is closed by one)."""
         ...
 
     async def account(self, viewer: Viewer) -> Account: ...

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -213,18 +214,28 @@ class AuthService:
         raise Unauthenticated("refresh token reused; the session has been revoked")
 
     async def authenticate(self, access_token: str) -> Authenticated:
-        claims = await self._tokens.verify(access_token)
-        if await self._revocations.contains(claims.session_id):
+        authenticated = await self.credentials(access_token)
+        if await self._revocations.contains(authenticated.viewer.session_id):
             raise Unauthenticated("session revoked")
+        return authenticated
+
+    async def credentials(self, access_token: str) -> Authenticated:
+        claims = await self._tokens.verify(access_token)
         viewer = Viewer(claims.user_id, claims.session_id, claims.role)
         return Authenticated(viewer, claims.anti_csrf, claims.expires_at)
+
+    async def revoked_among(self, authenticated: Sequence[Authenticated]) -> list[bool]:
+        return await self._revocations.contains_many([a.viewer.session_id for a in authenticated])
+
+    def ensure_unexpired(self, authenticated: Authenticated) -> None:
+        expires_at = authenticated.expires_at
+        if expires_at is not None and expires_at <= self._clock.now():
+            raise Unauthenticated("access token expired; reconnect with a fresh one")
 
     async def ensure_live(self, authenticated: Authenticated) -> None:
         """For long-lived connections: the session must still be unrevoked and the token
         it authenticated with unexpired."""
-        expires_at = authenticated.expires_at
-        if expires_at is not None and expires_at <= self._clock.now():
-            raise Unauthenticated("access token expired; reconnect with a fresh one")
+        self.ensure_unexpired(authenticated)
         if await self._revocations.contains(authenticated.viewer.session_id):
             raise Unauthenticated("session revoked")
 
