@@ -12,8 +12,9 @@ the load and a lone socket waits no longer than before.
 
 The order is what makes one revocation check enough: a session is checked only once its
 user's channel is live, so a revocation is either seen by that check or arrives on the
-channel and closes the socket. Its operations then need not ask Redis again
-(`Connection.revocations_watched`).
+channel and closes the socket. The subscriptions a client sends right after the ack then
+need not ask Redis again (`Connection.revocations_checked_at`; later operations do, in
+case NATS lost a revocation in an outage since).
 """
 
 from __future__ import annotations
@@ -34,6 +35,16 @@ from fowergram.realtime.socket_auth import SocketRejected, TicketRedeemer, socke
 log = logging.getLogger(__name__)
 MAX_BATCH = 500
 UNAVAILABLE = "authentication unavailable, retry later"
+# An operation started this soon after admission's revocation check (the subscriptions
+# a client sends right after its ack) relies on it; later ones ask Redis again, in case
+# NATS lost a revocation in an outage since.
+REVOCATIONS_FRESH_S = 5.0
+
+
+def revocations_fresh(checked_at: float | None, now: float) -> bool:
+    """Whether admission checked a socket's session (at `checked_at`, its user's channel
+    live) lately enough that a revocation since would have arrived on that channel."""
+    return checked_at is not None and now - checked_at < REVOCATIONS_FRESH_S
 
 
 class Admissions:
@@ -145,6 +156,7 @@ class Admissions:
         sessions = [c.auth for c in connections if c.auth is not None]
         assert len(sessions) == len(connections)
         revoked = await self._auth.revoked_among(sessions)
+        checked_at = self._hub.clock()
         unrevoked: list[Connection] = []
         for connection, is_revoked in zip(connections, revoked, strict=True):
             if connection.closing is not None:
@@ -152,7 +164,7 @@ class Admissions:
             if is_revoked:
                 self._refuse(connection, "session revoked")
             else:
-                connection.revocations_watched = True
+                connection.revocations_checked_at = checked_at
                 unrevoked.append(connection)
         return unrevoked
 

@@ -98,7 +98,7 @@ class Connection:
         "opened_at",
         "operations",
         "pending",
-        "revocations_watched",
+        "revocations_checked_at",
         "viewer",
     )
 
@@ -120,9 +120,9 @@ class Connection:
         self.auth: Authenticated | None = None
         self.init_received = False
         self.acked = False
-        # Revocations of its session reach it on its user's channel (admission checked
-        # the session once that channel was live): its operations need not ask Redis.
-        self.revocations_watched = False
+        # When admission checked its session against revocations, its user's channel
+        # live by then (hub clock; None: not checked that way).
+        self.revocations_checked_at: float | None = None
         self.operations: dict[str, Cancellable] = {}
         self.feeds: list[LiveFeed] = []
         # Channels joined by this socket's subscriptions (beyond its user's), with counts.

@@ -20,7 +20,7 @@ import strawberry
 from fowergram.domain.errors import DomainError
 from fowergram.graphql.context import Context
 from fowergram.observability.metrics import Metrics
-from fowergram.realtime.admission import Admissions
+from fowergram.realtime.admission import Admissions, revocations_fresh
 from fowergram.realtime.connection import Connection, OutboundLimits, Wire
 from fowergram.realtime.hub import ConnectionHub
 from fowergram.realtime.multiplex import Multiplexer, SharedStream, SharePlan
@@ -265,7 +265,8 @@ class SocketEndpoint:
         sent = False
         try:
             auth = connection.auth
-            if auth is not None and connection.revocations_watched:
+            checked_at = connection.revocations_checked_at
+            if auth is not None and revocations_fresh(checked_at, self._hub.clock()):
                 self._services.auth.ensure_unexpired(auth)
             elif auth is not None:
                 await self._services.auth.ensure_live(auth)
