@@ -336,8 +336,8 @@ async def test_connection_inits_arriving_together_are_each_answered_on_their_own
 async def test_an_admitted_socket_is_closed_by_a_revocation_after_it_subscribed(
     hub_server: LiveServer,
 ) -> None:
-    # Admission checks revocations once, after the user's channel is live; later ones
-    # arrive on that channel, with or without an operation running.
+    # After admission (a batch's one revocation look-up) a revocation arrives on the
+    # user's channel, with or without an operation running.
     session = await signed_up(hub_server.http_url)
     async with connect(hub_server.ws_url, subprotocols=[TRANSPORT_WS]) as ws:
         await init(ws, bearer_init(session))

@@ -1,20 +1,18 @@
 """Sockets' `connection_init` answered together: those waiting when a batch starts, in one pass.
 
 A reconnect storm brings hundreds of `connection_init` messages at once. Answered one
-task each, every socket paid for a task, and for its user's channel, a revocation look-up
+task each, every socket paid for a task, and for a revocation look-up, its user's channel
 and a presence change each awaited on its own (a future and a wake-up apiece, the Redis
 commands batched only with whatever else happened to wait). Here one task answers a
-batch: the tokens verified in a loop, the users' channels joined together (one NATS
-confirmation), the sessions checked against revocations in one MGET, the sockets held for
+batch: the tokens verified in a loop, the sessions checked against revocations in one
+MGET, the users' channels joined together (one NATS confirmation), the sockets held for
 presence in one script, then each acknowledged. One batch is out at a time; the inits
 arriving meanwhile form the next (as `adapters.coalesced` does), so batches grow with
 the load and a lone socket waits no longer than before.
 
-The order is what makes one revocation check enough: a session is checked only once its
-user's channel is live, so a revocation is either seen by that check or arrives on the
-channel and closes the socket. The subscriptions a client sends right after the ack then
-need not ask Redis again (`Connection.revocations_checked_at`; later operations do, in
-case NATS lost a revocation in an outage since).
+A revocation that lands between the check and the channel's subscription reaches neither;
+each operation checks the session again when it starts (`AuthProvider.ensure_live`), as
+it always did.
 """
 
 from __future__ import annotations
@@ -35,16 +33,6 @@ from fowergram.realtime.socket_auth import SocketRejected, TicketRedeemer, socke
 log = logging.getLogger(__name__)
 MAX_BATCH = 500
 UNAVAILABLE = "authentication unavailable, retry later"
-# An operation started this soon after admission's revocation check (the subscriptions
-# a client sends right after its ack) relies on it; later ones ask Redis again, in case
-# NATS lost a revocation in an outage since.
-REVOCATIONS_FRESH_S = 5.0
-
-
-def revocations_fresh(checked_at: float | None, now: float) -> bool:
-    """Whether admission checked a socket's session (at `checked_at`, its user's channel
-    live) lately enough that a revocation since would have arrived on that channel."""
-    return checked_at is not None and now - checked_at < REVOCATIONS_FRESH_S
 
 
 class Admissions:
@@ -95,9 +83,9 @@ class Admissions:
     async def _admit(self, batch: list[tuple[Connection, dict[str, Any]]]) -> None:
         try:
             verified = await self._verified(batch)
-            unrevoked = await self._unrevoked(await self._on_channels(verified))
-            await self._hub.went_online(unrevoked)
-            for connection in unrevoked:
+            joined = await self._on_channels(await self._unrevoked(verified))
+            await self._hub.went_online(joined)
+            for connection in joined:
                 if connection.closing is None:
                     self._admitted(connection)
         except Exception:
@@ -137,7 +125,7 @@ class Admissions:
         return verified
 
     async def _on_channels(self, connections: list[Connection]) -> list[Connection]:
-        """The sockets whose users' channels are live (revocations reach them now)."""
+        """The sockets whose users' channels are live (revocations reach them from now)."""
         if not connections:
             return []
         outcomes = await self._hub.join_users(connections)
@@ -156,7 +144,6 @@ class Admissions:
         sessions = [c.auth for c in connections if c.auth is not None]
         assert len(sessions) == len(connections)
         revoked = await self._auth.revoked_among(sessions)
-        checked_at = self._hub.clock()
         unrevoked: list[Connection] = []
         for connection, is_revoked in zip(connections, revoked, strict=True):
             if connection.closing is not None:
@@ -164,7 +151,6 @@ class Admissions:
             if is_revoked:
                 self._refuse(connection, "session revoked")
             else:
-                connection.revocations_checked_at = checked_at
                 unrevoked.append(connection)
         return unrevoked
 

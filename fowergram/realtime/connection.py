@@ -98,7 +98,6 @@ class Connection:
         "opened_at",
         "operations",
         "pending",
-        "revocations_checked_at",
         "viewer",
     )
 
@@ -120,9 +119,6 @@ class Connection:
         self.auth: Authenticated | None = None
         self.init_received = False
         self.acked = False
-        # When admission checked its session against revocations, its user's channel
-        # live by then (hub clock; None: not checked that way).
-        self.revocations_checked_at: float | None = None
         self.operations: dict[str, Cancellable] = {}
         self.feeds: list[LiveFeed] = []
         # Channels joined by this socket's subscriptions (beyond its user's), with counts.

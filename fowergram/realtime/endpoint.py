@@ -20,7 +20,7 @@ import strawberry
 from fowergram.domain.errors import DomainError
 from fowergram.graphql.context import Context
 from fowergram.observability.metrics import Metrics
-from fowergram.realtime.admission import Admissions, revocations_fresh
+from fowergram.realtime.admission import Admissions
 from fowergram.realtime.connection import Connection, OutboundLimits, Wire
 from fowergram.realtime.hub import ConnectionHub
 from fowergram.realtime.multiplex import Multiplexer, SharedStream, SharePlan
@@ -264,12 +264,8 @@ class SocketEndpoint:
         operation = PushedOperation(connection, message.id, plan)  # listening from here
         sent = False
         try:
-            auth = connection.auth
-            checked_at = connection.revocations_checked_at
-            if auth is not None and revocations_fresh(checked_at, self._hub.clock()):
-                self._services.auth.ensure_unexpired(auth)
-            elif auth is not None:
-                await self._services.auth.ensure_live(auth)
+            if connection.auth is not None:
+                await self._services.auth.ensure_live(connection.auth)
             assert connection.viewer is not None  # Pusher.plan pushes only for a viewer
             pages = plan.field.catch_up(push.arguments, connection.viewer.user_id, self._services)
             if pages is not None:

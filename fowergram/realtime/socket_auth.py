@@ -1,8 +1,8 @@
 """Who a socket says it is, from its `connection_init` payload: {"authorization": "Bearer …"},
 or {"ticket": …} from POST /auth/socket-ticket (browsers in cookie mode), or nobody.
 
-The credentials are checked by signature and times only: the socket's session is checked
-against revocations once its user's channel is live (`admission`)."""
+The credentials are checked by signature and times only: the sessions of the sockets
+admitted together are checked against revocations in one look-up (`admission`)."""
 
 from __future__ import annotations
 

@@ -39,9 +39,8 @@ class AuthProvider(Protocol):
 
     async def credentials(self, access_token: str) -> Authenticated:
         """Who the access token names, by its signature and times alone: its session is
-        not checked against revocations. For a caller that checks them itself after
-        something else (`revoked_among`): a socket, once its user's channel, where later
-        revocations arrive, is live."""
+        not checked against revocations. For a caller that checks many at once
+        (`revoked_among`): the sockets of a reconnect storm."""
         ...
 
     async def revoked_among(self, authenticated: Sequence[Authenticated]) -> list[bool]:
@@ -51,11 +50,6 @@ class AuthProvider(Protocol):
     async def ensure_live(self, authenticated: Authenticated) -> None:
         """Raise Unauthenticated once the session is revoked or its token has expired
         (checked on every operation of a long-lived WebSocket)."""
-        ...
-
-    def ensure_unexpired(self, authenticated: Authenticated) -> None:
-        """`ensure_live` without the revocation look-up, for a holder whose revocations
-        are pushed to it (a socket on its user's channel is closed by one)."""
         ...
 
     async def account(self, viewer: Viewer) -> Account: ...

@@ -227,15 +227,12 @@ class AuthService:
     async def revoked_among(self, authenticated: Sequence[Authenticated]) -> list[bool]:
         return await self._revocations.contains_many([a.viewer.session_id for a in authenticated])
 
-    def ensure_unexpired(self, authenticated: Authenticated) -> None:
-        expires_at = authenticated.expires_at
-        if expires_at is not None and expires_at <= self._clock.now():
-            raise Unauthenticated("access token expired; reconnect with a fresh one")
-
     async def ensure_live(self, authenticated: Authenticated) -> None:
         """For long-lived connections: the session must still be unrevoked and the token
         it authenticated with unexpired."""
-        self.ensure_unexpired(authenticated)
+        expires_at = authenticated.expires_at
+        if expires_at is not None and expires_at <= self._clock.now():
+            raise Unauthenticated("access token expired; reconnect with a fresh one")
         if await self._revocations.contains(authenticated.viewer.session_id):
             raise Unauthenticated("session revoked")
 
