@@ -15,7 +15,8 @@ from support.live_server import LiveServer
 from support.services import ServiceUrls
 
 from fowergram.app import create_app
-from fowergram.realtime.front_door import MAX_HEAD_BYTES, is_hub_upgrade
+from fowergram.realtime.front_door import MAX_HEAD_BYTES, hub_upgrade, is_hub_upgrade
+from fowergram.realtime.handshake import Refusal, Upgrade, read_upgrade
 
 UPGRADE_HEAD = (
     b"GET /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
@@ -62,6 +63,24 @@ def text_payload(frame_bytes: bytes) -> bytes:
 def test_a_whole_well_formed_upgrade_to_the_hub_is_recognised(head: bytes) -> None:
     assert is_hub_upgrade(head)
     assert is_hub_upgrade(head + b"\x81\x85frames follow")
+    # Read once here, as the hub's own reading of the same bytes would.
+    for data in (head, head + b"\x81\x85frames follow"):
+        assert hub_upgrade(data) == read_upgrade(data)
+        assert isinstance(hub_upgrade(data), Upgrade)
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        UPGRADE_HEAD.replace(b"dGhlIHNhbXBsZSBub25jZQ==", b"c2hvcnQ="),
+        UPGRADE_HEAD.replace(b"Sec-WebSocket-Version: 13", b"Sec-WebSocket-Version: 8"),
+    ],
+    ids=["short-key", "old-version"],
+)
+def test_a_recognised_upgrade_is_checked_as_the_hub_checks_it(head: bytes) -> None:
+    refusal = hub_upgrade(head)
+    assert isinstance(refusal, Refusal)
+    assert refusal == read_upgrade(head)
 
 
 NOT_OURS = {

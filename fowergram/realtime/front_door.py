@@ -5,8 +5,8 @@ with a Python callback per header, the ASGI scope built, the local and remote ad
 read (a socket object made for each), and for an upgrade the request rebuilt as bytes for
 its `ws` protocol class, which reads it again. For a reconnect storm of WebSocket clients
 all of that is spent per socket only to hand the bytes on. Here an upgrade to the hub's
-path whose head arrived whole and well-formed goes to `HubProtocol` at once, which
-checks and answers it (`handshake.read_upgrade`, as it did after uvicorn). Everything
+path whose head arrived whole and well-formed is read here, once, and goes to
+`HubProtocol` checked (`handshake.checked`), which answers it. Everything
 else, including any head this does not recognise, goes to uvicorn's HTTP protocol
 unchanged, which upgrades to the same `HubProtocol` when it should.
 
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from fowergram.realtime.handshake import END_OF_HEADERS
+from fowergram.realtime.handshake import END_OF_HEADERS, Refusal, Upgrade, checked
 from fowergram.realtime.ws_transport import HubProtocol
 
 if TYPE_CHECKING:
@@ -41,43 +41,51 @@ _WELL_FORMED_HEAD = re.compile(
 )
 # A body's framing is httptools' to judge (conflicting or malformed lengths are what
 # request smuggling behind a proxy relies on): such heads go to it.
-_BODY_FRAMING = frozenset({b"content-length", b"transfer-encoding"})
-_OWS = b" \t"
+_BODY_FRAMING = frozenset({"content-length", "transfer-encoding"})
+_READ_ONCE = frozenset({"upgrade", "connection"})
+_OWS = " \t"
+
+
+def hub_upgrade(data: bytes) -> Upgrade | Refusal | None:
+    """The upgrade request `data` starts with, read and checked (`handshake.checked`), if
+    it is a whole, well-formed WebSocket upgrade to /graphql that httptools would read the
+    same way: one Upgrade line (`websocket`), one Connection line naming `upgrade` (RFC
+    9110 7.8: otherwise Upgrade is ignored and the request is plain HTTP), no body
+    framing. None for anything else (httptools' to read)."""
+    if not data.startswith(HUB_REQUEST_LINE):
+        return None
+    end = data.find(END_OF_HEADERS, 0, MAX_HEAD_BYTES)
+    if end < 0:
+        return None
+    if _WELL_FORMED_HEAD.fullmatch(data, 0, end) is None:
+        return None
+    # Header values are opaque octets (RFC 9110 5.5); latin-1 keeps each one.
+    lines = data[:end].decode("latin-1").split("\r\n")
+    headers: dict[str, list[str]] = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        name = name.lower()
+        if name in _BODY_FRAMING:
+            return None
+        values = headers.get(name)
+        if values is None:
+            headers[name] = [value.strip(_OWS)]
+        elif name in _READ_ONCE:  # uvicorn reads the last one only: its reading stands
+            return None
+        else:
+            values.append(value.strip(_OWS))
+    upgrade, connection = headers.get("upgrade"), headers.get("connection")
+    if upgrade is None or connection is None or upgrade[0].lower() != "websocket":
+        return None
+    if not any(token.strip(_OWS).lower() == "upgrade" for token in connection[0].split(",")):
+        return None
+    target = lines[0][len("GET ") : -len(" HTTP/1.1")]
+    return checked(target, headers, data[end + len(END_OF_HEADERS) :])
 
 
 def is_hub_upgrade(data: bytes) -> bool:
-    """Whether `data` starts with a whole, well-formed WebSocket upgrade to /graphql that
-    httptools would read the same way: one Upgrade line (`websocket`), one Connection line
-    naming `upgrade` (RFC 9110 7.8: otherwise Upgrade is ignored and the request is plain
-    HTTP), no body framing."""
-    if not data.startswith(HUB_REQUEST_LINE):
-        return False
-    end = data.find(END_OF_HEADERS, 0, MAX_HEAD_BYTES)
-    if end < 0:
-        return False
-    head = data[:end]
-    if _WELL_FORMED_HEAD.fullmatch(head) is None:
-        return False
-    upgrade: bytes | None = None
-    connection: bytes | None = None
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        name = name.lower()
-        if name in _BODY_FRAMING:
-            return False
-        if name == b"upgrade":
-            if upgrade is not None:  # uvicorn reads the last one only: its reading stands
-                return False
-            upgrade = value
-        elif name == b"connection":
-            if connection is not None:
-                return False
-            connection = value
-    if upgrade is None or connection is None:
-        return False
-    return upgrade.strip(_OWS).lower() == b"websocket" and any(
-        token.strip(_OWS).lower() == b"upgrade" for token in connection.split(b",")
-    )
+    """Whether `data` goes to the hub at once (`hub_upgrade`)."""
+    return hub_upgrade(data) is not None
 
 
 class FrontDoor(asyncio.Protocol):
@@ -112,16 +120,19 @@ class FrontDoor(asyncio.Protocol):
             return
         self._transport = None
         self._server_state.connections.discard(self)
-        protocol: asyncio.Protocol
-        if is_hub_upgrade(data):
-            protocol = HubProtocol(self._config, self._server_state, self._app_state)
-        else:
+        upgrade = hub_upgrade(data)
+        if upgrade is None:
             protocol = HttpToolsProtocol(
                 self._config, self._server_state, self._app_state, self._loop
             )
-        protocol.connection_made(transport)
-        transport.set_protocol(protocol)
-        protocol.data_received(data)
+            protocol.connection_made(transport)
+            transport.set_protocol(protocol)
+            protocol.data_received(data)
+            return
+        hub = HubProtocol(self._config, self._server_state, self._app_state)
+        hub.connection_made(transport)
+        transport.set_protocol(hub)
+        hub.upgrade_received(upgrade)
 
     def eof_received(self) -> bool | None:
         return None  # closed before a request: close our side too

@@ -66,10 +66,12 @@ def read_upgrade(data: bytes) -> Upgrade | Refusal:
         if not colon or not name or " " in name or "\t" in name:
             return Refusal(HTTPStatus.BAD_REQUEST, "malformed header line")
         headers.setdefault(name.lower(), []).append(value.strip(" \t"))
-    return _checked(target, headers, rest)
+    return checked(target, headers, rest)
 
 
-def _checked(target: str, headers: dict[str, list[str]], rest: bytes) -> Upgrade | Refusal:
+def checked(target: str, headers: dict[str, list[str]], rest: bytes) -> Upgrade | Refusal:
+    """The request read into its target and headers (names in lower case, each one's values
+    stripped, in order), checked for what RFC 6455 asks of a server."""
     if "upgrade" not in _tokens(headers.get("connection")):
         return _upgrade_required("Connection: Upgrade expected")
     if _tokens(headers.get("upgrade")) != ["websocket"]:

@@ -102,7 +102,7 @@ class HubProtocol(asyncio.Protocol):
         ws = self._ws
         if ws is None:
             if self.transport is not None and not self._lost:
-                self._handshake(data)
+                self._handshake(read_upgrade(data))
             return
         self._frames(ws, data)
 
@@ -190,10 +190,14 @@ class HubProtocol(asyncio.Protocol):
 
     # Internals
 
-    def _handshake(self, data: bytes) -> None:
+    def upgrade_received(self, upgrade: Upgrade | Refusal) -> None:
+        """The upgrade request, read already (`front_door`): answer it."""
+        if self.transport is not None and not self._lost:
+            self._handshake(upgrade)
+
+    def _handshake(self, upgrade: Upgrade | Refusal) -> None:
         transport, endpoint = self.transport, self._endpoint
         assert transport is not None
-        upgrade = read_upgrade(data)
         if isinstance(upgrade, Upgrade):
             upgrade = self._refused_here(upgrade)
         if isinstance(upgrade, Refusal):
