@@ -40,6 +40,8 @@ if TYPE_CHECKING:
     from fowergram.realtime.endpoint import SocketEndpoint
 
 log = logging.getLogger(__name__)
+# websockets' parser logs here; given, it is not looked up again for every socket.
+_WS_LOG = logging.getLogger("websockets.server")
 ABNORMAL_CLOSURE = 1006  # no close frame either way
 _TEXT_HEADER = 0x81  # FIN + text opcode
 
@@ -208,7 +210,7 @@ class HubProtocol(asyncio.Protocol):
         assert endpoint is not None  # else refused above
         subprotocol = negotiate(upgrade.subprotocols)
         transport.write(accepted(upgrade, subprotocol))
-        self._ws = ServerProtocol(max_size=self._max_size, state=State.OPEN)
+        self._ws = ServerProtocol(max_size=self._max_size, state=State.OPEN, logger=_WS_LOG)
         connection_id = next_trace_id()
         self._context = context = contextvars.copy_context()
         context.run(connection_id_var.set, connection_id)
