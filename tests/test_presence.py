@@ -521,3 +521,28 @@ async def test_sockets_connected_together_before_the_first_heartbeat_are_recorde
     assert await statuses(early, 6, 7) == [OFFLINE, OFFLINE]
     await early.beat()
     assert await statuses(early, 6, 7) == [ONLINE, ONLINE]
+
+
+async def test_a_failing_socket_among_those_connected_together_fails_alone(
+    cluster: Cluster,
+) -> None:
+    tracker, other = cluster.instance(), cluster.instance()
+    watcher = await cluster.watch()
+    await tracker.beat()
+    await other.beat()
+    await _break_user_key(cluster, 2)
+
+    await tracker.connected_many([(1, "c1"), (2, "c2"), (3, "c3")])
+    await watcher.settle()
+
+    assert await statuses(other, 1, 3) == [ONLINE, ONLINE]
+    assert watcher.of(1) == [ONLINE]
+    assert watcher.of(3) == [ONLINE]
+    assert watcher.of(2) == []
+    old_id = tracker.instance_id
+    await cluster.redis.delete(f"{cluster.prefix}:{{presence}}:user:2")
+    await tracker.beat()  # the failure marked it for a restore: back under a new id
+    await watcher.settle()
+    assert tracker.instance_id != old_id
+    assert await statuses(other, 1, 2, 3) == [ONLINE, ONLINE, ONLINE]
+    assert watcher.of(2) == [ONLINE]

@@ -62,3 +62,24 @@ async def test_unknown_tickets_are_refused(live_server: LiveServer, ticket: str)
 def test_tickets_need_a_session(live_server: LiveServer) -> None:
     with http_client(live_server.http_url) as anonymous:
         assert anonymous.post("/auth/socket-ticket").status_code == 401
+
+
+async def _answer(live_server: LiveServer, payload: dict[str, Any]) -> tuple[str, int | None]:
+    try:
+        answer = await _init(live_server, payload)
+    except ConnectionClosed as closed:
+        return "closed", closed.rcvd.code if closed.rcvd is not None else None
+    return answer["type"], None
+
+
+async def test_tickets_arriving_together_are_each_redeemed_once(live_server: LiveServer) -> None:
+    # Answered in one batch, redeemed together: each ticket still works once.
+    issued = [_browser_ticket(live_server) for _ in range(3)]
+    tickets = [ticket for ticket, _ in issued]
+    payloads = [{"ticket": t} for t in tickets] + [{"ticket": tickets[0]}, {"ticket": "forged"}]
+
+    answers = await asyncio.gather(*(_answer(live_server, p) for p in payloads))
+
+    assert answers[1:3] == [("connection_ack", None)] * 2
+    assert sorted([answers[0], answers[3]]) == [("closed", 4403), ("connection_ack", None)]
+    assert answers[4] == ("closed", 4403)

@@ -18,21 +18,48 @@ it always did.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, Protocol
 
 from fowergram.domain.auth.provider import AuthProvider
 from fowergram.domain.auth.service import Authenticated
 from fowergram.observability.metrics import Metrics
 from fowergram.realtime.connection import Connection
-from fowergram.realtime.hub import ConnectionHub
 from fowergram.realtime.protocol import MAX_CLOSE_REASON, Close
-from fowergram.realtime.socket_auth import SocketRejected, TicketRedeemer, socket_credentials
+from fowergram.realtime.socket_auth import (
+    SocketRejected,
+    Ticket,
+    TicketRedeemer,
+    offered,
+    redeemed,
+    token_credentials,
+)
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 500
 UNAVAILABLE = "authentication unavailable, retry later"
+
+
+class AdmittingHub(Protocol):
+    """The hub as admission uses it (`ConnectionHub`)."""
+
+    async def join_users(self, connections: Sequence[Connection]) -> list[BaseException | None]: ...
+
+    async def went_online(self, connections: Sequence[Connection]) -> None: ...
+
+
+@dataclass(slots=True)
+class Applicant:
+    """A socket waiting for its `connection_init` to be answered."""
+
+    connection: Connection
+    payload: dict[str, Any]
+    # The socket's log context (its connection id), for what is done for it alone.
+    context: contextvars.Context
 
 
 class Admissions:
@@ -43,7 +70,7 @@ class Admissions:
         self,
         auth: AuthProvider,
         tickets: TicketRedeemer,
-        hub: ConnectionHub,
+        hub: AdmittingHub,
         metrics: Metrics,
         admitted: Callable[[Connection], None],
         *,
@@ -55,104 +82,147 @@ class Admissions:
         self._metrics = metrics
         self._admitted = admitted
         self._max_batch = max_batch
-        self._waiting: list[tuple[Connection, dict[str, Any]]] = []
+        self._waiting: list[Applicant] = []
         self._running: asyncio.Task[None] | None = None
 
     def add(self, connection: Connection, payload: dict[str, Any]) -> None:
-        """Answer this socket's `connection_init` with the next batch."""
-        self._waiting.append((connection, payload))
+        """Answer this socket's `connection_init` with the next batch (called in the
+        socket's own context)."""
+        self._waiting.append(Applicant(connection, payload, contextvars.copy_context()))
         if self._running is None and len(self._waiting) == 1:
-            asyncio.get_running_loop().call_soon(self._start)
+            asyncio.get_running_loop().call_soon(self._start, context=contextvars.Context())
 
     def _start(self) -> None:
         if self._running is not None or not self._waiting:
             return
         batch = self._waiting[: self._max_batch]
         del self._waiting[: self._max_batch]
-        task = asyncio.create_task(self._admit(batch))
-        for connection, _ in batch:
-            connection.admission = task  # the socket's end waits for it (Connection.finish)
+        # A context of its own: no socket's connection id on the batch's log lines.
+        task = asyncio.create_task(self._admit(batch), context=contextvars.Context())
+        for applicant in batch:
+            # The socket's end waits for it (Connection.finish).
+            applicant.connection.admission = task
         self._running = task
-        task.add_done_callback(self._finished)
+        task.add_done_callback(partial(self._finished, batch))
 
-    def _finished(self, task: asyncio.Task[None]) -> None:
+    def _finished(self, batch: list[Applicant], task: asyncio.Task[None]) -> None:
         self._running = None
+        if task.cancelled():  # possibly before its first step (the loop stopping)
+            _unanswered_close(batch)
+        for applicant in batch:
+            applicant.connection.admission = None
         if self._waiting:
             self._start()
 
-    async def _admit(self, batch: list[tuple[Connection, dict[str, Any]]]) -> None:
+    async def _admit(self, batch: list[Applicant]) -> None:
         try:
             verified = await self._verified(batch)
             joined = await self._on_channels(await self._unrevoked(verified))
-            await self._hub.went_online(joined)
-            for connection in joined:
-                if connection.closing is None:
-                    self._admitted(connection)
+            await self._hub.went_online([applicant.connection for applicant in joined])
+            for applicant in joined:
+                if applicant.connection.closing is None:
+                    self._answer(applicant)
         except Exception:
             # A dependency is down (Redis, where revocations live): not the clients'
             # fault; 1011 tells them to retry later rather than to sign in again.
             log.exception("socket admission failed")
             _unanswered_close(batch)
-        except asyncio.CancelledError:
-            _unanswered_close(batch)
-            raise
-        finally:
-            for connection, _ in batch:
-                connection.admission = None
 
-    async def _verified(self, batch: list[tuple[Connection, dict[str, Any]]]) -> list[Connection]:
+    async def _verified(self, batch: list[Applicant]) -> list[Applicant]:
         """Each socket's credentials, by signature and times; anonymous ones are in."""
-        verified: list[Connection] = []
-        for connection, payload in batch:
+        tokens = await self._tokens(batch)
+        verified: list[Applicant] = []
+        for applicant, token in tokens:
+            connection = applicant.connection
             if connection.closing is not None:
                 continue
-            try:
-                authenticated = await socket_credentials(payload, self._auth, self._tickets)
-            except SocketRejected as rejected:
-                self._refuse(connection, str(rejected))
-                continue
-            except Exception:  # a ticket's Redis down: as below, for this socket alone
-                log.exception("socket authentication failed")
-                connection.close(Close.INTERNAL, UNAVAILABLE)
-                continue
-            if connection.closing is not None:
-                continue
+            authenticated: Authenticated | None = None
+            if token is not None:
+                try:
+                    authenticated = await token_credentials(token, self._auth)
+                except SocketRejected as rejected:
+                    self._refuse(connection, str(rejected))
+                    continue
             self._identify(connection, authenticated)
             if authenticated is None:
-                self._admitted(connection)  # public reads only: nothing to join or check
+                self._answer(applicant)  # public reads only: nothing to join or check
             else:
-                verified.append(connection)
+                verified.append(applicant)
         return verified
 
-    async def _on_channels(self, connections: list[Connection]) -> list[Connection]:
-        """The sockets whose users' channels are live (revocations reach them from now)."""
-        if not connections:
-            return []
-        outcomes = await self._hub.join_users(connections)
-        joined: list[Connection] = []
-        for connection, error in zip(connections, outcomes, strict=True):
-            if error is not None:
-                log.error("joining the user's channel failed", exc_info=error)
-                connection.close(Close.INTERNAL, "live channel unavailable, retry later")
-            elif connection.closing is None:
-                joined.append(connection)
-        return joined
+    async def _tokens(self, batch: list[Applicant]) -> list[tuple[Applicant, str | None]]:
+        """Each socket's access token (None: anonymous); tickets redeemed together."""
+        offers: list[tuple[Applicant, str | Ticket | None]] = []
+        for applicant in batch:
+            if applicant.connection.closing is not None:
+                continue
+            try:
+                offers.append((applicant, offered(applicant.payload)))
+            except SocketRejected as rejected:
+                self._refuse(applicant.connection, str(rejected))
+        tickets = [(a, offer) for a, offer in offers if isinstance(offer, Ticket)]
+        redemptions: list[str | BaseException] = []
+        if tickets:  # rare (browsers in cookie mode); each a Redis round trip: at once
+            redemptions = await asyncio.gather(
+                *(redeemed(ticket, self._tickets) for _, ticket in tickets),
+                return_exceptions=True,
+            )
+        tokens = dict(zip((id(a) for a, _ in tickets), redemptions, strict=True))
+        answered: list[tuple[Applicant, str | None]] = []
+        for applicant, offer in offers:
+            outcome = tokens.get(id(applicant), offer)
+            if isinstance(outcome, SocketRejected):
+                self._refuse(applicant.connection, str(outcome))
+            elif isinstance(outcome, BaseException):  # a ticket's Redis down
+                applicant.context.run(
+                    log.error, "socket ticket redemption failed", exc_info=outcome
+                )
+                applicant.connection.close(Close.INTERNAL, UNAVAILABLE)
+            else:
+                assert not isinstance(outcome, Ticket)
+                answered.append((applicant, outcome))
+        return answered
 
-    async def _unrevoked(self, connections: list[Connection]) -> list[Connection]:
-        if not connections:
+    async def _unrevoked(self, applicants: list[Applicant]) -> list[Applicant]:
+        if not applicants:
             return []
-        sessions = [c.auth for c in connections if c.auth is not None]
-        assert len(sessions) == len(connections)
+        sessions = [a.connection.auth for a in applicants if a.connection.auth is not None]
+        assert len(sessions) == len(applicants)
         revoked = await self._auth.revoked_among(sessions)
-        unrevoked: list[Connection] = []
-        for connection, is_revoked in zip(connections, revoked, strict=True):
-            if connection.closing is not None:
+        unrevoked: list[Applicant] = []
+        for applicant, is_revoked in zip(applicants, revoked, strict=True):
+            if applicant.connection.closing is not None:
                 continue
             if is_revoked:
-                self._refuse(connection, "session revoked")
+                self._refuse(applicant.connection, "session revoked")
             else:
-                unrevoked.append(connection)
+                unrevoked.append(applicant)
         return unrevoked
+
+    async def _on_channels(self, applicants: list[Applicant]) -> list[Applicant]:
+        """The sockets whose users' channels are live (revocations reach them from now)."""
+        if not applicants:
+            return []
+        outcomes = await self._hub.join_users([a.connection for a in applicants])
+        joined: list[Applicant] = []
+        for applicant, error in zip(applicants, outcomes, strict=True):
+            connection = applicant.connection
+            if error is not None:
+                applicant.context.run(
+                    log.error, "joining the user's channel failed", exc_info=error
+                )
+                connection.close(Close.INTERNAL, "live channel unavailable, retry later")
+            elif connection.closing is None:
+                joined.append(applicant)
+        return joined
+
+    def _answer(self, applicant: Applicant) -> None:
+        """Acknowledge one socket, in its own context; a failure closes that one alone."""
+        try:
+            applicant.context.run(self._admitted, applicant.connection)
+        except Exception:
+            applicant.context.run(log.exception, "answering connection_init failed")
+            applicant.connection.close(Close.INTERNAL, "internal error")
 
     @staticmethod
     def _identify(connection: Connection, authenticated: Authenticated | None) -> None:
@@ -166,7 +236,7 @@ class Admissions:
         connection.close(Close.FORBIDDEN, f"Forbidden: {reason}"[:MAX_CLOSE_REASON])
 
 
-def _unanswered_close(batch: list[tuple[Connection, dict[str, Any]]]) -> None:
-    for connection, _ in batch:
-        if connection.pending is not None:  # neither answered nor closed yet
-            connection.close(Close.INTERNAL, UNAVAILABLE)
+def _unanswered_close(batch: list[Applicant]) -> None:
+    for applicant in batch:
+        if applicant.connection.pending is not None:  # neither answered nor closed yet
+            applicant.connection.close(Close.INTERNAL, UNAVAILABLE)

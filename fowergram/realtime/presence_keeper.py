@@ -56,6 +56,13 @@ class Reaped(Protocol):
 class PresenceStore(Protocol):
     async def beat(self, instance_id: str, now: datetime, *, first: bool) -> bool: ...
     async def connect(self, user_id: int, socket: Socket) -> HeldSockets | None: ...
+    async def connect_each(
+        self, sockets: Sequence[tuple[int, Socket]]
+    ) -> Sequence[HeldSockets | Exception | None]:
+        """`connect` for each, in one call: each one's outcome (an exception: its change
+        alone failed)."""
+        ...
+
     async def connect_many(
         self, sockets: Sequence[tuple[int, Socket]]
     ) -> Sequence[HeldSockets | None]: ...
@@ -142,26 +149,29 @@ class PresenceTracker:
 
     async def connected_many(self, sockets: Sequence[tuple[int, str]]) -> None:
         """`connected` for each (user id, connection id), with one store call a chunk."""
-        if not sockets:
-            return
-        await self._ready.wait()
+        size = self._options.chunk
+        for start in range(0, len(sockets), size):
+            await self._connect_chunk(sockets[start : start + size])
+
+    async def _connect_chunk(self, sockets: Sequence[tuple[int, str]]) -> None:
+        await self._ready.wait()  # under the instance id of the moment, as `connected`
         held: list[tuple[int, Socket]] = []
         for user_id, connection_id in sockets:
             self._local.setdefault(user_id, set()).add(connection_id)
             held.append((user_id, Socket(self._instance_id, connection_id)))
         self._on_local_users(len(self._local))
-        size = self._options.chunk
-        for chunk in (held[i : i + size] for i in range(0, len(held), size)):
-            try:
-                befores = await self._store.connect_many(chunk)
-            except Exception as exc:
-                self._lost(chunk[0][1], exc)  # one instance: the next beat restores all
-                continue
-            for (_, socket), before in zip(chunk, befores, strict=True):
-                if before is None:  # not registered (yet, or any more)
-                    self._lost(socket, None)
-                else:
-                    await self._changed(before, opened(before, socket))
+        try:
+            outcomes = await self._store.connect_each(held)
+        except Exception as exc:
+            self._lost(held[0][1], exc)  # one instance: the next beat restores them all
+            return
+        for (_, socket), before in zip(held, outcomes, strict=True):
+            if isinstance(before, Exception):  # this socket's change failed alone
+                self._lost(socket, before)
+            elif before is None:  # not registered (yet, or any more)
+                self._lost(socket, None)
+            else:
+                await self._changed(before, opened(before, socket))
 
     async def disconnected(self, user_id: int, connection_id: str) -> None:
         await self._ready.wait()

@@ -6,6 +6,7 @@ admitted together are checked against revocations in one look-up (`admission`)."
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from fowergram.domain.auth.provider import AuthProvider
@@ -21,22 +22,43 @@ class TicketRedeemer(Protocol):
     async def redeem(self, ticket: str) -> str | None: ...
 
 
-async def socket_credentials(
-    params: dict[str, Any], auth: AuthProvider, tickets: TicketRedeemer
-) -> Authenticated | None:
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    """A one-time ticket, to redeem for an access token."""
+
+    value: str
+
+
+def offered(params: dict[str, Any]) -> str | Ticket | None:
+    """What the payload offers: an access token, a ticket, or nothing (an anonymous
+    socket: public reads only). SocketRejected for an authorization that is not a bearer
+    token."""
     credentials = params.get("authorization")
     ticket = params.get("ticket")
-    if credentials is None and ticket is None:
-        return None  # an anonymous socket: public reads only
     if ticket is not None:
-        redeemed = await tickets.redeem(str(ticket))
-        if redeemed is None:
-            raise SocketRejected("unknown, used or expired ticket")
-        credentials = f"Bearer {redeemed}"
-    scheme, _, token = str(credentials).partition(" ")
+        return Ticket(str(ticket))
+    if credentials is None:
+        return None
+    return bearer_token(str(credentials))
+
+
+def bearer_token(credentials: str) -> str:
+    scheme, _, token = credentials.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise SocketRejected("authorization must be 'Bearer <token>'")
+    return token.strip()
+
+
+async def redeemed(ticket: Ticket, tickets: TicketRedeemer) -> str:
+    """The access token a ticket stands for (once: a ticket is used up)."""
+    token = await tickets.redeem(ticket.value)
+    if token is None:
+        raise SocketRejected("unknown, used or expired ticket")
+    return bearer_token(f"Bearer {token}")
+
+
+async def token_credentials(token: str, auth: AuthProvider) -> Authenticated:
     try:
-        return await auth.credentials(token.strip())
+        return await auth.credentials(token)
     except DomainError as error:
         raise SocketRejected(error.message) from None

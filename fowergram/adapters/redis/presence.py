@@ -202,7 +202,7 @@ class RedisPresence:
         self._beat = redis.register_script(_BEAT)
         self._bury = redis.register_script(_BURY)
         self._reap = redis.register_script(_REAP)
-        self._connecting = Coalesced(self._connect_each)
+        self._connecting = Coalesced(self.connect_each)
         self._disconnecting = Coalesced(self._disconnect_each)
 
     def _user(self, user_id: int) -> str:
@@ -225,11 +225,13 @@ class RedisPresence:
 
     async def connect_many(self, sockets: Sequence[tuple[int, Socket]]) -> list[HeldSockets | None]:
         """`connect` for each, in order, in one script call; raises the first failure."""
-        return _raise_first(await self._connect_each(sockets))
+        return _raise_first(await self.connect_each(sockets))
 
-    async def _connect_each(
+    async def connect_each(
         self, sockets: Sequence[tuple[int, Socket]]
     ) -> list[HeldSockets | Exception | None]:
+        """`connect` for each, in order, in one script call: each one's outcome (an
+        exception where its own change failed)."""
         keys = [self._instances, self._seen]
         args: list[str | int] = []
         for user_id, socket in sockets:
