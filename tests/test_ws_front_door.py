@@ -15,7 +15,7 @@ from support.live_server import LiveServer
 from support.services import ServiceUrls
 
 from fowergram.app import create_app
-from fowergram.realtime.front_door import MAX_HEAD_BYTES, hub_upgrade, is_hub_upgrade
+from fowergram.realtime.front_door import MAX_HEAD_BYTES, hub_upgrade
 from fowergram.realtime.handshake import Refusal, Upgrade, read_upgrade
 
 UPGRADE_HEAD = (
@@ -61,8 +61,8 @@ def text_payload(frame_bytes: bytes) -> bytes:
     ids=["plain", "query-string", "case-and-spacing", "connection-list", "connection-first"],
 )
 def test_a_whole_well_formed_upgrade_to_the_hub_is_recognised(head: bytes) -> None:
-    assert is_hub_upgrade(head)
-    assert is_hub_upgrade(head + b"\x81\x85frames follow")
+    assert hub_upgrade(head) is not None
+    assert hub_upgrade(head + b"\x81\x85frames follow") is not None
     # Read once here, as the hub's own reading of the same bytes would.
     for data in (head, head + b"\x81\x85frames follow"):
         assert hub_upgrade(data) == read_upgrade(data)
@@ -123,7 +123,7 @@ NOT_OURS = {
 
 @pytest.mark.parametrize("head", NOT_OURS.values(), ids=NOT_OURS.keys())
 def test_anything_else_is_left_to_uvicorn(head: bytes) -> None:
-    assert not is_hub_upgrade(head)
+    assert hub_upgrade(head) is None
 
 
 async def test_an_upgrade_with_its_first_message_in_the_same_write_is_answered(

@@ -128,10 +128,10 @@ class Admissions:
             log.exception("socket admission failed")
             _unanswered_close(batch)
 
-    async def _verified(self, batch: list[Applicant]) -> list[Applicant]:
+    async def _verified(self, batch: list[Applicant]) -> list[tuple[Applicant, Authenticated]]:
         """Each socket's credentials, by signature and times; anonymous ones are in."""
         tokens = await self._tokens(batch)
-        verified: list[Applicant] = []
+        verified: list[tuple[Applicant, Authenticated]] = []
         for applicant, token in tokens:
             connection = applicant.connection
             if connection.closing is not None:
@@ -147,7 +147,7 @@ class Admissions:
             if authenticated is None:
                 self._answer(applicant)  # public reads only: nothing to join or check
             else:
-                verified.append(applicant)
+                verified.append((applicant, authenticated))
         return verified
 
     async def _tokens(self, batch: list[Applicant]) -> list[tuple[Applicant, str | None]]:
@@ -160,17 +160,18 @@ class Admissions:
                 offers.append((applicant, offered(applicant.payload)))
             except SocketRejected as rejected:
                 self._refuse(applicant.connection, str(rejected))
-        tickets = [(a, offer) for a, offer in offers if isinstance(offer, Ticket)]
-        redemptions: list[str | BaseException] = []
-        if tickets:  # rare (browsers in cookie mode); each a Redis round trip: at once
-            redemptions = await asyncio.gather(
-                *(redeemed(ticket, self._tickets) for _, ticket in tickets),
-                return_exceptions=True,
+        tickets = [offer for _, offer in offers if isinstance(offer, Ticket)]
+        # Rare (browsers in cookie mode), each a Redis round trip: all at once.
+        redemptions = iter(
+            await asyncio.gather(
+                *(redeemed(ticket, self._tickets) for ticket in tickets), return_exceptions=True
             )
-        tokens = dict(zip((id(a) for a, _ in tickets), redemptions, strict=True))
+            if tickets
+            else ()
+        )
         answered: list[tuple[Applicant, str | None]] = []
         for applicant, offer in offers:
-            outcome = tokens.get(id(applicant), offer)
+            outcome = next(redemptions) if isinstance(offer, Ticket) else offer
             if isinstance(outcome, SocketRejected):
                 self._refuse(applicant.connection, str(outcome))
             elif isinstance(outcome, BaseException):  # a ticket's Redis down
@@ -179,18 +180,15 @@ class Admissions:
                 )
                 applicant.connection.close(Close.INTERNAL, UNAVAILABLE)
             else:
-                assert not isinstance(outcome, Ticket)
                 answered.append((applicant, outcome))
         return answered
 
-    async def _unrevoked(self, applicants: list[Applicant]) -> list[Applicant]:
-        if not applicants:
+    async def _unrevoked(self, verified: list[tuple[Applicant, Authenticated]]) -> list[Applicant]:
+        if not verified:
             return []
-        sessions = [a.connection.auth for a in applicants if a.connection.auth is not None]
-        assert len(sessions) == len(applicants)
-        revoked = await self._auth.revoked_among(sessions)
+        revoked = await self._auth.revoked_among([auth for _, auth in verified])
         unrevoked: list[Applicant] = []
-        for applicant, is_revoked in zip(applicants, revoked, strict=True):
+        for (applicant, _), is_revoked in zip(verified, revoked, strict=True):
             if applicant.connection.closing is not None:
                 continue
             if is_revoked:

@@ -85,18 +85,12 @@ class Channels:
         """Return once `channel` is subscribed upstream: a message published after this
         returns reaches `sink`. On failure (or cancellation) the sink is not joined."""
         sinks = self._sinks.get(channel)
-        if sinks is None:
-            self._sinks[channel] = {sink}
-        else:
+        if sinks is not None and channel in self._upstream and channel not in self._syncing:
             sinks.add(sink)
-            if channel in self._upstream and channel not in self._syncing:
-                return  # the common case: no upstream change, nothing to wait for
-        try:
-            await self._settle(channel)
-        except BaseException:
-            self._remove(channel, sink)
-            self._start_sync(channel)  # may have been the last: unsubscribe in the background
-            raise
+            return  # the common case: no upstream change, nothing to wait for
+        (error,) = await self.join_many([(channel, sink)])
+        if error is not None:
+            raise error
 
     async def join_many(
         self, joins: Sequence[tuple[str, ChannelSink]]
@@ -158,10 +152,10 @@ class Channels:
         return True
 
     async def _settle(self, channel: str) -> None:
-        """Wait until the upstream state of `channel` matches its interest. One task per
-        channel makes the changes (so concurrent joins subscribe once, and a join racing
-        a leave is seen by the task's loop); shielded, so a cancelled caller does not
-        leave a half-made change behind."""
+        """Wait until the upstream state of `channel` matches its interest (a leave's wait;
+        joins wait in `join_many`). One task per channel makes the changes (so concurrent
+        joins subscribe once, and a join racing a leave is seen by the task's loop);
+        shielded, so a cancelled caller does not leave a half-made change behind."""
         while True:
             task = self._start_sync(channel)
             if task is None:

@@ -83,11 +83,6 @@ def hub_upgrade(data: bytes) -> Upgrade | Refusal | None:
     return checked(target, headers, data[end + len(END_OF_HEADERS) :])
 
 
-def is_hub_upgrade(data: bytes) -> bool:
-    """Whether `data` goes to the hub at once (`hub_upgrade`)."""
-    return hub_upgrade(data) is not None
-
-
 class FrontDoor(asyncio.Protocol):
     """Waits for a connection's first bytes, then hands the connection to its protocol."""
 

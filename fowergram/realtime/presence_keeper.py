@@ -55,12 +55,12 @@ class Reaped(Protocol):
 
 class PresenceStore(Protocol):
     async def beat(self, instance_id: str, now: datetime, *, first: bool) -> bool: ...
-    async def connect(self, user_id: int, socket: Socket) -> HeldSockets | None: ...
     async def connect_each(
         self, sockets: Sequence[tuple[int, Socket]]
     ) -> Sequence[HeldSockets | Exception | None]:
-        """`connect` for each, in one call: each one's outcome (an exception: its change
-        alone failed)."""
+        """Hold each socket, in one call: each one's outcome, the user's state before (None:
+        its instance is not registered, nothing held; an exception: its change alone
+        failed)."""
         ...
 
     async def connect_many(
@@ -133,19 +133,7 @@ class PresenceTracker:
         return _to_ms(self._clock.now())
 
     async def connected(self, user_id: int, connection_id: str) -> None:
-        await self._ready.wait()
-        self._local.setdefault(user_id, set()).add(connection_id)
-        self._on_local_users(len(self._local))
-        socket = Socket(self._instance_id, connection_id)
-        try:
-            before = await self._store.connect(user_id, socket)
-        except Exception as exc:
-            self._lost(socket, exc)
-            return
-        if before is None:  # not registered (yet, or any more): the next beat restores it
-            self._lost(socket, None)
-            return
-        await self._changed(before, opened(before, socket))
+        await self._connect_chunk([(user_id, connection_id)])
 
     async def connected_many(self, sockets: Sequence[tuple[int, str]]) -> None:
         """`connected` for each (user id, connection id), with one store call a chunk."""
@@ -154,7 +142,7 @@ class PresenceTracker:
             await self._connect_chunk(sockets[start : start + size])
 
     async def _connect_chunk(self, sockets: Sequence[tuple[int, str]]) -> None:
-        await self._ready.wait()  # under the instance id of the moment, as `connected`
+        await self._ready.wait()  # not while coming back under a new instance id
         held: list[tuple[int, Socket]] = []
         for user_id, connection_id in sockets:
             self._local.setdefault(user_id, set()).add(connection_id)

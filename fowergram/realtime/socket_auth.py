@@ -54,7 +54,7 @@ async def redeemed(ticket: Ticket, tickets: TicketRedeemer) -> str:
     token = await tickets.redeem(ticket.value)
     if token is None:
         raise SocketRejected("unknown, used or expired ticket")
-    return bearer_token(f"Bearer {token}")
+    return token
 
 
 async def token_credentials(token: str, auth: AuthProvider) -> Authenticated:

@@ -103,8 +103,7 @@ class HubProtocol(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         ws = self._ws
         if ws is None:
-            if self.transport is not None and not self._lost:
-                self._handshake(read_upgrade(data))
+            self.upgrade_received(read_upgrade(data))
             return
         self._frames(ws, data)
 
