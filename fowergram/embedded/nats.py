@@ -6,7 +6,8 @@ import shutil
 import sys
 from pathlib import Path
 
-from fowergram.embedded.process import EmbeddedServiceError, ManagedProcess
+from fowergram.embedded.loopback_server import LoopbackServer
+from fowergram.embedded.process import EmbeddedServiceError
 
 
 def _nats_server_binary() -> str:
@@ -19,40 +20,20 @@ def _nats_server_binary() -> str:
     return found
 
 
-class EmbeddedNats:
-    def __init__(self, data_dir: Path, port: int) -> None:
-        self.data_dir = data_dir.resolve()
-        self.port = port
-        self._process: ManagedProcess | None = None
+class EmbeddedNats(LoopbackServer):
+    name = "nats"
 
     @property
     def url(self) -> str:
         return f"nats://127.0.0.1:{self.port}"
 
-    @property
-    def pid(self) -> int | None:
-        return self._process.pid if self._process else None
-
-    def launch(self) -> None:
+    def argv(self) -> list[str]:
         store = self.data_dir / "nats"
         store.mkdir(parents=True, exist_ok=True)
-        argv = [
+        return [
             _nats_server_binary(),
             "-a", "127.0.0.1",
             "-p", str(self.port),
             "-js",
             "-sd", str(store),
         ]  # fmt: skip
-        self._process = ManagedProcess("nats", argv, log_path=self.data_dir / "nats.log")
-        self._process.start()
-
-    def wait_ready(self) -> str:
-        assert self._process is not None, "launch() first"
-        process = self._process
-        process.wait_until(lambda: process.listens_on(self.port), timeout=30)
-        return self.url
-
-    def stop(self) -> None:
-        if self._process is not None:
-            self._process.stop()
-            self._process = None

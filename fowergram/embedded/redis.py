@@ -5,7 +5,8 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from fowergram.embedded.process import EmbeddedServiceError, ManagedProcess
+from fowergram.embedded.loopback_server import LoopbackServer
+from fowergram.embedded.process import EmbeddedServiceError
 
 
 def _redis_server_binary() -> Path:
@@ -15,24 +16,17 @@ def _redis_server_binary() -> Path:
     return Path(spec.origin).parent / "bin" / "redis-server"
 
 
-class EmbeddedRedis:
-    def __init__(self, data_dir: Path, port: int) -> None:
-        self.data_dir = data_dir.resolve()
-        self.port = port
-        self._process: ManagedProcess | None = None
+class EmbeddedRedis(LoopbackServer):
+    name = "redis"
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    @property
-    def pid(self) -> int | None:
-        return self._process.pid if self._process else None
-
-    def launch(self) -> None:
+    def argv(self) -> list[str]:
         directory = self.data_dir / "redis"
         directory.mkdir(parents=True, exist_ok=True)
-        argv = [
+        return [
             str(_redis_server_binary()),
             "--bind", "127.0.0.1",
             "--port", str(self.port),
@@ -42,16 +36,3 @@ class EmbeddedRedis:
             "--daemonize", "no",
             "--protected-mode", "yes",
         ]  # fmt: skip
-        self._process = ManagedProcess("redis", argv, log_path=self.data_dir / "redis.log")
-        self._process.start()
-
-    def wait_ready(self) -> str:
-        assert self._process is not None, "launch() first"
-        process = self._process
-        process.wait_until(lambda: process.listens_on(self.port), timeout=30)
-        return self.url
-
-    def stop(self) -> None:
-        if self._process is not None:
-            self._process.stop()
-            self._process = None
