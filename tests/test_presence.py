@@ -441,15 +441,14 @@ def _kinds(outcomes: list[object]) -> list[str]:
 
 
 async def test_a_failing_change_in_a_batch_fails_only_its_own_socket(cluster: Cluster) -> None:
-    # Sockets opening in one turn of the event loop share a script call: one user's broken
-    # key must not turn the others' recorded connections into errors.
+    # Sockets admitted together share a script call: one user's broken key must not turn
+    # the others' recorded connections into errors.
     store = cluster.store
     await store.beat("i1", datetime.now(UTC), first=True)
     await _break_user_key(cluster, 2)
 
-    outcomes = await asyncio.gather(
-        *(store.connect(user_id, Socket("i1", f"c{user_id}")) for user_id in (1, 2, 3)),
-        return_exceptions=True,
+    outcomes = await store.connect_each(
+        [(user_id, Socket("i1", f"c{user_id}")) for user_id in (1, 2, 3)]
     )
 
     assert _kinds(outcomes) == ["HeldSockets", "ResponseError", "HeldSockets"]
@@ -466,8 +465,7 @@ async def test_a_failing_close_in_a_batch_fails_only_its_own_socket(cluster: Clu
     store = cluster.store
     now = datetime.now(UTC)
     await store.beat("i1", now, first=True)
-    for user_id in (1, 2, 3):
-        await store.connect(user_id, Socket("i1", f"c{user_id}"))
+    await store.connect_many([(user_id, Socket("i1", f"c{user_id}")) for user_id in (1, 2, 3)])
     await _break_user_key(cluster, 2)
 
     outcomes = await asyncio.gather(

@@ -202,7 +202,6 @@ class RedisPresence:
         self._beat = redis.register_script(_BEAT)
         self._bury = redis.register_script(_BURY)
         self._reap = redis.register_script(_REAP)
-        self._connecting = Coalesced(self.connect_each)
         self._disconnecting = Coalesced(self._disconnect_each)
 
     def _user(self, user_id: int) -> str:
@@ -216,22 +215,17 @@ class RedisPresence:
         args: list[str | int] = [instance_id, to_ms(now), "1" if first else "0"]
         return bool(await self._beat(keys=[self._instances], args=args))
 
-    async def connect(self, user_id: int, socket: Socket) -> HeldSockets | None:
-        """Hold `socket`; the user's state before, or None if its instance is not
-        registered (nothing was held). Sockets opening in the same turn of the event
-        loop are held by one script call (a reconnect storm opens hundreds at once); a
-        socket whose change fails fails only its own call."""
-        return await self._connecting((user_id, socket))
-
     async def connect_many(self, sockets: Sequence[tuple[int, Socket]]) -> list[HeldSockets | None]:
-        """`connect` for each, in order, in one script call; raises the first failure."""
+        """Hold each socket, in order, in one script call: each user's state before, or
+        None where the socket's instance is not registered (nothing was held); raises the
+        first failure."""
         return _raise_first(await self.connect_each(sockets))
 
     async def connect_each(
         self, sockets: Sequence[tuple[int, Socket]]
     ) -> list[HeldSockets | Exception | None]:
-        """`connect` for each, in order, in one script call: each one's outcome (an
-        exception where its own change failed)."""
+        """`connect_many`, with each socket's outcome (an exception where its own change
+        failed: one broken key fails only its socket)."""
         keys = [self._instances, self._seen]
         args: list[str | int] = []
         for user_id, socket in sockets:
@@ -244,8 +238,9 @@ class RedisPresence:
         ]
 
     async def disconnect(self, user_id: int, socket: Socket, now: datetime) -> HeldSockets:
-        """Let go of `socket` (closed at `now`); the user's state before. Batched per turn
-        of the event loop, as `connect` is."""
+        """Let go of `socket` (closed at `now`); the user's state before. Sockets closing in
+        the same turn of the event loop are let go of by one script call; a socket whose
+        change fails fails only its own call."""
         return await self._disconnecting((user_id, socket, now))
 
     async def _disconnect_each(
