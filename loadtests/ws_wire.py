@@ -162,6 +162,14 @@ class WsClient(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         buffer = self._buffer
+        if not buffer and self._handshaken:
+            # The usual read: whole frames and nothing left over from the last one. Read
+            # in place (no copy into the buffer and out again: the generator's core is as
+            # busy as the server's in the broadcast scenario).
+            taken = self._frames(data)
+            if taken < len(data):
+                buffer += data[taken:]
+            return
         buffer += data
         if not self._handshaken:
             end = buffer.find(b"\r\n\r\n")
@@ -170,6 +178,10 @@ class WsClient(asyncio.Protocol):
             if not self._handshake(bytes(buffer[:end])):
                 return
             del buffer[: end + 4]
+        del buffer[: self._frames(buffer)]
+
+    def _frames(self, buffer: bytes | bytearray) -> int:
+        """Count (and answer) the whole frames at the start of `buffer`; the bytes taken."""
         stats = self._stats
         delivered = stats.deliveries
         offset, size = 0, len(buffer)
@@ -194,7 +206,7 @@ class WsClient(asyncio.Protocol):
             opcode = first & 0x0F
             stats.frames += 1
             if opcode == _TEXT:
-                if _NEXT in buffer[start : min(end, start + 48)]:
+                if buffer.find(_NEXT, start, min(end, start + 48)) >= 0:
                     stats.deliveries += 1
                     if stats.deliveries % stats.sample_every == 0:
                         self._sample(bytes(buffer[start:end]))
@@ -209,12 +221,12 @@ class WsClient(asyncio.Protocol):
                 if self._transport is not None:
                     self._transport.close()
             offset = end
-        del buffer[:offset]
         if stats.deliveries != delivered:
             now = time.monotonic()
             if now - stats.last_delivery > stats.longest_gap:
                 stats.longest_gap = now - stats.last_delivery
             stats.last_delivery = now
+        return offset
 
     def _sample(self, frame: bytes) -> None:
         published = _published_at(frame)
