@@ -4,10 +4,13 @@ same measure, so that the two compare on the machine's speed of the day.
     npm ci --prefix loadtests/peer_node        # once: graphql-ws, ws, graphql-subscriptions
     python -m loadtests.bench_peer [--peer node|floor] [--connections 10000]
                                    [--concurrency 100]
+    python -m loadtests.bench_peer --peer floor --scenarios memory,broadcast
+                                   [--broadcast-rate 10] [--duration 15]
 
 --peer node (the default): the issue's Node.js reference stack (loadtests/peer_node).
 --peer floor: the least a Python server on our stack must do per socket
-(loadtests/peer_floor.py: upgrade, frames, the token verified, no more).
+(loadtests/peer_floor.py: upgrade, frames, the token verified, no more) and, with
+broadcast, per event (one decode, one encode, a write per socket).
 
 This machine's cores change speed from one hour to the next (a fixed workload in 30 ms
 one afternoon, in 80-115 ms another), and the issue's peer figures were taken once, on
@@ -23,6 +26,17 @@ figure of the same hour: our set-up as a multiple of the reference stack's.
    --concurrency handshakes in flight; the set-up rate to the last subscribe sent, the
    server's CPU per socket through its quiet window, and its RSS per socket; the peer's own
    count of subscriptions proves every socket subscribed.
+4. broadcast (--scenarios memory,broadcast; the floor only): the floor subscribed with
+   nats-py to `<prefix>.post.>` (a prefix of the run's own) on NATS_URL's server, or on an
+   embedded one started for the run on the load generator's core; every measured socket
+   watches one post (`postActivity`, op id "w"), a probe socket pings every 20 ms, and
+   post.activity events are published on `<prefix>.post.<id>` at --broadcast-rate events/s
+   for --duration s, the publish time in likeCount: `bench_ws --scenarios
+   memory,broadcast`'s scenario and table (loadtests/ws_broadcast.py), so deliveries/s,
+   p50/p99, the server's CPU and its kernel part compare directly. With --broadcast-rate 0
+   the rate grows by half every --step-seconds from --broadcast-start-rate until one is
+   not kept up, then the highest kept up runs for --duration. What the hub costs above
+   this row is its own code's; the floor's is uvloop's writes and nats-py's delivery.
 
 Prints figures; asserts nothing.
 """
@@ -51,12 +65,25 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
+from fowergram.adapters.nats.connection import close_nats, connect_nats
+from fowergram.embedded.nats import EmbeddedNats
 from fowergram.embedded.process import free_port
 from loadtests.machine_speed import core_speeds, speed_line
 from loadtests.server import SERVER_CPU, can_pin, other_cpus, stop, wait_ready
+from loadtests.ws_broadcast import BroadcastPlan, broadcast
+from loadtests.ws_broadcast_report import print_broadcast
 from loadtests.ws_loadgen import raise_open_files
-from loadtests.ws_sockets import CpuWindow, Target, open_many, rss_kib, server_quiet
-from loadtests.ws_wire import Stats
+from loadtests.ws_sockets import (
+    CpuWindow,
+    GcLog,
+    PingProbe,
+    Target,
+    open_many,
+    rss_kib,
+    server_quiet,
+)
+from loadtests.ws_watch import WatchClient
+from loadtests.ws_wire import Stats, WsClient
 
 NODE_PEER = Path(__file__).with_name("peer_node")
 PEERS = {
@@ -65,6 +92,9 @@ PEERS = {
 }
 ISSUER = "fowergram-bench-peer"
 TOKEN_TTL_S = 3600
+SCENARIOS = ("memory", "broadcast")
+SAMPLE_EVERY = 10  # 1 in N deliveries decoded for latency (bench_ws's default)
+WATCHED_POST = 1  # the floor has no posts: any id, the same on both sides
 
 
 def _parse_args() -> argparse.Namespace:
@@ -75,7 +105,27 @@ def _parse_args() -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=10_000)
     parser.add_argument("--warmup", type=int, default=100, help="sockets before the baseline")
     parser.add_argument("--concurrency", type=int, default=100, help="handshakes in flight")
-    return parser.parse_args()
+    parser.add_argument(
+        "--scenarios", default="memory", help="memory,broadcast (memory always; broadcast: floor)"
+    )
+    parser.add_argument(
+        "--broadcast-rate", type=float, default=10, help="broadcast: events/s; 0: highest kept up"
+    )
+    parser.add_argument(
+        "--broadcast-start-rate", type=float, default=1, help="broadcast: first step (rate 0)"
+    )
+    parser.add_argument("--step-seconds", type=float, default=3, help="broadcast: a step (rate 0)")
+    parser.add_argument(
+        "--duration", type=float, default=15, help="broadcast: seconds of the final run"
+    )
+    args = parser.parse_args()
+    scenarios = set(args.scenarios.split(","))
+    if unknown := scenarios - set(SCENARIOS):
+        parser.error(f"--scenarios: unknown {','.join(sorted(unknown))} (known: memory,broadcast)")
+    args.broadcast = "broadcast" in scenarios
+    if args.broadcast and args.peer != "floor":
+        parser.error("--scenarios broadcast: only --peer floor supports it")
+    return args
 
 
 def _tokens(key: rsa.RSAPrivateKey, count: int) -> list[tuple[int, str]]:
@@ -106,10 +156,39 @@ def _tokens(key: rsa.RSAPrivateKey, count: int) -> list[tuple[int, str]]:
 
 
 @contextlib.contextmanager
-def _peer(peer: str, public_key: Path, port: int, log_path: Path, *, pinned: bool) -> Iterator[int]:
+def _nats(data_dir: Path, *, pinned: bool) -> Iterator[str]:
+    """NATS_URL when set; else an embedded server for the run, on the generator's core."""
+    if url := os.environ.get("NATS_URL"):
+        yield url
+        return
+    server = EmbeddedNats(data_dir, free_port())
+    server.launch()
+    try:
+        if pinned and server.pid is not None:
+            os.sched_setaffinity(server.pid, other_cpus())
+        url = server.wait_ready()
+        where = _cpus(os.sched_getaffinity(server.pid)) if server.pid is not None else "?"
+        print(f"NATS_URL unset: an embedded NATS on CPU {where}", flush=True)
+        yield url
+    finally:
+        server.stop()
+
+
+@contextlib.contextmanager
+def _peer(
+    peer: str,
+    public_key: Path,
+    port: int,
+    log_path: Path,
+    *,
+    pinned: bool,
+    nats: tuple[str, str] | None,
+) -> Iterator[int]:
     argv = [f"--port={port}", f"--public-key={public_key}", f"--issuer={ISSUER}"]
     if peer == "floor":
         argv = [sys.executable, "-m", "loadtests.peer_floor", *argv]
+        if nats is not None:
+            argv += [f"--nats-url={nats[0]}", f"--subject-prefix={nats[1]}"]
     else:
         node = shutil.which("node")
         if node is None or not (NODE_PEER / "node_modules").is_dir():
@@ -128,7 +207,11 @@ def _peer(peer: str, public_key: Path, port: int, log_path: Path, *, pinned: boo
 
 
 async def _measure(
-    port: int, pid: int, users: list[tuple[int, str]], args: argparse.Namespace
+    port: int,
+    pid: int,
+    users: list[tuple[int, str]],
+    args: argparse.Namespace,
+    nats: tuple[str, str] | None,
 ) -> None:
     target = Target("127.0.0.1", port)
     warmup, measured = users[: args.warmup], users[args.warmup :]
@@ -136,7 +219,11 @@ async def _measure(
     await server_quiet(pid)
     rss_before = rss_kib(pid)
     cpu = CpuWindow(pid)
-    opened = await open_many(target, Stats(sample_every=10), measured, concurrency=args.concurrency)
+    stats = Stats(sample_every=SAMPLE_EVERY)
+    # WatchClient: the same socket, whose sampled deliveries may be post activity too.
+    opened = await open_many(
+        target, stats, measured, concurrency=args.concurrency, client_type=WatchClient
+    )
     settle_s = await server_quiet(pid)
     generator_cpu_s, server_cpu_s = cpu.seconds()
     rss_after = rss_kib(pid)
@@ -167,8 +254,62 @@ async def _measure(
         f"sockets (the peer's count; {count + len(warmup)} opened)"
         + (f"; failures {dict(opened.failures)}" if opened.failures else "")
     )
-    for socket in opened.sockets.values():
-        socket.close()
+    try:
+        if nats is not None and opened.sockets:
+            await _broadcast(target, pid, warmup[0][1], opened.sockets.values(), stats, args, nats)
+    finally:
+        for socket in opened.sockets.values():
+            socket.close()
+
+
+async def _broadcast(
+    target: Target,
+    pid: int,
+    probe_token: str,
+    sockets: Iterable[WsClient],
+    stats: Stats,
+    args: argparse.Namespace,
+    nats: tuple[str, str],
+) -> None:
+    """bench_ws's broadcast scenario (loadtests/ws_broadcast.py) against the floor, printed
+    in its table: the sockets watch one post, events at a rate, deliveries and latency."""
+    nats_url, prefix = nats
+    nc = await connect_nats(nats_url, name="bench-peer-publisher")
+    probe = PingProbe()  # its own socket, a warm-up user's: opened after the set-up figures
+    try:
+        await probe.start(target, Stats(sample_every=1), probe_token)
+        plan = BroadcastPlan(
+            post_id=WATCHED_POST,
+            rate=args.broadcast_rate,
+            start_rate=args.broadcast_start_rate,
+            step_s=args.step_seconds,
+            duration_s=args.duration,
+            profile_seconds=0,
+            profile_out=Path(os.devnull),  # no py-spy here
+        )
+        result = await broadcast(
+            nc,
+            prefix,
+            plan,
+            list(sockets),
+            stats,
+            probe,
+            GcLog(None),  # the floor keeps no collector log: GC shows as "-"
+            server_pid=pid,
+            log=_log,
+        )
+    finally:
+        await probe.stop()
+        await close_nats(nc)
+    print_broadcast(result, sample_every=SAMPLE_EVERY)
+    print(
+        "  (the floor: the subscribe recorded, not executed nor authorised; per event one "
+        "orjson decode, one encode, one frame, a transport.write per watcher)"
+    )
+
+
+def _log(line: str) -> None:
+    print(line, flush=True)
 
 
 def _cpus(cpus: Iterable[int] | None) -> str:
@@ -187,7 +328,12 @@ def main() -> None:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     print(f"signing {args.connections + args.warmup} tokens", flush=True)
     users = _tokens(key, args.connections + args.warmup)
-    with tempfile.TemporaryDirectory(prefix="bench-peer-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="bench-peer-") as tmp, contextlib.ExitStack() as stack:
+        nats = None
+        if args.broadcast:
+            nats_url = stack.enter_context(_nats(Path(tmp), pinned=pinned))
+            nats = (nats_url, f"bench_peer_{uuid.uuid4().hex[:8]}")
+            print(f"NATS at {nats_url}, subjects {nats[1]}.post.>", flush=True)
         pem = Path(tmp) / "public.pem"
         pem.write_bytes(
             key.public_key().public_bytes(
@@ -195,13 +341,14 @@ def main() -> None:
             )
         )
         port = free_port()
-        with _peer(args.peer, pem, port, Path(tmp) / "peer.log", pinned=pinned) as pid:
+        log_path = Path(tmp) / "peer.log"
+        with _peer(args.peer, pem, port, log_path, pinned=pinned, nats=nats) as pid:
             print(
                 f"peer on CPU {_cpus(psutil.Process(pid).cpu_affinity())}, load generator on "
                 f"CPU {_cpus(os.sched_getaffinity(0))}",
                 flush=True,
             )
-            uvloop.run(_measure(port, pid, users, args))
+            uvloop.run(_measure(port, pid, users, args, nats))
     print(speed_line(SERVER_CPU, speed, core_speeds()))
 
 

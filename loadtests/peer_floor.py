@@ -1,14 +1,27 @@
-"""The floor of a socket's set-up in Python: the least any hub on this stack must do.
+"""The floor of a socket's set-up and of a broadcast in Python: the least any hub on this
+stack must do.
 
     python -m loadtests.peer_floor --port=PORT --public-key=PEM_FILE --issuer=ISSUER
+                                   [--nats-url=nats://... --subject-prefix=PREFIX]
 
 A bare uvloop protocol, run by `bench_peer --peer floor`: the upgrade answered from the
 Sec-WebSocket-Key alone (websockets' `accept_key`), client text frames unmasked with
 websockets' C helper, JSON read with orjson, the bearer token of `connection_init`
 verified with joserfc (RS256 signature, issuer, expiry) as our `JwtAccessTokens` does,
-`connection_ack` written, the subscribe kept in a dict. No revocation, presence,
-channel, limit, metric or log: what our hub costs above this floor, measured in the same
-hour, is what its own code costs.
+`connection_ack` written, the subscribe kept in a dict, `{"type":"ping"}` answered with
+`{"type":"pong"}`. No revocation, presence, channel, limit, metric or log: what our hub
+costs above this floor, measured in the same hour, is what its own code costs.
+
+Broadcast (with --nats-url and --subject-prefix): on start, nats-py subscribes to
+`<prefix>.post.>` (core NATS). A `postActivity` subscribe (its query names it; the post
+from its `id` variable) puts the socket among that post's watchers under its op id, whose
+frame prefix `{"id":"X","type":"next","payload":` is made once. Per post.activity event
+(loadtests/ws_watch.py's EVENT): one orjson decode, one encode of the payload
+`{"data":{"postActivity":{"postId":"<id>","likeCount":N,"commentCount":N}}}` (the
+hub's shape: the ID a string), one whole server frame per distinct op id, then
+`transport.write` of it to every watching socket in a plain loop. No GraphQL execution,
+no authorisation of the join, no slow-consumer check: the least a fan-out costs on
+uvloop transports and nats-py.
 
 Not a server to use: it trusts its client's framing and checks nothing else.
 """
@@ -19,17 +32,31 @@ import asyncio
 import sys
 from typing import Any, cast
 
+import nats
 import orjson
 import uvloop
 from cryptography.hazmat.primitives import serialization
 from joserfc import jws, jwt
 from joserfc.jwk import RSAKey
 from joserfc.jws import JWSRegistry
+from nats.aio.msg import Msg
 from websockets.speedups import apply_mask  # type: ignore[import-not-found]
 from websockets.utils import accept_key
 
 TEXT_OPCODE = 1
 ACK = b'\x81\x19{"type":"connection_ack"}'
+PONG = b'\x81\x0f{"type":"pong"}'
+WATCHED_FIELD = "postActivity"
+
+
+def text_frame(payload: bytes) -> bytes:
+    """A final, unmasked server text frame (RFC 6455 5.2)."""
+    size = len(payload)
+    if size < 126:
+        return bytes((0x81, size)) + payload
+    if size < 1 << 16:
+        return b"\x81\x7e" + size.to_bytes(2, "big") + payload
+    return b"\x81\x7f" + size.to_bytes(8, "big") + payload
 
 
 class Floor:
@@ -41,6 +68,9 @@ class Floor:
         )
         self.sockets: set[FloorProtocol] = set()
         self.subscriptions: dict[tuple[str, str], str] = {}
+        # post id -> op id -> the transports of the sockets watching it under that op id
+        self.watchers: dict[str, dict[str, set[asyncio.Transport]]] = {}
+        self.frame_prefixes: dict[str, bytes] = {}  # op id -> b'{"id":"X","type":"next",...'
 
     def user_of(self, token: str) -> str:
         compact = jws.extract_compact(token.encode("ascii"))
@@ -51,9 +81,48 @@ class Floor:
         self.claims.validate(claims)
         return str(claims["sub"])
 
+    def watch(self, socket: FloorProtocol, post_id: str, op_id: str) -> None:
+        if op_id not in self.frame_prefixes:
+            self.frame_prefixes[op_id] = b'{"id":%s,"type":"next","payload":' % orjson.dumps(op_id)
+        assert socket.transport is not None
+        self.watchers.setdefault(post_id, {}).setdefault(op_id, set()).add(socket.transport)
+        socket.watching.append((post_id, op_id))
+
+    def unwatch(self, socket: FloorProtocol) -> None:
+        for post_id, op_id in socket.watching:
+            self.watchers[post_id][op_id].discard(cast(asyncio.Transport, socket.transport))
+
+    async def on_event(self, msg: Msg) -> None:
+        """One post.activity event: decoded once, its payload encoded once, one frame per
+        op id, written to every watcher."""
+        event = orjson.loads(msg.data)
+        post_id = str(event["postId"])
+        by_op = self.watchers.get(post_id)
+        if not by_op:
+            return
+        payload = orjson.dumps(
+            {
+                "data": {
+                    WATCHED_FIELD: {
+                        "postId": post_id,
+                        "likeCount": event["likeCount"],
+                        "commentCount": event["commentCount"],
+                    }
+                }
+            }
+        )
+        for op_id, transports in by_op.items():
+            frame = text_frame(self.frame_prefixes[op_id] + payload + b"}")
+            for transport in transports:
+                transport.write(frame)
+
     def stats(self) -> bytes:
         body = orjson.dumps(
-            {"sockets": len(self.sockets), "subscriptions": len(self.subscriptions)}
+            {
+                "sockets": len(self.sockets),
+                "subscriptions": len(self.subscriptions),
+                "watchers": sum(len(t) for by_op in self.watchers.values() for t in by_op.values()),
+            }
         )
         return (
             b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n"
@@ -68,6 +137,7 @@ class FloorProtocol(asyncio.Protocol):
         self.upgraded = False
         self.user = ""
         self.transport: asyncio.Transport | None = None
+        self.watching: list[tuple[str, str]] = []  # (post id, op id)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
@@ -117,13 +187,25 @@ class FloorProtocol(asyncio.Protocol):
             self.user = self.floor.user_of(token)
             transport.write(ACK)
         elif message["type"] == "subscribe":
-            self.floor.subscriptions[(self.user, message["id"])] = message["payload"]["query"]
+            query = message["payload"]["query"]
+            self.floor.subscriptions[(self.user, message["id"])] = query
+            if WATCHED_FIELD in query:
+                post_id = str(message["payload"]["variables"]["id"])
+                self.floor.watch(self, post_id, message["id"])
+        elif message["type"] == "ping":
+            transport.write(PONG)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.floor.sockets.discard(self)
+        self.floor.unwatch(self)
 
 
-async def serve(port: int, floor: Floor) -> None:
+async def serve(port: int, floor: Floor, nats_url: str | None, prefix: str | None) -> None:
+    if nats_url is not None:
+        # Subscribed (and the subscription flushed) before /stats answers: ready means live.
+        nc = await nats.connect(nats_url, name="bench-peer-floor")
+        await nc.subscribe(f"{prefix}.post.>", cb=floor.on_event)
+        await nc.flush()
     loop = asyncio.get_running_loop()
     server = await loop.create_server(lambda: FloorProtocol(floor), "127.0.0.1", port)
     await server.serve_forever()
@@ -133,7 +215,10 @@ def main() -> None:
     options = dict(arg.removeprefix("--").split("=", 1) for arg in sys.argv[1:])
     with open(options["public-key"], "rb") as pem:
         floor = Floor(pem.read(), options["issuer"])
-    uvloop.run(serve(int(options["port"]), floor))
+    nats_url, prefix = options.get("nats-url"), options.get("subject-prefix")
+    if (nats_url is None) != (prefix is None):
+        raise SystemExit("--nats-url and --subject-prefix go together")
+    uvloop.run(serve(int(options["port"]), floor, nats_url, prefix))
 
 
 if __name__ == "__main__":
