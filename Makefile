@@ -78,10 +78,10 @@ bench-http: $(STAMP) ## seeded HTTP benchmark: wrk against one pinned worker, fi
 bench-ws: $(STAMP) ## WebSocket benchmark: 10,000 subscribed sockets on one pinned server process
 	$(BIN)/python -m loadtests.bench_ws
 
-bench-peer: $(STAMP) ## bench-ws's set-up against another server: PEER=node (the issue's reference stack) or floor
+bench-peer: $(STAMP) ## bench-ws's set-up against another server: PEER=node (the issue's reference stack) or floor [SCENARIOS=memory,broadcast: floor]
 	@if [ "$(or $(PEER),node)" = node ] && [ ! -d loadtests/peer_node/node_modules ]; then \
 		npm ci --prefix loadtests/peer_node --no-audit --no-fund; fi
-	$(BIN)/python -m loadtests.bench_peer --peer $(or $(PEER),node)
+	$(BIN)/python -m loadtests.bench_peer --peer $(or $(PEER),node) --scenarios $(or $(SCENARIOS),memory)
 
 bench-consumers: $(STAMP) ## the notifications consumer alone: events/s and CPU per event
 	$(BIN)/python -m loadtests.bench_consumers
