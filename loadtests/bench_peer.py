@@ -70,7 +70,7 @@ from fowergram.embedded.nats import EmbeddedNats
 from fowergram.embedded.process import free_port
 from loadtests.machine_speed import core_speeds, speed_line
 from loadtests.server import SERVER_CPU, can_pin, other_cpus, stop, wait_ready
-from loadtests.ws_broadcast import BroadcastPlan, broadcast
+from loadtests.ws_broadcast import BroadcastPlan, add_rate_arguments, broadcast
 from loadtests.ws_broadcast_report import print_broadcast
 from loadtests.ws_loadgen import raise_open_files
 from loadtests.ws_sockets import (
@@ -108,12 +108,7 @@ def _parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--scenarios", default="memory", help="memory,broadcast (memory always; broadcast: floor)"
     )
-    parser.add_argument(
-        "--broadcast-rate", type=float, default=10, help="broadcast: events/s; 0: highest kept up"
-    )
-    parser.add_argument(
-        "--broadcast-start-rate", type=float, default=1, help="broadcast: first step (rate 0)"
-    )
+    add_rate_arguments(parser)  # --broadcast-rate, --broadcast-start-rate
     parser.add_argument("--step-seconds", type=float, default=3, help="broadcast: a step (rate 0)")
     parser.add_argument(
         "--duration", type=float, default=15, help="broadcast: seconds of the final run"

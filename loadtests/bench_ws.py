@@ -77,7 +77,7 @@ from fowergram.embedded.stack import EmbeddedStack
 from loadtests.machine_speed import core_speeds, speed_line
 from loadtests.sampling import setup_profile_path
 from loadtests.server import SERVER_CPU, can_pin, fresh_database, other_cpus, stop, wait_ready
-from loadtests.ws_broadcast import profile_path
+from loadtests.ws_broadcast import add_rate_arguments, profile_path
 from loadtests.ws_report import cleanup_services, print_profile_summary, print_report
 from loadtests.ws_users import make_users
 from loadtests.ws_watch import create_watched_post
@@ -170,12 +170,7 @@ def _parse_args() -> argparse.Namespace:
         default="memory,per-user",
         help="memory,per-user,broadcast,churn,close (memory always)",
     )
-    parser.add_argument(
-        "--broadcast-rate", type=float, default=10, help="broadcast: events/s; 0: highest kept up"
-    )
-    parser.add_argument(
-        "--broadcast-start-rate", type=float, default=1, help="broadcast: first step (rate 0)"
-    )
+    add_rate_arguments(parser)  # --broadcast-rate, --broadcast-start-rate
     parser.add_argument("--churn-rounds", type=int, default=5, help="churn: rounds")
     parser.add_argument(
         "--churn-fraction", type=float, default=0.5, help="churn: share of the sockets each round"

@@ -295,11 +295,20 @@ async def broadcast(
     return result
 
 
+def add_rate_arguments(parser: argparse.ArgumentParser) -> None:
+    """The scenario's event rates, as every driver of it takes them."""
+    parser.add_argument(
+        "--broadcast-rate", type=float, default=10, help="broadcast: events/s; 0: highest kept up"
+    )
+    parser.add_argument(
+        "--broadcast-start-rate", type=float, default=1, help="broadcast: first step (rate 0)"
+    )
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The load generator's options for this scenario (loadtests/ws_loadgen.py)."""
     parser.add_argument("--post-id", type=int, default=0, help="the post every socket watches")
-    parser.add_argument("--broadcast-rate", type=float, default=10)
-    parser.add_argument("--broadcast-start-rate", type=float, default=1)
+    add_rate_arguments(parser)
 
 
 def plan_from_args(args: argparse.Namespace) -> BroadcastPlan:
