@@ -26,23 +26,23 @@ import asyncio
 import contextlib
 import os
 import sys
-import tempfile
 import time
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from broadcaster import Event
 from broadcaster._backends.base import BroadcastBackend
 
 from fowergram.adapters.nats.broadcast_backend import DEFAULT_MAX_BACKLOG, NatsBackend, RawEvent
-from fowergram.embedded.nats import EmbeddedNats
-from fowergram.embedded.process import free_port
 from fowergram.observability.metrics import Metrics
 from fowergram.realtime.channels import Channels
-from loadtests.server import SERVER_CPU, can_pin, other_cpus
+from loadtests.server import SERVER_CPU, can_pin, nats_for_run, other_cpus
+
+# The publisher's and NATS's cores, seen before the receiver pins itself to SERVER_CPU (its
+# children would inherit that one core, and `other_cpus()` would then see none).
+_OTHER_CPUS: set[int] = other_cpus() if can_pin() else set()
 
 PAYLOAD = (
     b'{"type":"notification","notification":{"id":123456789,"kind":"post.liked",'
@@ -129,9 +129,9 @@ async def _run_publisher(
     argv = [sys.executable, "-m", "loadtests.bench_channels", "--publish", url, "--shape", shape]
     argv += ["--sinks", str(sinks), "--messages", str(messages), "--rate", str(rate)]
     process = await asyncio.create_subprocess_exec(*argv)
-    if can_pin():
+    if _OTHER_CPUS:
         with contextlib.suppress(OSError):
-            os.sched_setaffinity(process.pid, other_cpus())
+            os.sched_setaffinity(process.pid, _OTHER_CPUS)
     return process
 
 
@@ -224,31 +224,13 @@ async def fanout_scenario(shape: str, sinks: int, messages: int) -> Figures:
     return Figures(messages, int(_deliveries(metrics)), wall, cpu, 0)
 
 
-@contextlib.contextmanager
-def _nats() -> Iterator[str]:
-    if url := os.environ.get("NATS_URL"):
-        yield url
-        return
-    with tempfile.TemporaryDirectory(prefix="bench-channels-") as folder:
-        server = EmbeddedNats(Path(folder), free_port())
-        server.launch()
-        try:
-            server.wait_ready()
-            if can_pin() and server.pid is not None:
-                with contextlib.suppress(OSError):
-                    os.sched_setaffinity(server.pid, other_cpus())
-            yield server.url
-        finally:
-            server.stop()
-
-
 async def bench(args: argparse.Namespace) -> None:
-    if can_pin():
+    if _OTHER_CPUS:
         os.sched_setaffinity(0, {SERVER_CPU})
         print(f"receiver on CPU {SERVER_CPU}; publisher and nats-server on the other(s)")
     sinks, seconds = args.sinks, args.seconds
     print(f"{sinks} sinks; payload {len(PAYLOAD)} bytes; sink = deque(maxlen={BUFFER}).append")
-    with _nats() as url:
+    with nats_for_run(_OTHER_CPUS) as url:
         print(
             (await nats_scenario(url, "per-user", sinks, args.messages, 0)).line(
                 "NATS per-user, flat out"

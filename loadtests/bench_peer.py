@@ -66,10 +66,9 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 
 from fowergram.adapters.nats.connection import close_nats, connect_nats
-from fowergram.embedded.nats import EmbeddedNats
 from fowergram.embedded.process import free_port
 from loadtests.machine_speed import core_speeds, speed_line
-from loadtests.server import SERVER_CPU, can_pin, other_cpus, stop, wait_ready
+from loadtests.server import SERVER_CPU, can_pin, nats_for_run, other_cpus, stop, wait_ready
 from loadtests.ws_broadcast import BroadcastPlan, add_rate_arguments, broadcast
 from loadtests.ws_broadcast_report import print_broadcast
 from loadtests.ws_loadgen import raise_open_files
@@ -148,25 +147,6 @@ def _tokens(key: rsa.RSAPrivateKey, count: int) -> list[tuple[int, str]]:
         )
         for user_id in range(1, count + 1)
     ]
-
-
-@contextlib.contextmanager
-def _nats(data_dir: Path, *, pinned: bool) -> Iterator[str]:
-    """NATS_URL when set; else an embedded server for the run, on the generator's core."""
-    if url := os.environ.get("NATS_URL"):
-        yield url
-        return
-    server = EmbeddedNats(data_dir, free_port())
-    server.launch()
-    try:
-        if pinned and server.pid is not None:
-            os.sched_setaffinity(server.pid, other_cpus())
-        url = server.wait_ready()
-        where = _cpus(os.sched_getaffinity(server.pid)) if server.pid is not None else "?"
-        print(f"NATS_URL unset: an embedded NATS on CPU {where}", flush=True)
-        yield url
-    finally:
-        server.stop()
 
 
 @contextlib.contextmanager
@@ -326,7 +306,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-peer-") as tmp, contextlib.ExitStack() as stack:
         nats = None
         if args.broadcast:
-            nats_url = stack.enter_context(_nats(Path(tmp), pinned=pinned))
+            # On the generator's core (this process's, once pinned), as bench_ws's services.
+            nats_url = stack.enter_context(nats_for_run(other_cpus() if pinned else None))
             nats = (nats_url, f"bench_peer_{uuid.uuid4().hex[:8]}")
             print(f"NATS at {nats_url}, subjects {nats[1]}.post.>", flush=True)
         pem = Path(tmp) / "public.pem"

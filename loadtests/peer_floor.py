@@ -43,20 +43,12 @@ from nats.aio.msg import Msg
 from websockets.speedups import apply_mask  # type: ignore[import-not-found]
 from websockets.utils import accept_key
 
+from fowergram.realtime.text_frames import text_frame_header
+
 TEXT_OPCODE = 1
 ACK = b'\x81\x19{"type":"connection_ack"}'
 PONG = b'\x81\x0f{"type":"pong"}'
 WATCHED_FIELD = "postActivity"
-
-
-def text_frame(payload: bytes) -> bytes:
-    """A final, unmasked server text frame (RFC 6455 5.2)."""
-    size = len(payload)
-    if size < 126:
-        return bytes((0x81, size)) + payload
-    if size < 1 << 16:
-        return b"\x81\x7e" + size.to_bytes(2, "big") + payload
-    return b"\x81\x7f" + size.to_bytes(8, "big") + payload
 
 
 class Floor:
@@ -112,7 +104,8 @@ class Floor:
             }
         )
         for op_id, transports in by_op.items():
-            frame = text_frame(self.frame_prefixes[op_id] + payload + b"}")
+            message = self.frame_prefixes[op_id] + payload + b"}"
+            frame = text_frame_header(len(message)) + message
             for transport in transports:
                 transport.write(frame)
 

@@ -26,6 +26,7 @@ import httpx
 import psutil
 import psycopg
 
+from fowergram.embedded.nats import EmbeddedNats
 from fowergram.embedded.process import free_port
 
 SERVER_CPU = 0  # the server worker's core; the load generator and the services get the rest
@@ -156,6 +157,25 @@ def can_pin() -> bool:
 
 def other_cpus() -> set[int]:
     return os.sched_getaffinity(0) - {SERVER_CPU}
+
+
+@contextlib.contextmanager
+def nats_for_run(cpus: set[int] | None) -> Iterator[str]:
+    """NATS_URL when set; else an embedded NATS for the run, on `cpus` when given (decided
+    before the caller pins itself: then it no longer sees the other cores)."""
+    if url := os.environ.get("NATS_URL"):
+        yield url
+        return
+    with tempfile.TemporaryDirectory(prefix="bench-nats-") as folder:
+        server = EmbeddedNats(Path(folder), free_port())
+        server.launch()
+        try:
+            if cpus and server.pid is not None:
+                with contextlib.suppress(OSError):
+                    os.sched_setaffinity(server.pid, cpus)
+            yield server.wait_ready()
+        finally:
+            server.stop()
 
 
 def pin(server: BenchServer) -> str:

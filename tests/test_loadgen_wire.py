@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import orjson
 
-from fowergram.realtime.ws_transport import text_frame_header
+from fowergram.realtime.text_frames import text_frame_header
 from loadtests.ws_wire import Stats, WsClient
 
 

@@ -16,7 +16,7 @@ from websockets.streams import StreamReader
 from fowergram.domain.auth.viewer import Role, Viewer
 from fowergram.realtime.connection import Connection, OutboundLimits
 from fowergram.realtime.protocol import TRANSPORT_WS, Close, Dialect
-from fowergram.realtime.ws_transport import text_frame_header
+from fowergram.realtime.text_frames import text_frame_header
 
 
 def _connection(wire: RecordingWire, slow: list[int], limits: OutboundLimits) -> Connection:

@@ -1,4 +1,4 @@
-"""The WebSocket connection hub: who is connected, per-user NATS channels, presence,
-slow consumers and shutdown drain. Today the GraphQL WebSocket protocols are served by
-the Strawberry view (`fowergram.graphql.app`) and sockets are observed by
-`fowergram.http.observe`; the hub arrives with the realtime issue."""
+"""The WebSocket connection hub: sockets served at the transport (`ws_transport`, behind
+`front_door`), graphql-transport-ws and graphql-ws, admission, per-user NATS channels,
+shared subscriptions, presence, slow consumers and shutdown drain; and the event
+pipeline (outbox relay, JetStream consumers)."""

@@ -32,6 +32,7 @@ from fowergram.observability.trace_ids import next_trace_id
 from fowergram.realtime.connection import CLOSE_TIMEOUT_S, Connection
 from fowergram.realtime.endpoint import negotiate
 from fowergram.realtime.handshake import Refusal, Upgrade, accepted, read_upgrade, refused
+from fowergram.realtime.text_frames import text_frame_header
 
 if TYPE_CHECKING:
     from uvicorn.config import Config
@@ -43,16 +44,6 @@ log = logging.getLogger(__name__)
 # websockets' parser logs here; given, it is not looked up again for every socket.
 _WS_LOG = logging.getLogger("websockets.server")
 ABNORMAL_CLOSURE = 1006  # no close frame either way
-_TEXT_HEADER = 0x81  # FIN + text opcode
-
-
-def text_frame_header(size: int) -> bytes:
-    """The header of an unmasked, unfragmented text frame of `size` bytes (RFC 6455 5.2)."""
-    if size < 126:
-        return bytes((_TEXT_HEADER, size))
-    if size < 65536:
-        return bytes((_TEXT_HEADER, 126)) + size.to_bytes(2, "big")
-    return bytes((_TEXT_HEADER, 127)) + size.to_bytes(8, "big")
 
 
 class HubProtocol(asyncio.Protocol):
