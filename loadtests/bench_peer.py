@@ -276,10 +276,14 @@ async def _broadcast(
     finally:
         await probe.stop()
         await close_nats(nc)
-    print_broadcast(result, sample_every=SAMPLE_EVERY)
-    print(
-        "  (the floor: the subscribe recorded, not executed nor authorised; per event one "
-        "orjson decode, one encode, one frame, a transport.write per watcher)"
+    print_broadcast(
+        result,
+        sample_every=SAMPLE_EVERY,
+        serving=(
+            "the floor: per event one orjson decode, one encode, one frame, a "
+            "transport.write per watcher"
+        ),
+        joining="each subscribe recorded, neither executed nor authorised",
     )
 
 

@@ -36,11 +36,12 @@ import nats
 import orjson
 import uvloop
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from joserfc import jws, jwt
 from joserfc.jwk import RSAKey
 from joserfc.jws import JWSRegistry
 from nats.aio.msg import Msg
-from websockets.speedups import apply_mask  # type: ignore[import-not-found]
+from websockets.speedups import apply_mask
 from websockets.utils import accept_key
 
 from fowergram.realtime.text_frames import text_frame_header
@@ -53,7 +54,10 @@ WATCHED_FIELD = "postActivity"
 
 class Floor:
     def __init__(self, public_pem: bytes, issuer: str) -> None:
-        self.key = RSAKey.import_key(serialization.load_pem_public_key(public_pem))
+        public_key = serialization.load_pem_public_key(public_pem)
+        if not isinstance(public_key, RSAPublicKey):
+            raise ValueError("the floor verifies RS256 tokens: an RSA public key is needed")
+        self.key = RSAKey.import_key(public_key)
         self.registry = JWSRegistry(algorithms=["RS256"])
         self.claims = jwt.JWTClaimsRegistry(
             iss={"essential": True, "value": issuer}, exp={"essential": True}

@@ -13,11 +13,22 @@ TARGET = (
 )
 
 
-def print_broadcast(broadcast: dict[str, Any], *, sample_every: int) -> None:
+# What the hub does for the watchers; another server (the floor) says what it does instead.
+HUB_SERVING = "one shared execution"
+HUB_JOINING = "each authorised by the server as its viewer"
+
+
+def print_broadcast(
+    broadcast: dict[str, Any],
+    *,
+    sample_every: int,
+    serving: str = HUB_SERVING,
+    joining: str = HUB_JOINING,
+) -> None:
     joined = broadcast["joined"]
     print(
         f"\nBroadcast (every socket also subscribed to `postActivity(postId: "
-        f"{broadcast['post_id']})`, one shared execution; post.activity events published on "
+        f"{broadcast['post_id']})`, {serving}; post.activity events published on "
         f"the post's core NATS subject, the publish time in likeCount; 1 in {sample_every} "
         "deliveries decoded for latency)"
     )
@@ -26,8 +37,7 @@ def print_broadcast(broadcast: dict[str, Any], *, sample_every: int) -> None:
         f"  watchers live            {joined['live']} of {joined['sockets']} sockets got the "
         f"{'first event' if proofs == 1 else f'event published after {proofs} quiet spells'}"
         f"; joining took {joined['join_seconds']:.1f} s "
-        f"({joined['sockets'] / max(joined['join_seconds'], 1e-9):,.0f} joins/s, each "
-        "authorised by the server as its viewer)"
+        f"({joined['sockets'] / max(joined['join_seconds'], 1e-9):,.0f} joins/s, {joining})"
     )
     if "final" not in broadcast:
         print("  no watcher is live: nothing was published")

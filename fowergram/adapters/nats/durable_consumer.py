@@ -16,9 +16,6 @@ from nats.js.api import (
     AckPolicy,
     ConsumerConfig,
     DeliverPolicy,
-    DiscardPolicy,
-    RetentionPolicy,
-    StorageType,
     StreamConfig,
 )
 from nats.js.client import JetStreamContext
@@ -26,11 +23,11 @@ from nats.js.errors import BadRequestError, NotFoundError
 
 from fowergram.adapters.nats.connection import NatsUnavailable
 from fowergram.adapters.nats.event_stream import (
-    DUPLICATE_WINDOW_S,
     MSG_ID,
     STREAM_NAME_IN_USE,
     decode_event,
     event_subject,
+    kept_stream_config,
     stream_config,
     stream_name,
 )
@@ -61,14 +58,8 @@ def dlq_subject(prefix: str, consumer: str) -> str:
 
 
 def dlq_stream_config(prefix: str, *, max_age_s: float) -> StreamConfig:
-    return StreamConfig(
-        name=dlq_stream_name(prefix),
-        subjects=[dlq_subject(prefix, ">")],
-        retention=RetentionPolicy.LIMITS,
-        storage=StorageType.FILE,
-        discard=DiscardPolicy.OLD,
-        max_age=max_age_s,
-        duplicate_window=DUPLICATE_WINDOW_S,
+    return kept_stream_config(
+        dlq_stream_name(prefix), dlq_subject(prefix, ">"), max_age_s=max_age_s
     )
 
 

@@ -40,9 +40,16 @@ def event_subject(prefix: str, kind: str) -> str:
 
 
 def stream_config(prefix: str, *, max_age_s: float) -> StreamConfig:
+    return kept_stream_config(stream_name(prefix), event_subject(prefix, ">"), max_age_s=max_age_s)
+
+
+def kept_stream_config(name: str, subjects: str, *, max_age_s: float) -> StreamConfig:
+    """A stream on disk that keeps messages for `max_age_s` (oldest dropped first) and
+    drops a republished message id within the duplicate window: the events' and the
+    dead letters' alike."""
     return StreamConfig(
-        name=stream_name(prefix),
-        subjects=[event_subject(prefix, ">")],
+        name=name,
+        subjects=[subjects],
         retention=RetentionPolicy.LIMITS,
         storage=StorageType.FILE,
         discard=DiscardPolicy.OLD,
