@@ -26,8 +26,9 @@ from support.auth_helpers import (
 from support.live_server import LiveServer
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
+from websockets.typing import Subprotocol
 
-TRANSPORT_WS = "graphql-transport-ws"
+TRANSPORT_WS = Subprotocol("graphql-transport-ws")
 SIGN_UP = (
     "mutation($email: String!, $username: String!, $password: String!) {"
     f" signUp(email: $email, username: $username, password: $password) {{ {SESSION_FIELDS} }} }}"

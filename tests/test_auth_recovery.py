@@ -10,6 +10,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import unquote
 
 import httpx
@@ -49,7 +50,7 @@ def client(server: LiveServer) -> Iterator[httpx.Client]:
         yield http
 
 
-def _sign_up(client: httpx.Client) -> tuple[str, dict[str, str]]:
+def _sign_up(client: httpx.Client) -> tuple[str, dict[str, Any]]:
     name = f"u{uuid.uuid4().hex[:12]}"
     email = f"{name}@example.com"
     response = client.post(
@@ -63,11 +64,14 @@ async def _mailed_token(settings: Settings, to: str, page: str) -> str:
     mailbox = DevMailbox(settings.data_dir / "mail")
     for _ in range(100):  # mail goes out after the response
         message = mailbox.latest(to=to)
-        if message is not None and page in str(message.get_body(("plain",)).get_content()):
-            text = str(message.get_body(("plain",)).get_content())
-            match = re.search(rf"https://app\.example/{page}\?token=(\S+)", text)
-            assert match, text
-            return unquote(match.group(1))
+        if message is not None:
+            body = message.get_body(("plain",))
+            assert body is not None
+            text = str(body.get_content())
+            if page in text:
+                match = re.search(rf"https://app\.example/{page}\?token=(\S+)", text)
+                assert match, text
+                return unquote(match.group(1))
         await asyncio.sleep(0.05)
     raise AssertionError(f"no {page} mail for {to}")
 

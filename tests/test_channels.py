@@ -18,6 +18,7 @@ from pathlib import Path
 
 import nats.errors
 import pytest
+from broadcaster import Event
 from broadcaster._backends.memory import MemoryBackend
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
@@ -29,7 +30,7 @@ from fowergram.adapters.nats.connection import close_nats, connect_nats
 from fowergram.adapters.nats.direct_subscription import subscribe_direct
 from fowergram.embedded.nats import EmbeddedNats
 from fowergram.observability.metrics import Metrics
-from fowergram.realtime.channels import Channels
+from fowergram.realtime.channels import Channels, ChannelSink
 
 
 class Inbox:
@@ -47,6 +48,12 @@ class Inbox:
 class BrokenSink:
     def deliver(self, channel: str, message: str | bytes) -> None:
         raise RuntimeError("sink bug")
+
+
+def _raw(event: Event) -> RawEvent:
+    """The backend's events carry the payload as received: bytes (`RawEvent`)."""
+    assert isinstance(event, RawEvent)
+    return event
 
 
 async def _eventually(check: Callable[[], bool], timeout: float = 10) -> None:
@@ -216,7 +223,8 @@ async def test_a_failing_sink_does_not_stop_the_others(
 ) -> None:
     channel, before, after = f"{prefix}.post.9", Inbox(), Inbox()
     broken = [BrokenSink(), BrokenSink()]
-    for sink in (before, *broken, after):
+    sinks: tuple[ChannelSink, ...] = (before, *broken, after)
+    for sink in sinks:
         await live.channels.join(channel, sink)
     with caplog.at_level(logging.ERROR, logger="fowergram.realtime.channels"):
         await live.channels.publish(channel, b"1")
@@ -284,7 +292,7 @@ async def test_the_backlog_drops_its_oldest_and_counts(
                 await nc.publish(channel, b"%d" % n)
             await _eventually(lambda: backend.dropped == 7)
         assert backend.backlog == 3
-        events = [await backend.next_published() for _ in range(3)]
+        events = [_raw(await backend.next_published()) for _ in range(3)]
     finally:
         await backend.disconnect()
     assert all(isinstance(event, RawEvent) and event.channel == channel for event in events)
@@ -472,7 +480,7 @@ async def test_a_cancelled_probe_leaves_its_subscribers_subscribed_and_is_replac
         assert backend._next_probe is not probe
         await nc.publish(first, b"a")
         await nc.publish(second, b"b")
-        events = [await asyncio.wait_for(backend.next_published(), 5) for _ in range(2)]
+        events = [_raw(await asyncio.wait_for(backend.next_published(), 5)) for _ in range(2)]
     finally:
         await backend.disconnect()
     assert sorted((e.channel, e.message) for e in events) == [(first, b"a"), (second, b"b")]

@@ -39,7 +39,7 @@ async def test_calls_of_later_turns_make_later_batches() -> None:
     coalesced = Coalesced(recorder.fetch)
 
     assert await coalesced(1) == 10
-    assert await asyncio.gather(coalesced(2), coalesced(3)) == [20, 30]
+    assert list(await asyncio.gather(coalesced(2), coalesced(3))) == [20, 30]
 
     assert recorder.batches == [[1], [2, 3]]
 

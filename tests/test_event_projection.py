@@ -29,7 +29,7 @@ from fowergram.realtime.protocol import TRANSPORT_WS, Dialect, Subscribe
 from fowergram.realtime.pushed import PushedOperation, Pusher
 
 
-def _schemas() -> tuple[strawberry.Schema, strawberry.Schema]:
+def _schemas() -> tuple[FowergramSchema, FowergramSchema]:
     projected = build_schema(max_depth=12, max_tokens=5000, max_aliases=30, introspection=True)
     ordinary = build_schema(max_depth=12, max_tokens=5000, max_aliases=30, introspection=True)
     ordinary.execution_context_class = lean_executor({})  # no plans: graphql-core's way

@@ -13,7 +13,7 @@ import signal
 import socket
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -174,7 +174,7 @@ def test_a_burst_is_frozen_without_a_collection(collector: None) -> None:
     gc.disable()  # no automatic collection may free the cycles before the step
     try:
         refs = _cycles(50)  # unreachable, not collected yet
-        burst = [[] for _ in range(30_000)]  # live, more than a step may walk
+        burst: list[list[object]] = [[] for _ in range(30_000)]  # live, more than a step may walk
         frozen_before = gc.get_freeze_count()
         assert freezer.step() is Step.FREEZE
     finally:
@@ -357,7 +357,7 @@ def test_a_survey_that_cannot_start_or_hangs_becomes_a_thaw(
     )
     freezer = Freezer(options, Metrics(), lambda: 1, clock=lambda: now[0])
     sleeper = Sleeper()
-    refs = [*_frozen_cycles(freezer, 100), weakref.ref(sleeper)]
+    refs: Sequence[Callable[[], object]] = [*_frozen_cycles(freezer, 100), weakref.ref(sleeper)]
     del sleeper
     freezer.ledger = replace(freezer.ledger, live=1_000_000, closed=0)
     # A child that does not report in time is killed and reaped; the look becomes a thaw.

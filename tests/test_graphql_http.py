@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import httpx
@@ -179,7 +180,7 @@ def test_oversize_body_gets_413_and_is_not_executed(client: httpx.Client) -> Non
 
 
 def test_oversize_chunked_body_gets_413(client: httpx.Client) -> None:
-    def chunks() -> object:
+    def chunks() -> Iterator[bytes]:
         yield b'{"query": "{ serverInfo { name } }", "x": "'
         for _ in range(40):
             yield b"y" * 65536
@@ -197,7 +198,7 @@ def test_request_id_is_generated_or_kept(client: httpx.Client) -> None:
     assert client.get("/health").headers["x-request-id"] != generated
     kept = client.get("/health", headers={"x-request-id": "trace-abc.123"})
     assert kept.headers["x-request-id"] == "trace-abc.123"
-    hostile = client.get("/health", headers={"x-request-id": "bad id\u00e9".encode()})
+    hostile = client.get("/health", headers={b"x-request-id": "bad id\u00e9".encode()})
     assert hostile.headers["x-request-id"] != "bad id\u00e9"
 
 

@@ -10,9 +10,10 @@ import pytest
 from support.live_server import LiveServer
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
+from websockets.typing import Subprotocol
 
-TRANSPORT_WS = "graphql-transport-ws"
-LEGACY_WS = "graphql-ws"
+TRANSPORT_WS = Subprotocol("graphql-transport-ws")
+LEGACY_WS = Subprotocol("graphql-ws")
 
 
 async def _send(ws: ClientConnection, message: dict[str, Any]) -> None:
@@ -92,7 +93,7 @@ async def test_legacy_graphql_ws_subscription(live_server: LiveServer) -> None:
                 "payload": {"query": "subscription { ticks(every: 10, count: 2) }"},
             },
         )
-        frames = []
+        frames: list[dict[str, Any]] = []
         while len(frames) < 3:
             frame = await _receive(ws)
             if frame["type"] != "ka":  # keep-alive frames may interleave
@@ -143,7 +144,7 @@ async def test_malformed_message_closes_with_4400(live_server: LiveServer) -> No
 
 
 async def test_unknown_subprotocol_closes_with_4406(live_server: LiveServer) -> None:
-    async with connect(live_server.ws_url, subprotocols=["chat"]) as ws:
+    async with connect(live_server.ws_url, subprotocols=[Subprotocol("chat")]) as ws:
         assert ws.subprotocol is None
         with pytest.raises(ConnectionClosed) as closed:
             await asyncio.wait_for(ws.recv(), 5)

@@ -123,7 +123,7 @@ SHELVES = [
 class RaisingItem(LooseItem):
     """A property that raises: reported at its own field, as the ordinary path does."""
 
-    @property  # type: ignore[override]
+    @property
     def name(self) -> str:
         raise ValueError("name unavailable")
 

@@ -8,7 +8,7 @@ import httpx
 from support.live_server import LiveServer
 
 
-def _sample(text: str, name: str, default: float | None = None, **labels: str) -> float:
+def _sample(text: str, name: str, default: float | None = None, /, **labels: str) -> float:
     for line in text.splitlines():
         if not line.startswith(name + "{") and line.split(" ")[0] != name:
             continue
@@ -55,13 +55,16 @@ def test_database_pool_is_reported(live_server: LiveServer) -> None:
 
 async def test_websocket_connections_are_counted(live_server: LiveServer) -> None:
     from websockets.asyncio.client import connect
+    from websockets.typing import Subprotocol
 
     def total(text: str) -> float:
-        return _sample(text, "fowergram_websocket_connections_total", default=0.0)
+        return _sample(text, "fowergram_websocket_connections_total", 0.0)
 
     async with httpx.AsyncClient(base_url=live_server.http_url) as client:
         before = total((await client.get("/metrics")).text)
-        async with connect(live_server.ws_url, subprotocols=["graphql-transport-ws"]) as ws:
+        async with connect(
+            live_server.ws_url, subprotocols=[Subprotocol("graphql-transport-ws")]
+        ) as ws:
             await ws.send('{"type": "connection_init"}')
             await ws.recv()
             during = (await client.get("/metrics")).text

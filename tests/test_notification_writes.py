@@ -96,6 +96,7 @@ async def test_events_meeting_in_a_group_merge_in_order(pool: asyncpg.Pool) -> N
     row = await pool.fetchrow(
         "SELECT actor_ids, actor_count FROM notifications WHERE recipient_id = $1", owner
     )
+    assert row is not None
     assert (row["actor_ids"], row["actor_count"]) == ([cy, bo, ana], 3)
     assert third[0].actor_ids == (cy, bo, ana)
 

@@ -116,6 +116,7 @@ async def _consume_all(nats_url: str, prefix: str) -> list[tuple[str, RecordedEv
                 return received
             for message in messages:
                 assert message.subject == f"{prefix}.evt.post.liked"
+                assert message.headers is not None
                 received.append((message.headers[MSG_ID], decode_event(message.data)))
                 await message.ack()
     finally:

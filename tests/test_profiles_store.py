@@ -21,9 +21,8 @@ async def test_profile_pages_read_together_are_one_statement_each_its_own(
     await pool.execute("DELETE FROM posts WHERE id = $1", posts[1])
     await pool.execute("INSERT INTO post_likes (user_id, post_id) VALUES ($1, $2)", fan, posts[4])
     await insert_follow(pool, fan, author)
-    names = dict(
-        await pool.fetch("SELECT id, username FROM users WHERE id = ANY($1)", [author, quiet])
-    )
+    rows = await pool.fetch("SELECT id, username FROM users WHERE id = ANY($1)", [author, quiet])
+    names: dict[int, str] = {row["id"]: row["username"] for row in rows}
     profiles = PostgresProfiles(observed.pool)
 
     found = await asyncio.gather(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from redis.asyncio import Redis
@@ -30,7 +30,7 @@ async def test_concurrent_questions_get_each_their_own_answer(redis: Redis) -> N
     revoked = set(sessions[::3])
     await revocations.add(sorted(revoked))
     commands = 0
-    sent = redis.execute_command
+    sent: Callable[..., Awaitable[object]] = redis.execute_command
 
     async def counting(*args: object, **options: object) -> object:
         nonlocal commands

@@ -173,7 +173,7 @@ async def test_hashtags_exact_then_prefix_then_fuzzy(
     assert [h.tag for h in found] == ["SunSet", "sunsets", "sunsetlover", "sunet"]
 
 
-async def _plan(conn: asyncpg.Connection, statement: str, query: str) -> str:
+async def _plan(conn: asyncpg.pool.PoolConnectionProxy, statement: str, query: str) -> str:
     rows = await conn.fetch(f"EXPLAIN {statement}", query, like_prefix(query), 10)
     return "\n".join(row[0] for row in rows)
 

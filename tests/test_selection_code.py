@@ -40,7 +40,7 @@ def _plan(attribute: str, type_: GraphQLOutputType) -> FieldPlan:
     inner = type_.of_type if isinstance(type_, GraphQLNonNull) else type_
     return FieldPlan(
         attribute, not isinstance(type_, GraphQLNonNull), type_, leaf_output(inner), None
-    )  # type: ignore[arg-type]
+    )
 
 
 SELECT = selection_of(

@@ -11,12 +11,15 @@ from support.auth_helpers import http_client, new_person, sign_up
 from support.live_server import LiveServer
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
+from websockets.typing import Subprotocol
 
 COOKIE_MODE = {"x-auth-mode": "cookie"}
 
 
 async def _init(live_server: LiveServer, payload: dict[str, Any]) -> dict[str, Any]:
-    async with connect(live_server.ws_url, subprotocols=["graphql-transport-ws"]) as ws:
+    async with connect(
+        live_server.ws_url, subprotocols=[Subprotocol("graphql-transport-ws")]
+    ) as ws:
         await ws.send(orjson.dumps({"type": "connection_init", "payload": payload}).decode())
         answer: dict[str, Any] = orjson.loads(await asyncio.wait_for(ws.recv(), 5))
         return answer

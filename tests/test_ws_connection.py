@@ -26,7 +26,8 @@ def _connection(wire: RecordingWire, slow: list[int], limits: OutboundLimits) ->
 
 
 async def test_a_client_that_stops_reading_is_closed_as_slow_once() -> None:
-    wire, slow = RecordingWire(), []
+    wire = RecordingWire()
+    slow: list[int] = []
     connection = _connection(wire, slow, OutboundLimits(max_frames=4, max_bytes=10_000))
     connection.push('{"n":0}')
     wire.paused = True  # the transport went over its high-water mark
@@ -41,7 +42,8 @@ async def test_a_client_that_stops_reading_is_closed_as_slow_once() -> None:
 
 
 async def test_the_byte_bound_counts_too() -> None:
-    wire, slow = RecordingWire(), []
+    wire = RecordingWire()
+    slow: list[int] = []
     connection = _connection(wire, slow, OutboundLimits(max_frames=1000, max_bytes=100))
     wire.paused = True
     connection.push("x" * 60)
@@ -53,7 +55,8 @@ async def test_the_byte_bound_counts_too() -> None:
 
 
 async def test_a_client_that_catches_up_starts_from_zero_again() -> None:
-    wire, slow = RecordingWire(), []
+    wire = RecordingWire()
+    slow: list[int] = []
     connection = _connection(wire, slow, OutboundLimits(max_frames=3, max_bytes=10_000))
     for _ in range(5):
         wire.paused = True
@@ -67,7 +70,8 @@ async def test_a_client_that_catches_up_starts_from_zero_again() -> None:
 
 
 async def test_an_orderly_close_comes_after_what_was_sent_and_nothing_follows() -> None:
-    wire, slow = RecordingWire(), []
+    wire = RecordingWire()
+    slow: list[int] = []
     connection = _connection(wire, slow, OutboundLimits())
     connection.push('{"type":"error"}')
     connection.close(Close.BAD_REQUEST, "bad")
@@ -83,7 +87,8 @@ async def test_a_client_that_never_takes_the_close_frame_is_dropped(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr("fowergram.realtime.connection.CLOSE_TIMEOUT_S", 0.05)
-    wire, slow = RecordingWire(), []
+    wire = RecordingWire()
+    slow: list[int] = []
     connection = _connection(wire, slow, OutboundLimits())
     connection.close(Close.SERVICE_RESTART, "server restarting")
     await asyncio.sleep(0.1)
@@ -94,7 +99,8 @@ async def test_a_socket_whose_transport_went_away_is_not_aborted_later(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr("fowergram.realtime.connection.CLOSE_TIMEOUT_S", 0.05)
-    wire, slow = RecordingWire(), []
+    wire = RecordingWire()
+    slow: list[int] = []
     connection = _connection(wire, slow, OutboundLimits())
     connection.close(Close.NORMAL)
     connection.lost()  # the client answered the close; the transport closed
@@ -104,7 +110,8 @@ async def test_a_socket_whose_transport_went_away_is_not_aborted_later(
 
 
 async def test_revocation_of_its_session_closes_the_socket() -> None:
-    wire, slow = RecordingWire(), []
+    wire = RecordingWire()
+    slow: list[int] = []
     connection = _connection(wire, slow, OutboundLimits())
     connection.viewer = Viewer(user_id=5, session_id="s-1", role=Role.USER)
     feed = connection.open_feed("notification")
@@ -121,7 +128,8 @@ async def test_revocation_of_its_session_closes_the_socket() -> None:
 
 
 async def test_a_legacy_client_is_also_pinged_at_the_websocket_level() -> None:
-    wire, slow = RecordingWire(), []
+    wire = RecordingWire()
+    slow: list[int] = []
     legacy = Connection(
         "c2", Dialect("graphql-ws"), wire, OutboundLimits(), now=0.0, on_slow=lambda: None
     )

@@ -27,6 +27,7 @@ from support.ws_client import (
 )
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
+from websockets.typing import Origin
 
 from fowergram.app import create_app
 
@@ -60,11 +61,11 @@ def _metric(server: LiveServer, name: str) -> float:
 async def test_pages_of_other_sites_are_refused_before_the_upgrade(hub_server: LiveServer) -> None:
     with pytest.raises(InvalidStatus) as refused:
         async with connect(
-            hub_server.ws_url, subprotocols=[TRANSPORT_WS], origin="https://evil.example"
+            hub_server.ws_url, subprotocols=[TRANSPORT_WS], origin=Origin("https://evil.example")
         ):
             pass
     assert refused.value.response.status_code == 403
-    for origin in (ALLOWED_ORIGIN, f"http://127.0.0.1:{hub_server.port}", None):
+    for origin in (Origin(ALLOWED_ORIGIN), Origin(f"http://127.0.0.1:{hub_server.port}"), None):
         async with connect(hub_server.ws_url, subprotocols=[TRANSPORT_WS], origin=origin) as ws:
             await init(ws)
 

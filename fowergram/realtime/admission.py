@@ -25,12 +25,12 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, Protocol
 
-from fowergram.domain.auth.provider import AuthProvider
 from fowergram.domain.auth.service import Authenticated
 from fowergram.observability.metrics import Metrics
 from fowergram.realtime.connection import Connection
 from fowergram.realtime.protocol import MAX_CLOSE_REASON, Close
 from fowergram.realtime.socket_auth import (
+    SocketAuth,
     SocketRejected,
     Ticket,
     TicketRedeemer,
@@ -68,7 +68,7 @@ class Admissions:
 
     def __init__(
         self,
-        auth: AuthProvider,
+        auth: SocketAuth,
         tickets: TicketRedeemer,
         hub: AdmittingHub,
         metrics: Metrics,

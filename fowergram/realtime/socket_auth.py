@@ -6,12 +6,20 @@ admitted together are checked against revocations in one look-up (`admission`)."
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from fowergram.domain.auth.provider import AuthProvider
 from fowergram.domain.auth.service import Authenticated
 from fowergram.domain.errors import DomainError
+
+
+class SocketAuth(Protocol):
+    """What admitting sockets asks of the auth port (`AuthProvider` has these two)."""
+
+    async def credentials(self, access_token: str) -> Authenticated: ...
+
+    async def revoked_among(self, authenticated: Sequence[Authenticated]) -> list[bool]: ...
 
 
 class SocketRejected(Exception):
@@ -57,7 +65,7 @@ async def redeemed(ticket: Ticket, tickets: TicketRedeemer) -> str:
     return token
 
 
-async def token_credentials(token: str, auth: AuthProvider) -> Authenticated:
+async def token_credentials(token: str, auth: SocketAuth) -> Authenticated:
     try:
         return await auth.credentials(token)
     except DomainError as error:
