@@ -182,3 +182,60 @@ async def test_a_batch_cancelled_closes_what_it_had_not_answered(steps: int) -> 
         (Close.INTERNAL, "authentication unavailable, retry later")
     ] * 2
     assert all(connection.admission is None for connection, _ in sockets.values())
+
+
+class OrderedAuth(Auth):
+    def __init__(self, steps: list[str]) -> None:
+        self.steps = steps
+
+    async def revoked_among(self, authenticated: Sequence[Authenticated]) -> list[bool]:
+        self.steps.append("revocations looked up")
+        return await super().revoked_among(authenticated)
+
+
+class OrderedHub(Hub):
+    """Joins the channels; a revocation announced on user 7's arrives as it joins."""
+
+    def __init__(self, steps: list[str], sockets: dict[str, tuple[Connection, Wire]]) -> None:
+        super().__init__(failing=set())
+        self.steps = steps
+        self.sockets = sockets
+
+    async def join_users(self, connections: Sequence[Connection]) -> list[BaseException | None]:
+        self.steps.append("channels joined")
+        for connection in connections:
+            if connection.viewer is not None and connection.viewer.user_id == 7:
+                connection.close(Close.FORBIDDEN, "session revoked")
+        return await super().join_users(connections)
+
+
+async def test_channels_are_live_before_the_revocation_look_up_that_admits() -> None:
+    # A revocation is stored before it is announced: one the look-up misses is announced
+    # on a channel already live. Admitted sockets carry the look-up's time, on which their
+    # first operations rely (endpoint.SESSION_CHECK_FRESH_S).
+    steps: list[str] = []
+    answered: list[str] = []
+
+    def admitted(connection: Connection) -> None:
+        answered.append(connection.id)
+        connection.pending = None
+
+    sockets = {name: _socket(name) for name in ("a", "revoked-on-channel", "revoked")}
+    tokens = {"a": "user-1", "revoked-on-channel": "user-7", "revoked": "user-13"}
+    admissions = Admissions(
+        OrderedAuth(steps), Tickets(), OrderedHub(steps, sockets), Metrics(), admitted
+    )
+    before = asyncio.get_running_loop().time()
+    for name, (connection, _) in sockets.items():
+        _add_in_own_context(admissions, connection, tokens[name])
+    for _ in range(20):
+        await asyncio.sleep(0)
+
+    assert steps == ["channels joined", "revocations looked up"]
+    assert answered == ["a"]
+    checked_at = sockets["a"][0].session_checked_at
+    assert checked_at is not None
+    assert before <= checked_at <= asyncio.get_running_loop().time()
+    assert sockets["revoked-on-channel"][1].closed == (Close.FORBIDDEN, "session revoked")
+    assert sockets["revoked"][1].closed == (Close.FORBIDDEN, "Forbidden: session revoked")
+    assert sockets["revoked"][0].session_checked_at is None

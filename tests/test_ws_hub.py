@@ -4,12 +4,15 @@ keep-alive, revocation and drain."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import time
 from collections.abc import Iterator
 
 import httpx
+import orjson
 import pytest
 from conftest import make_settings
+from redis.asyncio import Redis
 from support.auth_helpers import async_http_client, bearer
 from support.live_server import LiveServer
 from support.services import ServiceUrls
@@ -29,6 +32,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 from websockets.typing import Origin
 
+from fowergram.adapters.redis.revocations import RedisRevocationList
 from fowergram.app import create_app
 
 ALLOWED_ORIGIN = "https://app.example"
@@ -349,6 +353,39 @@ async def test_an_admitted_socket_is_closed_by_a_revocation_after_it_subscribed(
             await client.post("/auth/signout", headers=bearer(session["accessToken"]))
         assert await closed_with(ws, timeout=3) == 4403
         assert ws.close_reason == "session revoked"
+
+
+async def _revoke_unannounced(server: LiveServer, access_token: str) -> None:
+    """The session revoked in the store with no announcement (one lost on the way)."""
+    claims = orjson.loads(base64.urlsafe_b64decode(access_token.split(".")[1] + "=="))
+    settings = server.settings
+    assert settings.redis_url is not None
+    redis = Redis.from_url(str(settings.redis_url))
+    try:
+        revocations = RedisRevocationList(redis, key_prefix=settings.redis_key_prefix, ttl_s=60)
+        await revocations.add([claims["sid"]])
+    finally:
+        await redis.aclose()
+
+
+async def test_operations_after_admission_s_fresh_look_up_check_the_session_again(
+    hub_server: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An operation begun just after admission relies on its look-up (the channel was live
+    # before it); a later one asks again, so a revocation whose announcement was lost
+    # still refuses it.
+    monkeypatch.setattr("fowergram.realtime.endpoint.SESSION_CHECK_FRESH_S", 0.5)
+    session = await signed_up(hub_server.http_url)
+    async with connect(hub_server.ws_url, subprotocols=[TRANSPORT_WS]) as ws:
+        await init(ws, bearer_init(session))
+        await _revoke_unannounced(hub_server, session["accessToken"])
+        await subscribe(ws, "fresh", "subscription { notifications { id } }")
+        await asyncio.sleep(0.6)
+        await subscribe(ws, "later", "subscription { notifications { id } }")
+        refused = await receive_skipping_pings(ws)
+    assert refused["id"] == "later"  # nothing for "fresh" came first
+    assert refused["type"] == "error"
+    assert refused["payload"][0]["message"] == "session revoked"
 
 
 async def test_draining_closes_sockets_with_1012_and_refuses_new_ones(

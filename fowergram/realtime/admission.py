@@ -4,15 +4,17 @@ A reconnect storm brings hundreds of `connection_init` messages at once. Answere
 task each, every socket paid for a task, and for a revocation look-up, its user's channel
 and a presence change each awaited on its own (a future and a wake-up apiece, the Redis
 commands batched only with whatever else happened to wait). Here one task answers a
-batch: the tokens verified in a loop, the sessions checked against revocations in one
-MGET, the users' channels joined together (one NATS confirmation), the sockets held for
-presence in one script, then each acknowledged. One batch is out at a time; the inits
+batch: the tokens verified in a loop, the users' channels joined together (one NATS
+confirmation), the sessions checked against revocations in one MGET, the sockets held
+for presence in one script, then each acknowledged. One batch is out at a time; the inits
 arriving meanwhile form the next (as `adapters.coalesced` does), so batches grow with
 the load and a lone socket waits no longer than before.
 
-A revocation that lands between the check and the channel's subscription reaches neither;
-each operation checks the session again when it starts (`AuthProvider.ensure_live`), as
-it always did.
+The channels are live before the look-up: a revocation is written to Redis before it is
+announced, so one the look-up misses reaches the socket on its channel. An operation
+begun right after admission may rely on that look-up (`Connection.session_checked_at`);
+later ones check the session again when they start (`AuthProvider.ensure_live`), in
+case an announcement was lost (core NATS delivers at most once).
 """
 
 from __future__ import annotations
@@ -117,9 +119,9 @@ class Admissions:
     async def _admit(self, batch: list[Applicant]) -> None:
         try:
             verified = await self._verified(batch)
-            joined = await self._on_channels(await self._unrevoked(verified))
-            await self._hub.went_online([applicant.connection for applicant in joined])
-            for applicant in joined:
+            admitted = await self._unrevoked(await self._on_channels(verified))
+            await self._hub.went_online([applicant.connection for applicant in admitted])
+            for applicant in admitted:
                 if applicant.connection.closing is None:
                     self._answer(applicant)
         except Exception:
@@ -183,27 +185,15 @@ class Admissions:
                 answered.append((applicant, outcome))
         return answered
 
-    async def _unrevoked(self, verified: list[tuple[Applicant, Authenticated]]) -> list[Applicant]:
+    async def _on_channels(
+        self, verified: list[tuple[Applicant, Authenticated]]
+    ) -> list[tuple[Applicant, Authenticated]]:
+        """The sockets whose users' channels are live (revocations reach them from now)."""
         if not verified:
             return []
-        revoked = await self._auth.revoked_among([auth for _, auth in verified])
-        unrevoked: list[Applicant] = []
-        for (applicant, _), is_revoked in zip(verified, revoked, strict=True):
-            if applicant.connection.closing is not None:
-                continue
-            if is_revoked:
-                self._refuse(applicant.connection, "session revoked")
-            else:
-                unrevoked.append(applicant)
-        return unrevoked
-
-    async def _on_channels(self, applicants: list[Applicant]) -> list[Applicant]:
-        """The sockets whose users' channels are live (revocations reach them from now)."""
-        if not applicants:
-            return []
-        outcomes = await self._hub.join_users([a.connection for a in applicants])
-        joined: list[Applicant] = []
-        for applicant, error in zip(applicants, outcomes, strict=True):
+        outcomes = await self._hub.join_users([applicant.connection for applicant, _ in verified])
+        joined: list[tuple[Applicant, Authenticated]] = []
+        for (applicant, authenticated), error in zip(verified, outcomes, strict=True):
             connection = applicant.connection
             if error is not None:
                 applicant.context.run(
@@ -211,8 +201,26 @@ class Admissions:
                 )
                 connection.close(Close.INTERNAL, "live channel unavailable, retry later")
             elif connection.closing is None:
-                joined.append(applicant)
+                joined.append((applicant, authenticated))
         return joined
+
+    async def _unrevoked(self, joined: list[tuple[Applicant, Authenticated]]) -> list[Applicant]:
+        """The sockets whose sessions are not revoked, checked with their channels live."""
+        if not joined:
+            return []
+        revoked = await self._auth.revoked_among([auth for _, auth in joined])
+        checked_at = asyncio.get_running_loop().time()
+        unrevoked: list[Applicant] = []
+        for (applicant, _), is_revoked in zip(joined, revoked, strict=True):
+            connection = applicant.connection
+            if connection.closing is not None:  # e.g. a revocation on its channel meanwhile
+                continue
+            if is_revoked:
+                self._refuse(connection, "session revoked")
+            else:
+                connection.session_checked_at = checked_at
+                unrevoked.append(applicant)
+        return unrevoked
 
     def _answer(self, applicant: Applicant) -> None:
         """Acknowledge one socket, in its own context; a failure closes that one alone."""

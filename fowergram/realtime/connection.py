@@ -98,6 +98,7 @@ class Connection:
         "opened_at",
         "operations",
         "pending",
+        "session_checked_at",
         "viewer",
     )
 
@@ -117,6 +118,9 @@ class Connection:
         self.limits = limits
         self.viewer: Viewer | None = None
         self.auth: Authenticated | None = None
+        # Loop time its session was last found unrevoked with its user's channel live
+        # (admission): until then a revocation could have missed the socket.
+        self.session_checked_at: float | None = None
         self.init_received = False
         self.acked = False
         self.operations: dict[str, Cancellable] = {}

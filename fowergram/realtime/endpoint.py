@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import strawberry
 
+from fowergram.domain.auth.service import Authenticated
 from fowergram.domain.errors import DomainError
 from fowergram.graphql.context import Context
 from fowergram.observability.metrics import Metrics
@@ -50,6 +51,11 @@ INTERNAL_ERROR = {"message": "internal error", "extensions": {"code": "INTERNAL_
 # Messages a client may send after connection_init before it is answered (a client
 # should wait for the ack; one that pipelines its first subscriptions is served in order).
 MAX_PENDING = 32
+# How long after admission's revocation look-up a socket's operations start on it rather
+# than asking again: its channel was live before the look-up, so a revocation since
+# reaches it there (this bounds what a lost announcement could let start, as the second
+# within which a revocation closes sockets).
+SESSION_CHECK_FRESH_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,12 +249,42 @@ class SocketEndpoint:
         if pushed is None and hub.multiplexer is not None:
             plan = hub.multiplexer.plan(message)
         if pushed is not None:
+            if self._pushed_at_once(pushed, connection, message):
+                return
             runner = self._push(pushed, connection, message, make_context)
         elif plan is not None and hub.multiplexer is not None:
             runner = self._join_shared(hub.multiplexer, plan, connection, message, make_context)
         else:
             runner = run_operation(self._schema, connection, message, make_context)
         connection.operations[message.id] = asyncio.create_task(runner)
+
+    def _pushed_at_once(self, push: Push, connection: Connection, message: Subscribe) -> bool:
+        """Start a pushed operation now, with no task, when it has nothing to wait for:
+        its session checked moments ago and nothing missed to replay (`_push` otherwise,
+        which meets any failure the ordinary way)."""
+        auth, viewer = connection.auth, connection.viewer
+        if auth is not None and not self._session_fresh(connection, auth):
+            return False
+        assert viewer is not None  # Pusher.plan pushes only for a viewer
+        try:
+            pages = push.plan.field.catch_up(push.arguments, viewer.user_id, self._services)
+        except Exception:
+            return False
+        if pages is not None:
+            return False
+        operation = PushedOperation(connection, message.id, push.plan)
+        connection.operations[message.id] = operation
+        operation.go()
+        return True
+
+    def _session_fresh(self, connection: Connection, auth: Authenticated) -> bool:
+        """Its session was found unrevoked lately and its token has not expired since."""
+        checked_at = connection.session_checked_at
+        return (
+            checked_at is not None
+            and asyncio.get_running_loop().time() - checked_at < SESSION_CHECK_FRESH_S
+            and not self._services.auth.expired(auth)
+        )
 
     async def _push(
         self,

@@ -219,9 +219,12 @@ class SuperTokensAuth:
     async def revoked_among(self, authenticated: Sequence[Authenticated]) -> list[bool]:
         return await self._revocations.contains_many([a.viewer.session_id for a in authenticated])
 
+    def expired(self, authenticated: Authenticated) -> bool:
+        return authenticated.expired(self._clock.now())
+
     async def ensure_live(self, authenticated: Authenticated) -> None:
         """As AuthService: for long-lived connections, checked on every operation."""
-        if authenticated.expires_at is not None and authenticated.expires_at <= self._clock.now():
+        if self.expired(authenticated):
             raise Unauthenticated("access token expired; reconnect with a fresh one")
         if await self._revocations.contains(authenticated.viewer.session_id):
             raise Unauthenticated("session revoked")

@@ -47,6 +47,10 @@ class AuthProvider(Protocol):
         """Whether each one's session is revoked, in order, in one look-up."""
         ...
 
+    def expired(self, authenticated: Authenticated) -> bool:
+        """Whether the access token `authenticated` was presented with has expired."""
+        ...
+
     async def ensure_live(self, authenticated: Authenticated) -> None:
         """Raise Unauthenticated once the session is revoked or its token has expired
         (checked on every operation of a long-lived WebSocket)."""

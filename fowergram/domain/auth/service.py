@@ -62,6 +62,11 @@ class Authenticated:
     anti_csrf: str
     expires_at: datetime | None = None  # when the presented access token expires
 
+    def expired(self, now: datetime) -> bool:
+        """Whether the access token it was presented with has expired (a socket outlives
+        its token: it must reconnect with a fresh one)."""
+        return self.expires_at is not None and self.expires_at <= now
+
 
 def _is_uuid(text: str) -> bool:
     try:
@@ -227,11 +232,13 @@ class AuthService:
     async def revoked_among(self, authenticated: Sequence[Authenticated]) -> list[bool]:
         return await self._revocations.contains_many([a.viewer.session_id for a in authenticated])
 
+    def expired(self, authenticated: Authenticated) -> bool:
+        return authenticated.expired(self._clock.now())
+
     async def ensure_live(self, authenticated: Authenticated) -> None:
         """For long-lived connections: the session must still be unrevoked and the token
         it authenticated with unexpired."""
-        expires_at = authenticated.expires_at
-        if expires_at is not None and expires_at <= self._clock.now():
+        if self.expired(authenticated):
             raise Unauthenticated("access token expired; reconnect with a fresh one")
         if await self._revocations.contains(authenticated.viewer.session_id):
             raise Unauthenticated("session revoked")
