@@ -8,7 +8,7 @@ PORT ?= 8000
 
 .DEFAULT_GOAL := help
 .PHONY: help install build run serve test test-unit test-integration test-coverage lint format \
-        migrate-up migrate-down migrate-status docker-build docker-run test-load bench-http bench-ws bench-peer bench-consumers bench-ab \
+        migrate-up migrate-down migrate-status docker-build docker-run test-load bench-http bench-ws bench-peer bench-send-floor bench-consumers bench-ab \
         schema clean
 
 help: ## list the targets
@@ -82,6 +82,9 @@ bench-peer: $(STAMP) ## bench-ws's set-up against another server: PEER=node (the
 	@if [ "$(or $(PEER),node)" = node ] && [ ! -d loadtests/peer_node/node_modules ]; then \
 		npm ci --prefix loadtests/peer_node --no-audit --no-fund; fi
 	$(BIN)/python -m loadtests.bench_peer --peer $(or $(PEER),node) --scenarios $(or $(SCENARIOS),memory)
+
+bench-send-floor: $(STAMP) ## the kernel's floor under the broadcast: CPU per loopback send() to 10,000 sockets
+	$(BIN)/python -m loadtests.bench_send_floor
 
 bench-consumers: $(STAMP) ## the notifications consumer alone: events/s and CPU per event
 	$(BIN)/python -m loadtests.bench_consumers
