@@ -11,7 +11,7 @@ import pytest
 
 from fowergram.domain.auth.accounts import Account
 from fowergram.domain.auth.ports import AccessClaims, Rate
-from fowergram.domain.auth.service import AuthPolicy, AuthService
+from fowergram.domain.auth.service import Authenticated, AuthPolicy, AuthService
 from fowergram.domain.auth.sessions import (
     ClientInfo,
     RefreshOutcome,
@@ -20,7 +20,7 @@ from fowergram.domain.auth.sessions import (
     Session,
     classify_refresh,
 )
-from fowergram.domain.auth.viewer import Role
+from fowergram.domain.auth.viewer import Role, Viewer
 from fowergram.domain.errors import MfaRequired, RateLimited, Unauthenticated
 
 CLIENT = ClientInfo(ip="192.0.2.1", user_agent="unit")
@@ -338,3 +338,13 @@ async def test_second_factor_gates_the_session(world: World) -> None:
         await world.service.complete_sign_in(
             mfa_token=mfa_token, code="123456", recovery_code=None, client=CLIENT
         )
+
+
+def test_a_presented_token_is_expired_from_its_expiry_on() -> None:
+    # The rule a socket's operations are refused by (and started at once only before).
+    expires_at = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+    authenticated = Authenticated(Viewer(1, "s", Role.USER), "csrf", expires_at)
+    assert not authenticated.expired(expires_at - timedelta(microseconds=1))
+    assert authenticated.expired(expires_at)
+    assert authenticated.expired(expires_at + timedelta(hours=1))
+    assert not Authenticated(Viewer(1, "s", Role.USER), "csrf").expired(expires_at)
