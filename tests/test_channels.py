@@ -545,6 +545,42 @@ async def test_a_failed_join_among_many_fails_alone_and_leaves_nothing(live: Liv
     assert live.channels.upstream == {live.sentinel, good}
 
 
+async def test_a_leave_while_its_channel_is_subscribed_with_others_unsubscribes_it(
+    live: Live, prefix: str
+) -> None:
+    # A sink leaving while join_many subscribes its channel waits for that, then the
+    # channel, now unwanted, is unsubscribed.
+    left, kept = f"{prefix}.user.left", f"{prefix}.user.kept"
+    leaving, staying = Inbox(), Inbox()
+    joining = asyncio.create_task(live.channels.join_many([(left, leaving), (kept, staying)]))
+    await asyncio.sleep(0)  # the subscriptions are under way
+    assert live.channels.interest(left) == 1
+    await live.channels.leave(left, leaving)
+    assert await joining == [None, None]
+    await _eventually(lambda: left not in live.channels.upstream)
+    assert live.channels.upstream == {live.sentinel, kept}
+    assert not await live.server_sends(left)
+    assert await live.server_sends(kept)
+
+
+async def test_channels_a_cancelled_join_many_was_subscribing_are_unsubscribed_after(
+    live: Live, prefix: str
+) -> None:
+    # Nobody waits for them once the joiner is gone: the changes under way undo them.
+    channels = [f"{prefix}.user.u{n}" for n in range(3)]
+    joining = asyncio.create_task(live.channels.join_many([(c, Inbox()) for c in channels]))
+    await asyncio.sleep(0)  # the subscriptions are under way
+    joining.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await joining
+    # The client's own subscriptions (nats-py's `_subs`, as direct_subscription relies on):
+    # `upstream` alone reads the same before they subscribe as after they are undone.
+    await _eventually(lambda: not {sub.subject for sub in live.nc._subs.values()} & {*channels})
+    assert live.channels.upstream == {live.sentinel}
+    for channel in channels:
+        assert not await live.server_sends(channel)
+
+
 @pytest.mark.parametrize("yields", range(5))
 async def test_a_cancelled_join_many_joins_none(live: Live, prefix: str, yields: int) -> None:
     channels = [f"{prefix}.user.c{n}" for n in range(5)]
