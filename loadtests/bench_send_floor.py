@@ -2,14 +2,15 @@
 
     python -m loadtests.bench_send_floor [--sockets 10000] [--rounds 40]
 
-A child pinned to CPU 1 opens --sockets TCP connections to this process and reads
-whatever arrives; this process, pinned to CPU 0, writes one 102-byte WebSocket text frame
-to every socket, --rounds times, 100 ms apart (the broadcast scenario's 10 events/s), and
-prints the CPU time (user + kernel) per `send()` of each round: median and range. On
-loopback the receiver's TCP work runs inside the sender's call, so this is what one
-delivery costs the server's core before any Python of its own; times 10,000 it is the
-shortest one event's fan-out can take (`make bench-peer PEER=floor` adds a real server's
-minimum around it).
+A child pinned to the load generator's cores (CPU 1 here) opens --sockets TCP
+connections to this process and reads whatever arrives; this process, pinned to the
+server's core (CPU 0), writes one 102-byte WebSocket text frame to every socket,
+--rounds times, 100 ms apart (the broadcast scenario's 10 events/s), and prints the CPU
+time (user + kernel) per `send()` of each round: median and range. On loopback the
+receiver's TCP work runs inside the sender's call, so this is what one delivery costs
+the server's core before any Python of its own; times 10,000 it is the shortest one
+event's fan-out can take (`make bench-peer PEER=floor` adds a real server's minimum
+around it).
 """
 
 from __future__ import annotations
@@ -21,7 +22,11 @@ import socket
 import statistics
 import time
 
-FRAME = b"\x81\x64" + b"x" * 100
+from fowergram.realtime.text_frames import text_frame_header
+from loadtests.server import SERVER_CPU, can_pin, other_cpus
+
+PAYLOAD = b"x" * 100  # about a broadcast frame's size
+FRAME = text_frame_header(len(PAYLOAD)) + PAYLOAD
 ROUND_GAP_S = 0.1
 
 
@@ -67,15 +72,16 @@ def main() -> None:
     listener.bind(("127.0.0.1", 0))
     listener.listen(4096)
     port = listener.getsockname()[1]
-    pinned = len(os.sched_getaffinity(0)) >= 2
+    pinned = can_pin()
+    receiver_cpus = other_cpus()  # asked before this process pins itself
     child = os.fork()
     if child == 0:
         if pinned:
-            os.sched_setaffinity(0, {1})
+            os.sched_setaffinity(0, receiver_cpus)
         _read_until_closed(port, args.sockets)
         os._exit(0)
     if pinned:
-        os.sched_setaffinity(0, {0})
+        os.sched_setaffinity(0, {SERVER_CPU})
     connections = [listener.accept()[0] for _ in range(args.sockets)]
     for connection in connections:
         connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as the hub's
@@ -86,10 +92,14 @@ def main() -> None:
             connection.close()
         os.waitpid(child, 0)
     median = statistics.median(per_send)
+    where = (
+        f"sender on CPU {SERVER_CPU}, receiver on CPU {','.join(map(str, sorted(receiver_cpus)))}"
+        if pinned
+        else "not pinned"
+    )
     print(
         f"loopback send() of a {len(FRAME)}-byte frame to {args.sockets} sockets, "
-        f"{args.rounds} rounds {ROUND_GAP_S * 1000:.0f} ms apart"
-        f"{' (sender on CPU 0, receiver on CPU 1)' if pinned else ' (not pinned)'}:"
+        f"{args.rounds} rounds {ROUND_GAP_S * 1000:.0f} ms apart ({where}):"
     )
     print(
         f"  CPU per send   median {median:.2f} µs (rounds {min(per_send):.2f}-"
