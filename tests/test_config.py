@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from fowergram.config import ConfigError, Settings, load_settings
+from fowergram.realtime.hub_wiring import socket_options
 
 
 def _clean_env(**values: str) -> dict[str, str]:
@@ -27,6 +28,18 @@ def test_defaults_match_the_documented_ones(monkeypatch: pytest.MonkeyPatch) -> 
     assert settings.port == 8080
     assert settings.database_url is None
     assert not settings.services_configured
+
+
+def test_connection_init_timeout_defaults_to_graphql_ws_3_s_and_reaches_the_hub(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("WS_CONNECTION_INIT_TIMEOUT_S", raising=False)
+    settings = Settings(_env_file=None)
+    assert settings.ws_connection_init_timeout_s == 3.0  # graphql-ws's own default
+    assert socket_options(settings).init_timeout_s == 3.0
+    # Taken from the setting, not from SocketOptions' own (equal) default.
+    changed = Settings(_env_file=None, ws_connection_init_timeout_s=1.5)
+    assert socket_options(changed).init_timeout_s == 1.5
 
 
 def test_env_file_is_read(tmp_path: os.PathLike[str], monkeypatch: pytest.MonkeyPatch) -> None:
