@@ -18,8 +18,11 @@ import jwt
 import psycopg
 import pytest
 from conftest import make_settings
+from support.auth_helpers import async_http_client, new_person, session_of
 from support.live_server import LiveServer
 from support.services import ServiceUrls
+from support.ws_client import TRANSPORT_WS, bearer_init, closed_with, init, signed_up
+from websockets.asyncio.client import connect
 
 from fowergram.adapters.mail.dev_mailbox import DevMailbox
 from fowergram.app import create_app
@@ -128,6 +131,39 @@ async def test_password_reset_end_to_end(client: httpx.Client, server_settings: 
 
     reused = client.post("/auth/password/reset", json={"token": token, "newPassword": "x" * 20})
     assert reused.status_code == 400
+
+
+async def test_password_reset_closes_every_socket_of_that_account_within_a_second(
+    server: LiveServer, server_settings: Settings
+) -> None:
+    person = new_person()
+    other = await signed_up(server.http_url)
+    async with async_http_client(server.http_url) as http:
+        first = session_of(await http.post("/auth/signup", json=person.sign_up_body()), 201)
+        credentials = {"identifier": person.email, "password": person.password}
+        second = session_of(await http.post("/auth/signin", json=credentials))
+        async with (
+            connect(server.ws_url, subprotocols=[TRANSPORT_WS]) as on_first,
+            connect(server.ws_url, subprotocols=[TRANSPORT_WS]) as on_second,
+            connect(server.ws_url, subprotocols=[TRANSPORT_WS]) as theirs,
+        ):
+            await init(on_first, bearer_init(first))
+            await init(on_second, bearer_init(second))
+            await init(theirs, bearer_init(other))
+            requested = await http.post(
+                "/auth/password/reset/request", json={"email": person.email}
+            )
+            assert requested.status_code == 202, requested.text
+            token = await _mailed_token(server_settings, person.email, "reset-password")
+            reset = {"token": token, "newPassword": "a brand new passphrase"}
+            assert (await http.post("/auth/password/reset", json=reset)).json() == {"reset": True}
+            started = time.monotonic()
+            # Both of the account's sessions ended: both sockets go, as on signing out.
+            assert await closed_with(on_first, timeout=3) == 4403
+            assert await closed_with(on_second, timeout=3) == 4403
+            assert time.monotonic() - started < 1.0
+            # Someone else's socket is untouched: it still answers a ping.
+            await asyncio.wait_for(await theirs.ping(), timeout=3)
 
 
 async def test_unknown_address_gets_the_same_answer_and_no_mail(
