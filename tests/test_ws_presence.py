@@ -10,14 +10,18 @@ import pytest
 from conftest import make_settings
 from support.live_server import LiveServer
 from support.services import ServiceUrls
-from support.social_helpers import follow_in_db, join
+from support.social_helpers import Member, follow_in_db, join
 from support.ws_client import TRANSPORT_WS, init, receive_skipping_pings, subscribe
 from websockets.asyncio.client import connect
 
 from fowergram.app import create_app
+from fowergram.graphql.live import presence as presence_subscription
 
 WATCH = "subscription P($ids: [ID!]!) { presence(userIds: $ids) { userId status lastSeenAt } }"
 HIDE_ACTIVITY = "mutation { updateProfile(input: {showActivityStatus: false}) { id } }"
+# Wide enough that a slow machine still fits several changes in one batch; the server
+# runs in this process, so the subscription reads the patched value.
+WIDE_BATCH_S = 2.0
 
 
 @pytest.fixture(scope="module")
@@ -111,3 +115,61 @@ async def test_a_client_whose_network_drops_goes_offline_and_frees_its_socket(
         theirs.transport.abort()  # no close frame, no FIN handshake: the network is gone
         offline = (await receive_skipping_pings(ws))["payload"]["data"]["presence"]
     assert offline[0]["status"] == "OFFLINE"
+
+
+@pytest.fixture
+def wide_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(presence_subscription, "PRESENCE_BATCH_S", WIDE_BATCH_S)
+
+
+def _friends_of(server: LiveServer, me: Member, count: int) -> list[Member]:
+    """`count` new people who follow `me` and whom `me` follows: each may see the other."""
+    database = server.settings.database_url or ""
+    friends = [join(server.http_url) for _ in range(count)]
+    for friend in friends:
+        follow_in_db(database, me, friend)
+        follow_in_db(database, friend, me)
+    return friends
+
+
+@pytest.mark.usefixtures("wide_batches")
+async def test_friends_coming_online_together_arrive_in_one_list(server: LiveServer) -> None:
+    me = join(server.http_url)
+    first, second = _friends_of(server, me, 2)
+    async with connect(server.ws_url, subprotocols=[TRANSPORT_WS]) as ws:
+        await init(ws, {"authorization": f"Bearer {me.token}"})
+        await subscribe(ws, "p", WATCH, ids=[str(first.id), str(second.id)])
+        snapshot = (await receive_skipping_pings(ws))["payload"]["data"]["presence"]
+        assert [p["status"] for p in snapshot] == ["OFFLINE", "OFFLINE"]
+        async with (
+            connect(server.ws_url, subprotocols=[TRANSPORT_WS]) as firsts,
+            connect(server.ws_url, subprotocols=[TRANSPORT_WS]) as seconds,
+        ):
+            await init(firsts, {"authorization": f"Bearer {first.token}"})
+            await init(seconds, {"authorization": f"Bearer {second.token}"})
+            batch = (await receive_skipping_pings(ws))["payload"]["data"]["presence"]
+    assert sorted((p["userId"], p["status"]) for p in batch) == sorted(
+        [(str(first.id), "ONLINE"), (str(second.id), "ONLINE")]
+    )
+
+
+@pytest.mark.usefixtures("wide_batches")
+async def test_coming_and_going_within_one_batch_shows_only_the_latest_state(
+    server: LiveServer,
+) -> None:
+    me = join(server.http_url)
+    fleeting, staying = _friends_of(server, me, 2)
+    async with connect(server.ws_url, subprotocols=[TRANSPORT_WS]) as ws:
+        await init(ws, {"authorization": f"Bearer {me.token}"})
+        await subscribe(ws, "p", WATCH, ids=[str(fleeting.id), str(staying.id)])
+        await receive_skipping_pings(ws)  # the snapshot
+        async with connect(server.ws_url, subprotocols=[TRANSPORT_WS]) as brief:
+            await init(brief, {"authorization": f"Bearer {fleeting.token}"})
+        async with connect(server.ws_url, subprotocols=[TRANSPORT_WS]) as staying_socket:
+            await init(staying_socket, {"authorization": f"Bearer {staying.token}"})
+            batch = (await receive_skipping_pings(ws))["payload"]["data"]["presence"]
+    # One entry each: the online-then-offline person only as they ended up.
+    assert sorted((p["userId"], p["status"]) for p in batch) == sorted(
+        [(str(fleeting.id), "OFFLINE"), (str(staying.id), "ONLINE")]
+    )
+    assert next(p for p in batch if p["userId"] == str(fleeting.id))["lastSeenAt"] is not None
