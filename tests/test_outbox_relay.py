@@ -224,6 +224,66 @@ async def _asleep(pool: asyncpg.Pool, besides: int | None = None) -> bool:
     return any(row["pid"] != besides for row in rows)
 
 
+@contextlib.asynccontextmanager
+async def _a_commit_nobody_is_told_of(
+    database_url: str, nats_url: str, prefix: str, *, poll_interval_s: float
+) -> AsyncIterator[tuple[asyncpg.Pool, list[str]]]:
+    """A relay polling every `poll_interval_s`, asleep, and event 1 committed without a
+    notification: the case polling is for. Its insert (and so its trigger) ran while no
+    relay had asked for wake-ups; it commits once the relay sleeps, having last looked
+    before the commit. Yields a pool and the notifications heard on the channel."""
+    pool = await create_pool(database_url, min_size=1, max_size=2)
+    notified: list[str] = []
+    listening = await asyncpg.connect(database_url)
+    writer = await pool.acquire()  # the pool's connections encode jsonb
+    try:
+        await listening.add_listener(OUTBOX_CHANNEL, lambda *args: notified.append(args[2]))
+        assert await pool.fetchval("SELECT count(*) FROM outbox_sleepers") == 0
+        written = writer.transaction()
+        await written.start()
+        await record_events(writer, [DomainEvent("post.liked", 1, {"n": 1})])
+        async with _relay(database_url, nats_url, prefix, poll_interval_s=poll_interval_s):
+            await _eventually(lambda: _asleep(pool))
+            # Asking, it looks once more a moment later (awake_poll_s, 10 ms): commit
+            # after that look, so that only a later poll can find the row.
+            await asyncio.sleep(0.5)
+            await written.commit()
+            yield pool, notified
+    finally:
+        await pool.release(writer)
+        await listening.close()
+        await pool.close()
+
+
+async def test_polling_publishes_a_commit_that_notified_no_one(
+    private_database: str, nats_server: EmbeddedNats
+) -> None:
+    prefix = f"r{uuid.uuid4().hex[:8]}"
+    async with _a_commit_nobody_is_told_of(
+        private_database, nats_server.url, prefix, poll_interval_s=0.3
+    ) as (pool, notified):
+        await _eventually(lambda: _all_published(pool), timeout=5)
+        # Marked sent (published_at), not deleted.
+        assert await pool.fetchval("SELECT count(*) FROM outbox") == 1
+        received = await _consume_all(nats_server.url, prefix)
+    assert notified == []
+    assert [event.payload["n"] for _, event in received] == [1]
+
+
+async def test_without_polling_a_commit_that_notified_no_one_waits(
+    private_database: str, nats_server: EmbeddedNats
+) -> None:
+    """The control for the test above: what delivered the event there was the poll."""
+    prefix = f"r{uuid.uuid4().hex[:8]}"
+    async with _a_commit_nobody_is_told_of(
+        private_database, nats_server.url, prefix, poll_interval_s=60
+    ) as (pool, notified):
+        await asyncio.sleep(1.5)  # five of the other test's poll intervals
+        assert not await _all_published(pool)
+        assert await _consume_all(nats_server.url, prefix) == []
+    assert notified == []
+
+
 async def test_two_relays_share_the_work_and_publish_each_event_once(
     private_database: str, nats_server: EmbeddedNats
 ) -> None:
