@@ -30,10 +30,11 @@ def test_defaults_match_the_documented_ones(monkeypatch: pytest.MonkeyPatch) -> 
     assert not settings.services_configured
 
 
-def test_connection_init_timeout_defaults_to_graphql_ws_3_s_and_reaches_the_hub(
+def test_connection_init_timeout_defaults_to_graphql_ws_3_s_and_reaches_socket_options(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.delenv("WS_CONNECTION_INIT_TIMEOUT_S", raising=False)
+    for name in ("WS_CONNECTION_INIT_TIMEOUT_S", "ENVIRONMENT"):
+        monkeypatch.delenv(name, raising=False)
     settings = Settings(_env_file=None)
     assert settings.ws_connection_init_timeout_s == 3.0  # graphql-ws's own default
     assert socket_options(settings).init_timeout_s == 3.0

@@ -1,4 +1,5 @@
-"""A socket's bounded outbox: a client that stops reading is closed, never buffered for.
+"""A socket's bounded outbox, and each subscription's bounded live feed: a client that
+stops reading is closed, never buffered for.
 
 The connection writes to its transport (`Wire`); here a recording one whose buffer the
 test fills and drains, as asyncio's transport does around its high-water mark. The same
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 
+import orjson
 import pytest
 from support.recording_wire import RecordingWire
 from websockets.frames import Frame, Opcode
@@ -15,6 +17,7 @@ from websockets.streams import StreamReader
 
 from fowergram.domain.auth.viewer import Role, Viewer
 from fowergram.realtime.connection import Connection, OutboundLimits
+from fowergram.realtime.live_feed import LiveFeed
 from fowergram.realtime.protocol import TRANSPORT_WS, Close, Dialect
 from fowergram.realtime.text_frames import text_frame_header
 
@@ -158,3 +161,57 @@ def test_frames_written_by_hand_parse_as_websocket_text_frames(size: int) -> Non
     assert frame.opcode is Opcode.TEXT
     assert frame.fin
     assert frame.data == payload
+
+
+FEED_BOUND = 4
+SLOW_REASON = "slow consumer: too many frames pending"
+
+
+def _deliver_likes(connection: Connection, numbers: range) -> None:
+    """Through the socket's channel fan-out, as the channels deliver in production."""
+    for n in numbers:
+        connection.deliver("post:1", orjson.dumps({"type": "post.liked", "n": n}))
+
+
+async def _read(feed: LiveFeed, count: int) -> list[int]:
+    """The next `count` messages' numbers, read as a subscription reads its feed."""
+    messages = aiter(feed)
+    return [(await asyncio.wait_for(anext(messages), 5))["n"] for _ in range(count)]
+
+
+async def test_a_feed_up_to_its_bound_keeps_every_message_in_order() -> None:
+    wire, slow = RecordingWire(), list[int]()
+    connection = _connection(wire, slow, OutboundLimits(feed_frames=FEED_BOUND))
+    feed = connection.open_feed("post.liked")
+    other = connection.open_feed("post.commented")  # another type: not routed here
+
+    _deliver_likes(connection, range(FEED_BOUND))  # exactly full
+    assert await _read(feed, FEED_BOUND) == list(range(FEED_BOUND))
+    # The bound is on what waits unread, not on the total: read, it holds as many again.
+    _deliver_likes(connection, range(FEED_BOUND, 2 * FEED_BOUND))
+    assert [m["n"] for m in feed.take_pending()] == list(range(FEED_BOUND, 2 * FEED_BOUND))
+
+    assert other.take_pending() == []
+    assert connection.closing is None
+    assert wire.closes == []
+    assert slow == []
+    await connection.finish()
+
+
+async def test_one_message_past_a_feeds_bound_closes_the_socket_as_a_slow_consumer() -> None:
+    wire, slow = RecordingWire(), list[int]()
+    connection = _connection(wire, slow, OutboundLimits(feed_frames=FEED_BOUND))
+    feed = connection.open_feed("post.liked")
+
+    _deliver_likes(connection, range(FEED_BOUND + 1))
+    assert connection.closing == (Close.SLOW_CONSUMER, SLOW_REASON)
+    assert wire.closes == [(4429, SLOW_REASON)]
+    assert slow == [1]
+    # The feed did not grow: the subscription reads what fitted, then its feed ends.
+    assert [message["n"] async for message in feed] == list(range(FEED_BOUND))
+
+    _deliver_likes(connection, range(FEED_BOUND + 1, 2 * FEED_BOUND))  # after the close
+    assert feed.take_pending() == []
+    assert wire.closes == [(4429, SLOW_REASON)]  # closed and counted once
+    assert slow == [1]
+    await connection.finish()

@@ -5,24 +5,19 @@ server and raw sockets, so that what arrives in which write is ours to choose)."
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Callable, Iterator
 
 import orjson
 import pytest
 from conftest import make_settings
 from support.live_server import LiveServer
+from support.raw_ws import UPGRADE_HEAD, masked_text_frame, text_payload
 from support.services import ServiceUrls
 
 from fowergram.app import create_app
 from fowergram.realtime.front_door import MAX_HEAD_BYTES, hub_upgrade
 from fowergram.realtime.handshake import Refusal, Upgrade, read_upgrade
 
-UPGRADE_HEAD = (
-    b"GET /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-    b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-    b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: graphql-transport-ws\r\n\r\n"
-)
 TYPENAME_QUERY = b"/graphql?query=%7B__typename%7D"
 
 
@@ -31,22 +26,6 @@ def server(service_urls: ServiceUrls, migrated_database: str) -> Iterator[LiveSe
     settings = make_settings(service_urls, migrated_database)
     with LiveServer(create_app(settings), settings) as live:
         yield live
-
-
-def masked_text_frame(payload: bytes) -> bytes:
-    """A client's text frame (RFC 6455 5.3: clients mask what they send)."""
-    assert len(payload) < 126
-    mask = os.urandom(4)
-    masked = bytes(byte ^ mask[i % 4] for i, byte in enumerate(payload))
-    return bytes((0x81, 0x80 | len(payload))) + mask + masked
-
-
-def text_payload(frame_bytes: bytes) -> bytes:
-    """The payload of the first (unmasked, short) server text frame in `frame_bytes`."""
-    assert frame_bytes[0] == 0x81, frame_bytes[:2]
-    size = frame_bytes[1]
-    assert size < 126
-    return frame_bytes[2 : 2 + size]
 
 
 @pytest.mark.parametrize(

@@ -10,13 +10,15 @@ import socket
 from datetime import UTC, datetime
 from pathlib import Path
 
+import asyncpg
 import httpx
 import orjson
 from conftest import make_settings
 from support.live_server import LiveServer
 from support.nats_server import start_nats
-from support.services import ServiceUrls, create_database, drop_database
-from support.social_helpers import Member, join
+from support.post_writes import create_post, like_post
+from support.services import ServiceUrls
+from support.social_helpers import join
 from support.ws_client import (
     TRANSPORT_WS,
     closed_with,
@@ -35,8 +37,6 @@ from fowergram.embedded.redis import EmbeddedRedis
 
 LIVE = "subscription { notifications { id kind } }"
 LIKED = "subscription { notifications { kind post { id } } }"
-CREATE_POST = 'mutation { createPost(input: {caption: "outage"}) { id } }'
-LIKE = "mutation Like($id: ID!) { likePost(id: $id) { likeCount } }"
 
 
 def _notification(user_id: int, notification_id: int) -> bytes:
@@ -98,52 +98,53 @@ async def test_redis_going_away_and_coming_back(
 
 
 async def test_a_like_during_a_nats_outage_reaches_the_open_socket_when_it_returns(
-    service_urls: ServiceUrls, database_template: str, nats_server: EmbeddedNats
+    service_urls: ServiceUrls, private_database: str, nats_server: EmbeddedNats
 ) -> None:
     # The whole pipeline (relay, consumers, channels) on a NATS of this test's own.
-    database = create_database(service_urls.database_server, template=database_template)
     urls = ServiceUrls(service_urls.database_server, service_urls.redis, nats_server.url)
     settings = make_settings(
         urls,
-        database,
+        private_database,
         outbox_relay_enabled=True,
         consumers_enabled=True,
         outbox_relay_poll_interval_s=0.2,
     )
+    with LiveServer(create_app(settings), settings) as server:
+        owner, fan = join(server.http_url), join(server.http_url)
+        before, during = create_post(owner), create_post(owner)
+        async with connect(server.ws_url, subprotocols=[TRANSPORT_WS]) as ws:
+            await init(ws, {"authorization": f"Bearer {owner.token}"})
+            await subscribe(ws, "n", LIKED)
+            await asyncio.sleep(0.2)
+            like_post(fan, before)
+            assert await _liked_post(ws) == before
+
+            await asyncio.to_thread(nats_server.stop)
+            like_post(fan, during)  # commits with NATS away
+            assert await _unpublished(private_database) == 1  # its event waits in the outbox
+            await start_nats(nats_server)
+            # Relay, consumer and the owner's channel all come back on their own.
+            assert await _liked_post(ws, timeout=30) == during
+        assert await _unpublished(private_database) == 0
+
+
+async def _unpublished(database_url: str) -> int:
+    connection = await asyncpg.connect(database_url)
     try:
-        with LiveServer(create_app(settings), settings) as server:
-            owner, fan = join(server.http_url), join(server.http_url)
-            before, during = _post_of(owner), _post_of(owner)
-            async with connect(server.ws_url, subprotocols=[TRANSPORT_WS]) as ws:
-                await init(ws, {"authorization": f"Bearer {owner.token}"})
-                await subscribe(ws, "n", LIKED)
-                await asyncio.sleep(0.2)
-                fan.data(LIKE, {"id": before})
-                assert await _liked_post(ws) == before
-
-                await asyncio.to_thread(nats_server.stop)
-                # The write commits with NATS away; its event waits in the outbox.
-                assert fan.data(LIKE, {"id": during})["likePost"]["likeCount"] == 1
-                await asyncio.sleep(1.0)
-                await start_nats(nats_server)
-                # Relay, consumer and the owner's channel all come back on their own.
-                assert await _liked_post(ws, timeout=30) == during
+        count: int = await connection.fetchval(
+            "SELECT count(*) FROM outbox WHERE published_at IS NULL"
+        )
+        return count
     finally:
-        drop_database(service_urls.database_server, database)
+        await connection.close()
 
 
-def _post_of(owner: Member) -> str:
-    post_id: str = owner.data(CREATE_POST)["createPost"]["id"]
-    return post_id
-
-
-async def _liked_post(ws: ClientConnection, timeout: float = 15) -> str:
+async def _liked_post(ws: ClientConnection, timeout: float = 15) -> int:
     frame = await receive_skipping_pings(ws, timeout=timeout)
     assert frame["type"] == "next", frame
     notification = frame["payload"]["data"]["notifications"]
     assert notification["kind"] == "LIKE", notification
-    post_id: str = notification["post"]["id"]
-    return post_id
+    return int(notification["post"]["id"])
 
 
 async def test_a_client_that_stops_reading_is_closed_and_counted(

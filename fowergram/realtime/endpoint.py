@@ -56,6 +56,7 @@ MAX_PENDING = 32
 # reaches it there (this bounds what a lost announcement could let start, as the second
 # within which a revocation closes sockets).
 SESSION_CHECK_FRESH_S = 1.0
+DRAIN_TASK_NAME = "hub-drain"  # found by name among the loop's tasks by a test of the stop
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +117,7 @@ class SocketEndpoint:
         if self._hub.draining:
             return None
         self._hub.draining = True  # at once: the other sockets' shutdown calls follow
-        return asyncio.create_task(self._hub.drain(), name="hub-drain")
+        return asyncio.create_task(self._hub.drain(), name=DRAIN_TASK_NAME)
 
     def opened(self, wire: Wire, subprotocol: str | None, connection_id: str) -> Connection:
         """An upgraded socket: a connection of the hub's, waiting for connection_init."""

@@ -1,16 +1,22 @@
-"""A real uvicorn server on a free port, in its own thread and event loop."""
+"""A real uvicorn server on a free port: in its own thread and event loop (`LiveServer`),
+or on the test's own loop (`served_on_this_loop`) for a test that drives the server's
+tasks itself."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 import uvicorn
 from starlette.applications import Starlette
 
 from fowergram.config import Settings
 from fowergram.embedded.process import free_port
+from fowergram.realtime.hub import ConnectionHub
 from fowergram.server import Server, uvicorn_options
 
 
@@ -61,3 +67,44 @@ class LiveServer:
 
     def __exit__(self, *_: object) -> None:
         self.stop()
+
+
+@dataclass(frozen=True, slots=True)
+class ServedHere:
+    server: Server
+    port: int
+    app: Starlette
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/graphql"
+
+    @property
+    def hub(self) -> ConnectionHub:
+        hub: ConnectionHub = self.app.state.hub
+        return hub
+
+    def metric(self, name: str, labels: dict[str, str] | None = None) -> float:
+        return self.app.state.metrics.registry.get_sample_value(name, labels or {}) or 0.0
+
+
+@contextlib.asynccontextmanager
+async def served_on_this_loop(
+    app: Starlette, settings: Settings, timeout: float = 30
+) -> AsyncIterator[ServedHere]:
+    """The app under uvicorn on the calling test's event loop, so that the test can start
+    the hub's drain itself or await the one uvicorn's shutdown starts."""
+    port = free_port()
+    options = uvicorn_options(settings) | {"log_level": "warning"}
+    server = Server(uvicorn.Config(app, host="127.0.0.1", port=port, **options))
+    serving = asyncio.create_task(server.serve())
+    try:
+        deadline = time.monotonic() + timeout
+        while not server.started:
+            if serving.done() or time.monotonic() > deadline:
+                raise RuntimeError("server did not start")
+            await asyncio.sleep(0.02)
+        yield ServedHere(server, port, app)
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(serving, 30)
