@@ -16,6 +16,7 @@ import asyncpg
 import pytest
 from nats.aio.client import Client as NATS
 from support.nats_server import start_nats
+from support.outbox_events import unpublished_count
 
 from fowergram.adapters.nats.connection import close_nats, connect_nats
 from fowergram.adapters.nats.event_stream import (
@@ -98,8 +99,7 @@ async def _eventually(check: Callable[[], Awaitable[bool]], timeout: float = 10)
 
 
 async def _all_published(pool: asyncpg.Pool) -> bool:
-    waiting = await pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
-    return bool(waiting == 0)
+    return await unpublished_count(pool) == 0
 
 
 async def _consume_all(nats_url: str, prefix: str) -> list[tuple[str, RecordedEvent]]:

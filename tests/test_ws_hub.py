@@ -422,9 +422,7 @@ async def test_draining_closes_sockets_with_1012_and_refuses_new_ones(
 
 
 @contextlib.asynccontextmanager
-async def _silent_client(
-    port: int,
-) -> AsyncIterator[tuple[asyncio.StreamReader, asyncio.StreamWriter]]:
+async def _silent_client(port: int) -> AsyncIterator[RawSocket]:
     """A socket that is acknowledged, then reads nothing more (no WebSocket client library
     can stop reading): the server's close frame stays unread in its buffers, unanswered."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -486,13 +484,8 @@ async def test_drain_ends_by_its_deadline_when_a_client_never_reads(
     deadline_s = 0.5  # shorter than CLOSE_TIMEOUT_S: the drain must give up on the socket
     settings = make_settings(service_urls, migrated_database, ws_drain_deadline_s=deadline_s)
     app = create_app(settings)
-    async with (
-        served_on_this_loop(app, settings) as here,
-        _silent_client(here.port) as (
-            reader,
-            writer,
-        ),
-    ):
+    async with served_on_this_loop(app, settings) as here, _silent_client(here.port) as silent:
+        reader, writer = silent
         started = time.monotonic()
         here.server.should_exit = True  # a stop, as on SIGTERM
         drain = await _drain_started_by_uvicorn()

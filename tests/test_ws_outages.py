@@ -16,6 +16,7 @@ import orjson
 from conftest import make_settings
 from support.live_server import LiveServer
 from support.nats_server import start_nats
+from support.outbox_events import unpublished_count
 from support.post_writes import create_post, like_post
 from support.services import ServiceUrls
 from support.social_helpers import join
@@ -131,10 +132,7 @@ async def test_a_like_during_a_nats_outage_reaches_the_open_socket_when_it_retur
 async def _unpublished(database_url: str) -> int:
     connection = await asyncpg.connect(database_url)
     try:
-        count: int = await connection.fetchval(
-            "SELECT count(*) FROM outbox WHERE published_at IS NULL"
-        )
-        return count
+        return await unpublished_count(connection)
     finally:
         await connection.close()
 

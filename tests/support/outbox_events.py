@@ -1,5 +1,6 @@
-"""Outbox events read back from PostgreSQL, for tests that hand them to a consumer's handler
-directly (no relay and no stream between the write and the handler)."""
+"""Outbox events read back from PostgreSQL: for tests that hand them to a consumer's handler
+directly (no relay and no stream between the write and the handler), and for tests of
+what the relay has still to publish."""
 
 from __future__ import annotations
 
@@ -34,3 +35,9 @@ def delivering(pool: asyncpg.Pool, handle: Callable[[RecordedEvent], Awaitable[N
         await handle(await latest_event(pool, kind, aggregate_id))
 
     return deliver
+
+
+async def unpublished_count(db: asyncpg.Pool | asyncpg.Connection) -> int:
+    """Outbox rows the relay has not published yet."""
+    count: int = await db.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+    return count
